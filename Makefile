@@ -1,0 +1,65 @@
+# spinebench: every target installs and builds what it needs first, so a fresh
+# Debian machine needs nothing typed beforehand.
+
+SWIFT    ?= swift
+BIN      := .build/release/spinebench
+PROFILE  ?= quick
+SEEDS    ?=
+SHARD    ?=
+A        ?= HEAD
+B        ?=
+APT_PKGS := libopenblas-dev libhdf5-dev hdf5-tools pkg-config zlib1g-dev dataset-fashion-mnist
+ABLATE_FLAGS = --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SHARD),--shard $(SHARD))
+
+.PHONY: all deps build test bench ablation-permutation ablation-connections tables diff clean
+
+all: build
+
+## deps: install the Debian packages that are missing (needs root; prints what to run otherwise)
+deps:
+	@missing=""; for p in $(APT_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "deps: missing Debian packages:$$missing"; \
+	    echo "deps: run 'sudo apt-get install$$missing' (or 'sudo make deps') and try again"; exit 1; \
+	  fi; \
+	fi
+
+## build: release build of the spinebench binary
+build: deps
+	$(SWIFT) build -c release
+
+## test: every test, in a release build (numeric loops are far too slow in debug)
+test: deps
+	$(SWIFT) test -c release
+
+## bench: sgemm peak and per-op throughput of this machine
+bench: build
+	$(BIN) bench gemm
+	$(BIN) bench ops
+
+## ablation-permutation: Tables 3 and 8 (PROFILE=smoke|quick|paper, SEEDS=n, SHARD=i/n)
+ablation-permutation: build
+	$(BIN) ablate ablations/permutation.yaml $(ABLATE_FLAGS)
+	$(BIN) tables
+
+## ablation-connections: Table 9 (graph damage on R0-SP53)
+ablation-connections: build
+	$(BIN) ablate ablations/connections.yaml $(ABLATE_FLAGS)
+	$(BIN) tables
+
+## tables: regenerate results/*.md, *.csv, *.svg from the stored records
+tables: build
+	$(BIN) tables
+
+## diff: compare the records of two revisions (A=rev [B=rev], B defaults to the working tree)
+diff: build
+	$(BIN) diff $(A) $(B)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,47 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// spinebench: the SpineNet ablations re-run on one CPU machine.
+/// Modules follow DESIGN.md: data flows Datasets -> Engine/Models -> Detection -> Harness -> CLI.
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "spinebench",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "spinebench", targets: ["spinebench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // System libraries: found through pkg-config (install `pkg-config`, or SwiftPM cannot find them).
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: optimise),
+        .target(name: "Models", dependencies: ["Engine", .product(name: "Yams", package: "Yams")],
+                swiftSettings: optimise),
+        .target(name: "Detection", dependencies: ["Engine"], swiftSettings: optimise),
+        .target(name: "Datasets", dependencies: ["CHDF5", "CZlib"], swiftSettings: optimise),
+        .target(name: "Harness",
+                dependencies: ["Engine", "Models", "Detection", "Datasets",
+                               .product(name: "Yams", package: "Yams")],
+                swiftSettings: optimise),
+        .executableTarget(name: "spinebench",
+                          dependencies: ["Harness", "Engine", "Models", "Detection", "Datasets",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: optimise),
+
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "Engine", "Models"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Engine", "Models", "Detection", "Datasets"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// Datasets module: see DESIGN.md for its job.

@@ -1,0 +1,1 @@
+// Harness module: see DESIGN.md for its job.
