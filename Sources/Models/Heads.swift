@@ -1,0 +1,39 @@
+/// Which head to put on the L3..L7 features.
+public enum HeadConfig: Equatable, Sendable {
+    case none
+    /// RetinaNet (SPINENET.md 5): per subnet `convs` 3x3 convs with bias shared across levels, BN per level,
+    /// act; then a shared 3x3 prediction conv with bias (classes x anchors and 4 x anchors outputs).
+    case retinaNet(filters: Int, convs: Int, classes: Int, anchors: Int)
+    /// Classification: upsample P4..P7 to P3, average, global average pool, dense (softmax in the loss).
+    case classification(classes: Int)
+}
+
+extension GraphBuilder {
+    func retinaNetHead(_ levels: [Int: Int], filters: Int, convs: Int, classes: Int, anchors: Int) -> [String: Int] {
+        var outputs: [String: Int] = [:]
+        for (subnet, predicted) in [("class", classes * anchors), ("box", 4 * anchors)] {
+            for l in 3...7 {
+                var x = levels[l]!
+                for i in 0..<convs {
+                    let name = "head/\(subnet)/conv\(i)"
+                    x = conv(x, "\(name)/l\(l)", out: filters, kernel: 3, bias: true, key: name)
+                    x = batchNorm(x, "\(name)/bn/l\(l)")
+                    x = activation(x, "\(name)/act/l\(l)")
+                }
+                outputs["\(subnet)/\(l)"] = conv(x, "head/\(subnet)/predict/l\(l)", out: predicted, kernel: 3, bias: true,
+                                                 key: "head/\(subnet)/predict")
+            }
+        }
+        return outputs
+    }
+
+    func classificationHead(_ levels: [Int: Int], classes: Int) -> [String: Int] {
+        let target = shape(levels[3]!)
+        var maps = [levels[3]!]
+        for l in 4...7 {
+            maps.append(upsample(levels[l]!, "head/up\(l)", factor: 1 << (l - 3), to: target))
+        }
+        let pooled = globalAvgPool(mean(maps, "head/mean"), "head/pool")
+        return ["logits": dense(pooled, "head/dense", out: classes)]
+    }
+}

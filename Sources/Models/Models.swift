@@ -1,1 +1,0 @@
-// Models module: see DESIGN.md for its job.
