@@ -79,6 +79,12 @@ public struct Scaling: Codable, Equatable, Sendable {
         case levelFilters = "level_filters"
     }
 
+    public init(filterSizeScale: Double, resampleAlpha: Double, endpointsNumFilters: Int, blockRepeats: Int,
+                levelFilters: [Int] = Scaling.spineNetFilters) {
+        self.filterSizeScale = filterSizeScale; self.resampleAlpha = resampleAlpha
+        self.endpointsNumFilters = endpointsNumFilters; self.blockRepeats = blockRepeats; self.levelFilters = levelFilters
+    }
+
     /// Block width at a level: the unscaled width times filter_size_scale, truncated like Python's int().
     public func filters(level: Int) -> Int { Int(Double(levelFilters[level - 1]) * filterSizeScale) }
 

@@ -73,13 +73,11 @@ public struct SpecLibrary: Sendable {
     /// Every accepted name: the paper's names first, then other specs in file order.
     public var modelNames: [String] {
         let own = specs.map(\.name)
-        return Self.paperNames.filter { name in (try? spec(named: name)) != nil }
-            + own.filter { !Self.paperNames.contains($0) }
+        return Self.paperNames.filter { find($0) != nil } + own.filter { !Self.paperNames.contains($0) }
     }
 
-    /// Case-insensitive; the paper's spelling ("SpineNet-49", "R0-SP53") is accepted.
-    public func spec(named raw: String) throws -> ModelSpec {
-        let name = Self.normalise(raw)
+    /// A spec by normalised name or alias, or a damage variant of a scale-permuted one.
+    private func find(_ name: String) -> ModelSpec? {
         if let spec = specs.first(where: { $0.allNames.contains(name) }) { return spec }
         for damage in GraphDamage.allCases where name.hasSuffix("-" + damage.rawValue) {
             let base = String(name.dropLast(damage.rawValue.count + 1))
@@ -87,6 +85,13 @@ public struct SpecLibrary: Sendable {
                 return damage.apply(to: spec)
             }
         }
+        return nil
+    }
+
+    /// Case-insensitive; the paper's spelling ("SpineNet-49", "R0-SP53") is accepted.
+    public func spec(named raw: String) throws -> ModelSpec {
+        let name = Self.normalise(raw)
+        if let spec = find(name) { return spec }
         if let paper = Self.misnamed[name] {
             throw ModelNameError(description:
                 "'\(raw)' is not a model of the SpineNet paper (did you mean \(paper)? the paper's R[N]-SP[M] family is R35-SP18, R23-SP30, R14-SP39, R0-SP53)")
