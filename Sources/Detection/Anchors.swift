@@ -12,8 +12,8 @@ public struct AnchorConfig: Equatable, Sendable {
 
     public init(minLevel: Int = 3, maxLevel: Int = 7, numScales: Int = 3,
                 aspectRatios: [Float] = [1, 2, 0.5], anchorSize: Float = 3) {
-        precondition(minLevel >= 0 && maxLevel >= minLevel, "AnchorConfig: need 0 <= minLevel <= maxLevel")
-        precondition(numScales >= 1 && !aspectRatios.isEmpty, "AnchorConfig: need scales and aspect ratios")
+        guard minLevel >= 0 && maxLevel >= minLevel else { fatalError("AnchorConfig: need 0 <= minLevel <= maxLevel") }
+        guard numScales >= 1 && !aspectRatios.isEmpty else { fatalError("AnchorConfig: need scales and aspect ratios") }
         self.minLevel = minLevel; self.maxLevel = maxLevel; self.numScales = numScales
         self.aspectRatios = aspectRatios; self.anchorSize = anchorSize
     }
@@ -47,7 +47,7 @@ public struct AnchorSet: Sendable {
     public var count: Int { boxes.count }
 
     public init(config: AnchorConfig = AnchorConfig(), imageHeight: Int, imageWidth: Int) {
-        precondition(imageHeight > 0 && imageWidth > 0, "AnchorSet: image size must be positive")
+        guard imageHeight > 0 && imageWidth > 0 else { fatalError("AnchorSet: image size must be positive") }
         self.config = config; self.imageHeight = imageHeight; self.imageWidth = imageWidth
         // Per-location shapes (half width, half height) in (scale, ratio) order.
         var levels: [AnchorLevel] = []

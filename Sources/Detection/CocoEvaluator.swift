@@ -10,7 +10,7 @@ public struct CocoMetrics: Equatable, Sendable {
     public var areaScale: Double
 
     public subscript(key: String) -> Double {
-        guard let i = Self.keys.firstIndex(of: key) else { preconditionFailure("CocoMetrics: no metric named \(key)") }
+        guard let i = Self.keys.firstIndex(of: key) else { fatalError("CocoMetrics: no metric named \(key)") }
         return values[i]
     }
     public var ap: Double { values[0] }
@@ -86,6 +86,12 @@ public struct CocoEvaluator: Sendable {
         let A = areaRanges.count, M = maxDets.count
 
         // Group ground truth and detections by (image, category), keeping file order within a group.
+        for (n, a) in gt.annotations.enumerated() where a.bbox.count != 4 {
+            throw CocoFormatError(description: "annotations[\(n)].bbox: expected 4 numbers, got \(a.bbox.count)")
+        }
+        for (n, d) in detections.enumerated() where d.bbox.count != 4 {
+            throw CocoFormatError(description: "detections[\(n)].bbox: expected 4 numbers, got \(d.bbox.count)")
+        }
         var gts = [[CocoAnnotation]](repeating: [], count: I * K)
         for a in gt.annotations {
             guard let i = imgIndex[a.imageId], let k = catIndex[a.categoryId] else { continue }

@@ -63,11 +63,14 @@ public struct CocoGroundTruth: Equatable, Sendable {
     /// Ground truth from x1,y1,x2,y2 boxes: image i gets id i+1, annotations get ids 1, 2, ...,
     /// category id = label (labels must be ids in `categories`).
     public init(imageSizes: [(width: Int, height: Int)], boxes: [[Box]], labels: [[Int]], categories: [CocoCategory]) {
-        precondition(imageSizes.count == boxes.count && boxes.count == labels.count,
-                     "CocoGroundTruth: imageSizes, boxes and labels differ in count")
+        guard imageSizes.count == boxes.count && boxes.count == labels.count else {
+            fatalError("CocoGroundTruth: imageSizes, boxes and labels differ in count")
+        }
         var anns: [CocoAnnotation] = []
         for i in boxes.indices {
-            precondition(boxes[i].count == labels[i].count, "CocoGroundTruth: image \(i) has boxes and labels of different counts")
+            guard boxes[i].count == labels[i].count else {
+                fatalError("CocoGroundTruth: image \(i) has boxes and labels of different counts")
+            }
             for (b, l) in zip(boxes[i], labels[i]) {
                 let bbox = [Double(b.x1), Double(b.y1), Double(b.width), Double(b.height)]
                 anns.append(CocoAnnotation(id: anns.count + 1, imageId: i + 1, categoryId: l, bbox: bbox,

@@ -2,7 +2,7 @@
 /// a box unless its IoU with an already kept box exceeds `iouThreshold`. Returns kept indices, best first.
 public func nonMaxSuppression(boxes: [Box], scores: [Float], iouThreshold: Float,
                               maxOutput: Int = .max) -> [Int] {
-    precondition(boxes.count == scores.count, "nonMaxSuppression: boxes and scores differ in count")
+    guard boxes.count == scores.count else { fatalError("nonMaxSuppression: boxes and scores differ in count") }
     let order = boxes.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
     var kept: [Int] = []
     for i in order {

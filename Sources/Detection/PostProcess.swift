@@ -31,10 +31,13 @@ public struct PostProcessConfig: Equatable, Sendable {
 public func postProcess(classLogits: UnsafeBufferPointer<Float>, boxDeltas: UnsafeBufferPointer<Float>,
                         anchors: AnchorSet, numClasses: Int, config: PostProcessConfig = PostProcessConfig(),
                         coder: BoxCoder = BoxCoder()) -> [Detection] {
-    precondition(classLogits.count == anchors.count * numClasses,
-                 "postProcess: \(classLogits.count) class logits, expected \(anchors.count) anchors x \(numClasses)")
-    precondition(boxDeltas.count == anchors.count * 4,
-                 "postProcess: \(boxDeltas.count) box outputs, expected \(anchors.count) anchors x 4")
+    // fatalError, not precondition: release builds use -Ounchecked, which drops preconditions.
+    guard classLogits.count == anchors.count * numClasses else {
+        fatalError("postProcess: \(classLogits.count) class logits, expected \(anchors.count) anchors x \(numClasses)")
+    }
+    guard boxDeltas.count == anchors.count * 4 else {
+        fatalError("postProcess: \(boxDeltas.count) box outputs, expected \(anchors.count) anchors x 4")
+    }
     // sigmoid(x) > t  <=>  x > logit(t): threshold on logits, exponentiate only the survivors.
     let t = min(max(config.scoreThreshold, 1e-7), 1 - 1e-7)
     let logitThreshold = Float(log(Double(t) / (1 - Double(t))))

@@ -9,7 +9,7 @@ public struct MatchConfig: Equatable, Sendable {
     public var lowQualityMatches: Bool
 
     public init(matchedThreshold: Float = 0.5, unmatchedThreshold: Float = 0.5, lowQualityMatches: Bool = true) {
-        precondition(unmatchedThreshold <= matchedThreshold, "MatchConfig: unmatchedThreshold must be <= matchedThreshold")
+        guard unmatchedThreshold <= matchedThreshold else { fatalError("MatchConfig: unmatchedThreshold must be <= matchedThreshold") }
         self.matchedThreshold = matchedThreshold; self.unmatchedThreshold = unmatchedThreshold
         self.lowQualityMatches = lowQualityMatches
     }
@@ -34,6 +34,14 @@ public struct DetectionTargets: Sendable {
 
     public static let negative = -1
     public static let ignored = -2
+
+    /// Images of a batch one after another ([N, anchors, ...] layout); numPositives summed, so
+    /// `normalizer` is the batch normaliser max(1, total positives).
+    public static func batch(_ images: [DetectionTargets]) -> DetectionTargets {
+        DetectionTargets(classTargets: images.flatMap(\.classTargets), classWeights: images.flatMap(\.classWeights),
+                         boxTargets: images.flatMap(\.boxTargets), boxWeights: images.flatMap(\.boxWeights),
+                         matches: images.flatMap(\.matches), numPositives: images.reduce(0) { $0 + $1.numPositives })
+    }
 }
 
 public struct TargetError: Error, CustomStringConvertible {
@@ -98,4 +106,10 @@ public func assignTargets(anchors: [Box], boxes: [Box], labels: [Int], numClasse
         }
     }
     return t
+}
+
+/// The same for an AnchorSet.
+public func assignTargets(anchors: AnchorSet, boxes: [Box], labels: [Int], numClasses: Int,
+                          match: MatchConfig = MatchConfig(), coder: BoxCoder = BoxCoder()) throws -> DetectionTargets {
+    try assignTargets(anchors: anchors.boxes, boxes: boxes, labels: labels, numClasses: numClasses, match: match, coder: coder)
 }

@@ -45,3 +45,18 @@ final class TargetAssignerTests: XCTestCase {
         XCTAssertThrowsError(try assignTargets(anchors: a, boxes: [gA], labels: [2], numClasses: 2))
     }
 }
+
+final class TargetBatchTests: XCTestCase {
+    func testBatchConcatenatesAndSumsPositives() throws {
+        let anchors = AnchorSet(config: AnchorConfig(minLevel: 3, maxLevel: 3), imageHeight: 32, imageWidth: 32)
+        let a = try assignTargets(anchors: anchors, boxes: [Box(x1: 0, y1: 0, x2: 24, y2: 24)], labels: [0], numClasses: 2)
+        let b = try assignTargets(anchors: anchors, boxes: [], labels: [], numClasses: 2)
+        let batch = DetectionTargets.batch([a, b])
+        XCTAssertEqual(batch.classTargets.count, 2 * anchors.count * 2)
+        XCTAssertEqual(batch.boxWeights.count, 2 * anchors.count * 4)
+        XCTAssertEqual(batch.numPositives, a.numPositives)
+        XCTAssertEqual(Array(batch.classTargets[0..<(anchors.count * 2)]), a.classTargets)
+        XCTAssertEqual(batch.normalizer, Float(a.numPositives))
+        XCTAssertGreaterThanOrEqual(a.numPositives, 1)
+    }
+}
