@@ -40,7 +40,7 @@ let package = Package(
 
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"]),
-        .testTarget(name: "DetectionTests", dependencies: ["Detection", "Engine", "Models"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "Engine", "Models"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Engine", "Models", "Detection", "Datasets"]),
     ]
