@@ -82,7 +82,7 @@ public final class H5File: @unchecked Sendable {
                 throw DataError(file: path, field: "", "no such file")
             }
             guard H5Fis_hdf5(path) > 0 else {
-                throw DataError(file: path, field: "", "not an HDF5 file (no HDF5 signature; corrupt or wrong format)")
+                throw DataError(file: path, field: "", "not an HDF5 file (no HDF5 signature: truncated, corrupt or another format)")
             }
             let id = H5Fopen(path, writable ? shim_H5F_ACC_RDWR() : shim_H5F_ACC_RDONLY(), shim_H5P_DEFAULT())
             guard id >= 0 else {

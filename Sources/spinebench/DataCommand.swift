@@ -6,7 +6,7 @@ import Foundation
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data", abstract: "Build and inspect HDF5 detection datasets.",
-        subcommands: [DataBuildCommand.self, DataInspectCommand.self])
+        subcommands: [DataBuildCommand.self, DataInspectCommand.self, DataReadCommand.self])
 }
 
 struct DataBuildCommand: ParsableCommand {
@@ -63,6 +63,41 @@ struct DataInspectCommand: ParsableCommand {
             let r = try inspectDataset(file, preview: preview)
             print(r.text)
             if !r.checksumOK { throw ExitCode(2) }
+        } catch let e as DataError {
+            throw ValidationError(e.description)
+        }
+    }
+}
+
+struct DataReadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "read", abstract: "Run the batch loader over a split and report images/s (loader throughput).")
+
+    @Argument(help: "Dataset file (.h5).") var file: String
+    @Option(help: "Split to read.") var split = "train"
+    @Option(help: "Batch size.") var batch = 16
+    @Option(name: .customLong("output-size"), help: "Network input side (default: the stored size).") var outputSize: Int?
+    @Option(help: "Epochs to read.") var epochs = 1
+    @Flag(name: .customLong("eval"), help: "Evaluation mode: file order, no augmentation.") var evaluation = false
+    @Option(help: "Loader seed.") var seed: UInt64 = 0
+
+    func run() throws {
+        do {
+            let options = LoaderOptions(batchSize: batch, outputSize: outputSize, training: !evaluation, seed: seed)
+            let loader = try DetectionLoader(path: file, split: split, options: options)
+            var images = 0, boxes = 0
+            let start = Date()
+            for e in 0..<epochs {
+                loader.start(epoch: e)
+                while let b = try loader.next() {
+                    images += b.batchSize
+                    boxes += b.boxes.reduce(0) { $0 + $1.count }
+                }
+            }
+            let t = Date().timeIntervalSince(start)
+            print(String(format: "%@ %@: %d images, %d boxes in %.2f s = %.0f images/s (batch %d, %dx%d, %@)",
+                         file, split, images, boxes, t, Double(images) / t, batch, loader.outputSize, loader.outputSize,
+                         evaluation ? "eval" : "augmented"))
         } catch let e as DataError {
             throw ValidationError(e.description)
         }
