@@ -4,7 +4,7 @@ import Foundation
 /// A small Swift layer over libhdf5: files, groups, chunked datasets, attributes and hyperslab reads.
 /// Debian's libhdf5 is the serial (not thread-safe) build, so every call goes through one process-wide lock;
 /// that lets a loader prefetch on its own thread while other code opens other files.
-nonisolated(unsafe) let hdf5Lock = NSRecursiveLock()
+let hdf5Lock = NSRecursiveLock()
 
 @inline(__always) func withHDF5<T>(_ body: () throws -> T) rethrows -> T {
     hdf5Lock.lock()
@@ -363,7 +363,8 @@ public final class H5Dataset: @unchecked Sendable {
         try expect(kind: T.kind)
         if count.contains(0) { return }
         try withSelection(start, count) { mem, fileSpace in
-            guard H5Dwrite(id, T.h5Type, mem, fileSpace, shim_H5P_DEFAULT(), data) >= 0 else {
+            let status = data.withUnsafeBytes { H5Dwrite(id, T.h5Type, mem, fileSpace, shim_H5P_DEFAULT(), $0.baseAddress) }
+            guard status >= 0 else {
                 throw file.fail(path, "write failed at \(start) count \(count)")
             }
         }

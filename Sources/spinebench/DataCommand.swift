@@ -46,7 +46,7 @@ struct DataBuildCommand: ParsableCommand {
                   + "val \(s.images["val"]!) images / \(s.boxes["val"]!) boxes, checksum \(s.checksum), "
                   + String(format: "%.1f s", Date().timeIntervalSince(start)))
         } catch let e as DataError {
-            throw ValidationError(e.description)
+            throw dataFailure(e)
         }
     }
 }
@@ -64,7 +64,7 @@ struct DataInspectCommand: ParsableCommand {
             print(r.text)
             if !r.checksumOK { throw ExitCode(2) }
         } catch let e as DataError {
-            throw ValidationError(e.description)
+            throw dataFailure(e)
         }
     }
 }
@@ -99,7 +99,13 @@ struct DataReadCommand: ParsableCommand {
                          file, split, images, boxes, t, Double(images) / t, batch, loader.outputSize, loader.outputSize,
                          evaluation ? "eval" : "augmented"))
         } catch let e as DataError {
-            throw ValidationError(e.description)
+            throw dataFailure(e)
         }
     }
+}
+
+/// Bad data files are not usage errors: print the message (file, field, problem) without the usage text.
+func dataFailure(_ e: DataError) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+    return ExitCode.failure
 }

@@ -130,4 +130,36 @@ final class LoaderTests: XCTestCase {
             XCTAssertEqual(batch.images[i], expected, accuracy: 1e-5)
         }
     }
+
+    /// A train and a val loader on one open file prefetch at the same time (HDF5 calls are serialised);
+    /// evaluation at a larger output size scales boxes by output/stored and pads nothing (square images).
+    func testTwoLoadersOnOneFileAndEvaluationResize() throws {
+        let (path, _) = try smallShapes(temporaryDirectory())
+        let file = try DatasetFile.open(path)
+        let train = try DetectionLoader(file: file, split: "train", options: LoaderOptions(batchSize: 4, seed: 1))
+        let val = try DetectionLoader(file: file, split: "val",
+                                      options: LoaderOptions(batchSize: 3, outputSize: 96, training: false, limit: 7))
+        XCTAssertEqual(val.batchesPerEpoch, 3)
+        train.start(epoch: 0)
+        val.start(epoch: 0)
+        var trainBatches = 0, valImages: [Int] = []
+        while true {
+            let t = try train.next(), v = try val.next()
+            if t == nil && v == nil { break }
+            if let t {
+                XCTAssertEqual(t.images, try train.makeBatch(epoch: 0, index: t.index).images)
+                trainBatches += 1
+            }
+            if let v {
+                valImages += v.imageIds
+                for (j, id) in v.imageIds.enumerated() {
+                    XCTAssertEqual(v.scales[j], 1.5)
+                    XCTAssertEqual(v.boxes[j], val.split.boxes(of: id).map { Box($0.x1 * 1.5, $0.y1 * 1.5, $0.x2 * 1.5, $0.y2 * 1.5) })
+                    XCTAssertEqual(v.boxes[j].map { v.transforms[j].toOriginal($0) }, Array(val.split.boxes(of: id)))
+                }
+            }
+        }
+        XCTAssertEqual(trainBatches, 6)
+        XCTAssertEqual(valImages, Array(0..<7))
+    }
 }
