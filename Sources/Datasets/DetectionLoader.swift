@@ -168,6 +168,24 @@ public final class DetectionLoader: @unchecked Sendable {
         return batch
     }
 
+    /// Writes a batch as a PNG grid (pixels un-normalised, boxes as the network sees them) to check augmentation.
+    public func writePreview(_ batch: Batch, to path: String) throws {
+        let n = batch.height * batch.width, c = batch.channels
+        let tiles = (0..<batch.batchSize).map { j in
+            var rgb = [UInt8](repeating: 0, count: n * 3)
+            for p in 0..<n {
+                for k in 0..<3 {
+                    let ch = c == 3 ? k : 0
+                    let v = (batch.images[(j * n + p) * c + ch] - bias[ch]) / gain[ch]
+                    rgb[p * 3 + k] = UInt8(min(255, max(0, v)).rounded())
+                }
+            }
+            return Preview.Tile(rgb: rgb, width: batch.width, height: batch.height,
+                                boxes: batch.boxes[j], labels: batch.labels[j])
+        }
+        try Preview.write(tiles, to: path)
+    }
+
     /// Starts (or restarts) prefetching epoch `epoch` from its first batch.
     public func start(epoch: Int) {
         queue?.cancel()

@@ -1,5 +1,5 @@
-/// A PNG contact sheet of the first images of a split with their boxes and class indices drawn on,
-/// to see at a glance whether a build looks right.
+/// PNG contact sheets of images with their boxes and class indices drawn on, to see at a glance whether a
+/// build (or an augmented batch) looks right.
 enum Preview {
     static let palette: [(UInt8, UInt8, UInt8)] = [
         (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
@@ -12,12 +12,32 @@ enum Preview {
         [7, 4, 7, 1, 7], [7, 4, 7, 5, 7], [7, 1, 1, 1, 1], [7, 5, 7, 5, 7], [7, 5, 7, 1, 7],
     ]
 
-    static func write(split: DatasetSplit, count: Int, columns: Int = 4, to path: String) throws {
-        let n = min(count, split.count)
-        guard n > 0 else { return }
-        let zoom = max(1, 256 / max(split.width, split.height))
-        let cw = split.width * zoom, ch = split.height * zoom, gap = 4
-        let cols = min(columns, n), rows = (n + cols - 1) / cols
+    /// One tile: RGB pixels (height x width x 3) with boxes and labels in the same pixel coordinates.
+    struct Tile {
+        var rgb: [UInt8]
+        var width: Int
+        var height: Int
+        var boxes: [Box]
+        var labels: [Int32]
+    }
+
+    /// The first `count` stored images of a split.
+    static func write(split: DatasetSplit, count: Int, to path: String) throws {
+        let tiles = try (0..<min(count, split.count)).map { i in
+            let img = try split.readImages(start: i, count: 1)
+            let rgb = split.channels == 3 ? img : img.flatMap { [$0, $0, $0] }
+            return Tile(rgb: rgb, width: split.width, height: split.height,
+                        boxes: Array(split.boxes(of: i)), labels: Array(split.labels(of: i)))
+        }
+        try write(tiles, to: path)
+    }
+
+    /// Lays tiles out in a grid (zoomed to about 256 px each), draws boxes, writes a PNG.
+    static func write(_ tiles: [Tile], columns: Int = 4, to path: String) throws {
+        guard let first = tiles.first else { return }
+        let zoom = max(1, 256 / max(first.width, first.height))
+        let cw = first.width * zoom, ch = first.height * zoom, gap = 4
+        let cols = min(columns, tiles.count), rows = (tiles.count + cols - 1) / cols
         let width = cols * (cw + gap) + gap, height = rows * (ch + gap) + gap
         var rgb = [UInt8](repeating: 255, count: width * height * 3)
         func put(_ x: Int, _ y: Int, _ c: (UInt8, UInt8, UInt8)) {
@@ -25,20 +45,19 @@ enum Preview {
             let i = (y * width + x) * 3
             (rgb[i], rgb[i + 1], rgb[i + 2]) = c
         }
-        for i in 0..<n {
+        for (i, tile) in tiles.enumerated() {
             let ox = gap + (i % cols) * (cw + gap), oy = gap + (i / cols) * (ch + gap)
-            let img = try split.readImages(start: i, count: 1)
-            let c = split.channels
             for y in 0..<ch {
                 for x in 0..<cw {
-                    let p = ((y / zoom) * split.width + x / zoom) * c
-                    put(ox + x, oy + y, c == 3 ? (img[p], img[p + 1], img[p + 2]) : (img[p], img[p], img[p]))
+                    let p = ((y / zoom) * tile.width + x / zoom) * 3
+                    put(ox + x, oy + y, (tile.rgb[p], tile.rgb[p + 1], tile.rgb[p + 2]))
                 }
             }
-            for (b, label) in zip(split.boxes(of: i), split.labels(of: i)) {
+            for (b, label) in zip(tile.boxes, tile.labels) {
                 let color = palette[Int(label) % palette.count]
-                let x1 = ox + Int(b.x1) * zoom, y1 = oy + Int(b.y1) * zoom
-                let x2 = ox + Int(b.x2.rounded(.up)) * zoom - 1, y2 = oy + Int(b.y2.rounded(.up)) * zoom - 1
+                let x1 = ox + Int(b.x1 * Float(zoom)), y1 = oy + Int(b.y1 * Float(zoom))
+                let x2 = max(x1, ox + Int((b.x2 * Float(zoom)).rounded(.up)) - 1)
+                let y2 = max(y1, oy + Int((b.y2 * Float(zoom)).rounded(.up)) - 1)
                 for x in x1...x2 { put(x, y1, color); put(x, y2, color) }
                 for y in y1...y2 { put(x1, y, color); put(x2, y, color) }
                 // Class index in the box's top-left corner, on a dark tab so it reads on any background.

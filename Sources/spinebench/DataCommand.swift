@@ -80,11 +80,13 @@ struct DataReadCommand: ParsableCommand {
     @Option(help: "Epochs to read.") var epochs = 1
     @Flag(name: .customLong("eval"), help: "Evaluation mode: file order, no augmentation.") var evaluation = false
     @Option(help: "Loader seed.") var seed: UInt64 = 0
+    @Option(help: "Write the first batch (as the network sees it, with boxes) to this PNG.") var preview: String?
 
     func run() throws {
         do {
             let options = LoaderOptions(batchSize: batch, outputSize: outputSize, training: !evaluation, seed: seed)
             let loader = try DetectionLoader(path: file, split: split, options: options)
+            if let preview { try loader.writePreview(loader.makeBatch(epoch: 0, index: 0), to: preview) }
             var images = 0, boxes = 0
             let start = Date()
             for e in 0..<epochs {
