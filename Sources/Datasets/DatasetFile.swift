@@ -34,7 +34,19 @@ public final class DatasetFile: @unchecked Sendable {
     public let splits: [String: DatasetSplit]
     let file: H5File
 
-    public static func open(_ path: String) throws -> DatasetFile { try DatasetFile(path: path) }
+    /// Opens and validates; `verify` also recomputes the content checksum (reads every image once) and
+    /// fails if it differs from the stored one (e.g. bytes changed on disk).
+    public static func open(_ path: String, verify: Bool = false) throws -> DatasetFile {
+        let f = try DatasetFile(path: path)
+        if verify {
+            let check = try f.verifyChecksum()
+            guard check.ok else {
+                throw DataError(file: path, field: "checksum",
+                                "stored \(check.stored) but content hashes to \(check.computed): the file changed or is corrupt")
+            }
+        }
+        return f
+    }
 
     private init(path: String) throws {
         self.path = path

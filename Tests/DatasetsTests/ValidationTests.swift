@@ -47,6 +47,20 @@ final class ValidationTests: XCTestCase {
         assertDataError(path, ["truncated"]) { _ = try DatasetFile.open(path) }
     }
 
+    /// A flipped byte in the image data keeps the file openable; verification catches it by checksum.
+    func testCorruptImageBytesFailVerification() throws {
+        let (path, _) = try smallShapes(temporaryDirectory())
+        // (Closed before damaging it: HDF5 shares an open file's handle and caches, which would hide the change.)
+        let first = try DatasetFile.open(path, verify: true).splits["train"]!.readImages(start: 0, count: 1)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        // Find the first stored image in the file and change one of its pixels.
+        let at = bytes.indices.first { i in i + 64 <= bytes.count && Array(bytes[i..<(i + 64)]) == Array(first[0..<64]) }!
+        bytes[at + 10] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        XCTAssertNoThrow(try DatasetFile.open(path))
+        assertDataError(path, ["checksum", "corrupt"]) { _ = try DatasetFile.open(path, verify: true) }
+    }
+
     func testGarbageFile() throws {
         let path = temporaryDirectory() + "/junk.h5"
         try Data(repeating: 0x42, count: 4096).write(to: URL(fileURLWithPath: path))
