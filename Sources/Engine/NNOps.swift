@@ -56,10 +56,16 @@ extension Tape {
     /// update the layer's running averages (running = m*running + (1-m)*batch, batch variance unbiased
     /// there as in TF's fused batch norm); inference tapes use the running statistics.
     public func batchNorm(_ x: Var, _ bn: BatchNorm) -> Var {
+        batchNorm(x, bn, gamma: param(bn.gamma), beta: param(bn.beta))
+    }
+
+    /// Batch norm with explicit gamma/beta nodes (the layer supplies its running statistics and settings).
+    public func batchNorm(_ x: Var, _ bn: BatchNorm, gamma gammaV: Var, beta betaV: Var) -> Var {
         let c = bn.channels
+        precondition(gammaV.shape == [c] && betaV.shape == [c],
+                     "batchNorm \(bn.name): gamma \(gammaV.shape) / beta \(betaV.shape), expected [\(c)]")
         precondition(x.shape.last == c, "batchNorm \(bn.name): input \(x.shape) has \(x.shape.last ?? 0) channels, layer has \(c)")
         let rows = x.shape.reduce(1, *) / c
-        let gammaV = param(bn.gamma), betaV = param(bn.beta)
         let xt = value(x)
         let xp = SendablePtr(xt.ptr)
         var mean = [Float](repeating: 0, count: c), invstd = [Float](repeating: 0, count: c)
@@ -93,7 +99,7 @@ extension Tape {
             }
         }
         let y = Tensor(uninitialized: x.shape)
-        let gamma = bn.gamma.value, beta = bn.beta.value
+        let gamma = value(gammaV), beta = value(betaV)
         // Fold into y = x*a + b per channel.
         var a = [Float](repeating: 0, count: c), b = [Float](repeating: 0, count: c)
         for j in 0..<c { a[j] = gamma.ptr[j] * invstd[j]; b[j] = beta.ptr[j] - mean[j] * a[j] }

@@ -59,9 +59,15 @@ public final class Tape {
     /// Back-propagates from a scalar loss, adding into every reached Parameter.grad.
     public func backward(_ loss: Var) {
         precondition(loss.shape.reduce(1, *) == 1, "backward: loss must have one element, has shape \(loss.shape)")
-        guard needs[loss.id] else { return }
-        grads[loss.id] = Tensor(shape: loss.shape, repeating: 1)
-        var i = loss.id
+        backward(loss, seed: Tensor(shape: loss.shape, repeating: 1))
+    }
+
+    /// Back-propagates a given output gradient (vector-Jacobian product), e.g. for gradient checks.
+    public func backward(_ out: Var, seed: Tensor) {
+        precondition(seed.shape == out.shape, "backward: seed shape \(seed.shape) does not match output \(out.shape)")
+        guard needs[out.id] else { return }
+        grads[out.id] = seed.copy()
+        var i = out.id
         while i >= 0 {
             if let g = grads[i] {
                 if let p = params[i] { p.grad.add(g) }
