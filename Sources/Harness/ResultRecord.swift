@@ -52,7 +52,7 @@ public struct ResultRecord: Codable, Sendable, Equatable {
         /// Mean training loss per logging window (`lossWindow` steps), in order.
         public var lossCurve: [Double]
         public var lossWindow: Int
-        public var finalLoss: Double
+        public var finalLoss: Double?
         /// Epochs this process resumed from a checkpoint (0 when it ran start to end).
         public var resumedFromEpoch: Int
     }
