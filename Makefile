@@ -34,9 +34,10 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
-## test: every test, in a release build (numeric loops are far too slow in debug)
+## test: every test, in a release build (numeric loops are far too slow in debug);
+## -enable-testing lets tests use @testable imports in release
 test: deps
-	$(SWIFT) test -c release
+	$(SWIFT) test -c release -Xswiftc -enable-testing
 
 ## bench: sgemm peak and per-op throughput of this machine
 bench: build

@@ -21,3 +21,4 @@ static inline hsize_t shim_H5S_UNLIMITED(void)   { return H5S_UNLIMITED; }
 
 /// Silence HDF5's own stderr error stack: the Swift layer reports errors with file and field names.
 static inline void shim_H5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+static inline hid_t shim_H5E_DEFAULT(void)       { return H5E_DEFAULT; }

@@ -1,0 +1,176 @@
+import Foundation
+
+/// The dataset kinds `spinebench data build` knows.
+public enum DatasetKind: String, CaseIterable, Sendable {
+    /// Multi-object detection images from Debian's Fashion-MNIST items (train objects from its train
+    /// split, val objects from its t10k split).
+    case fmnistDet = "fmnist-det"
+    /// The same kind of detection images from seeded synthetic shapes; needs no installed files.
+    case shapes
+    /// Fashion-MNIST classification: one image per item, one full-image box carrying the class label.
+    case fmnistCls = "fmnist-cls"
+}
+
+/// Builder parameters (all recorded in the file). Defaults train in minutes on a 2-core machine.
+public struct BuildOptions: Sendable {
+    public var size: Int
+    public var trainCount: Int
+    public var valCount: Int
+    public var maxObjects: Int
+    public var seed: UInt64
+    public var channels: Int
+    public var fashionMNISTDirectory: String
+
+    public init(size: Int = 128, trainCount: Int = 4000, valCount: Int = 500, maxObjects: Int = 6,
+                seed: UInt64 = 1, channels: Int = 3, fashionMNISTDirectory: String = defaultFashionMNISTDirectory) {
+        self.size = size
+        self.trainCount = trainCount
+        self.valCount = valCount
+        self.maxObjects = maxObjects
+        self.seed = seed
+        self.channels = channels
+        self.fashionMNISTDirectory = fashionMNISTDirectory
+    }
+
+    /// Per-kind defaults: detection 128 px RGB, 4000/500 images, up to 6 objects; classification 28 px
+    /// gray (the items' own size), 10000/2000 images.
+    public static func defaults(for kind: DatasetKind) -> BuildOptions {
+        kind == .fmnistCls ? BuildOptions(size: 28, trainCount: 10000, valCount: 2000, maxObjects: 1, channels: 1)
+                           : BuildOptions()
+    }
+}
+
+public struct BuildSummary: Sendable {
+    public let path: String
+    public let kind: DatasetKind
+    public let checksum: String
+    public let images: [String: Int]
+    public let boxes: [String: Int]
+}
+
+/// Builds a dataset file at `path` (via "path.tmp-<pid>" + rename). Deterministic: one seed gives the
+/// same content bytes and checksum, whatever the number of threads.
+public func buildDataset(_ kind: DatasetKind, options o: BuildOptions, to path: String) throws -> BuildSummary {
+    func bad(_ field: String, _ msg: String) -> DataError { DataError(file: path, field: field, msg) }
+    guard o.size >= 8, o.size <= 4096 else { throw bad("--size", "expected 8...4096, got \(o.size)") }
+    guard o.trainCount >= 1, o.valCount >= 1 else { throw bad("--train/--val", "need at least one image per split") }
+    guard o.maxObjects >= 1 else { throw bad("--max-objects", "expected >= 1, got \(o.maxObjects)") }
+    guard o.channels == 1 || o.channels == 3 else { throw bad("--channels", "expected 1 or 3, got \(o.channels)") }
+
+    let plans = try splitPlans(kind, o)
+    let writer = try DatasetWriter(path: path)
+    var images: [String: Int] = [:], boxCounts: [String: Int] = [:]
+    do {
+        for (id, plan) in plans.enumerated() {
+            let split = DatasetFile.splitNames[id]
+            let m = try writeSplit(writer, split: split, splitID: UInt64(id), count: plan.count, options: o, plan.draw)
+            images[split] = plan.count
+            boxCounts[split] = m
+        }
+        let params: [(String, Int64)] = [("size", Int64(o.size)), ("train", Int64(o.trainCount)),
+                                         ("val", Int64(o.valCount)), ("max_objects", Int64(o.maxObjects)),
+                                         ("channels", Int64(o.channels))]
+        let checksum = try writer.finish(name: kind.rawValue, kind: kind.rawValue, classNames: plans[0].classNames,
+                                         source: plans[0].source, seed: o.seed, params: params)
+        return BuildSummary(path: path, kind: kind, checksum: checksum, images: images, boxes: boxCounts)
+    } catch {
+        writer.abort()
+        throw error
+    }
+}
+
+/// What a split is drawn from: a per-image drawing function (given that image's own RNG) and provenance.
+struct SplitPlan: Sendable {
+    let count: Int
+    let classNames: [String]
+    let source: String
+    let draw: @Sendable (Int, inout SplitMix64) -> DetectionComposer.Drawn
+}
+
+/// The per-split drawing plans for a kind; tests use these to redraw exactly what the builder wrote.
+func splitPlans(_ kind: DatasetKind, _ o: BuildOptions) throws -> [SplitPlan] {
+    let counts = [o.trainCount, o.valCount]
+    switch kind {
+    case .shapes:
+        let composer = DetectionComposer(source: ShapeObjects(), size: o.size, channels: o.channels, maxObjects: o.maxObjects)
+        return counts.map { n in
+            SplitPlan(count: n, classNames: ShapeObjects.names, source: "synthetic shapes (built in, no input files)",
+                      draw: { _, rng in composer.draw(&rng) })
+        }
+    case .fmnistDet, .fmnistCls:
+        let dir = o.fashionMNISTDirectory
+        let source = "Debian dataset-fashion-mnist, \(dir)/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz "
+            + "(train split from train-*, val split from t10k-*)"
+        return try zip(counts, ["train", "test"]).map { n, split in
+            let data = try FashionMNIST(directory: dir, split: split)
+            if kind == .fmnistDet {
+                let composer = DetectionComposer(source: FashionMNISTObjects(data: data), size: o.size,
+                                                 channels: o.channels, maxObjects: o.maxObjects)
+                return SplitPlan(count: n, classNames: FashionMNIST.classNames, source: source,
+                                 draw: { _, rng in composer.draw(&rng) })
+            }
+            guard n <= data.count else {
+                throw DataError(file: dir, field: split == "train" ? "--train" : "--val",
+                                "asked for \(n) images, the \(split) split has \(data.count)")
+            }
+            return SplitPlan(count: n, classNames: FashionMNIST.classNames, source: source,
+                             draw: { i, _ in classificationImage(data, i, size: o.size, channels: o.channels) })
+        }
+    }
+}
+
+/// Item i of Fashion-MNIST as a size x size image (bilinear if size != 28) with one full-image box.
+func classificationImage(_ data: FashionMNIST, _ i: Int, size: Int, channels: Int) -> DetectionComposer.Drawn {
+    let n = data.rows * data.cols
+    var pixels = data.pixels[(i * n)..<((i + 1) * n)].map { Float($0) }
+    if size != data.rows || size != data.cols {
+        pixels = resizeBilinear(pixels, width: data.cols, height: data.rows, channels: 1, toWidth: size, toHeight: size)
+    }
+    var out = [UInt8](repeating: 0, count: size * size * channels)
+    for (j, v) in pixels.enumerated() {
+        for k in 0..<channels { out[j * channels + k] = UInt8(min(255, max(0, v)).rounded()) }
+    }
+    return DetectionComposer.Drawn(pixels: out, boxes: [Box(0, 0, Float(size), Float(size))], labels: [Int32(data.labels[i])])
+}
+
+/// Draws a split in blocks (images of a block in parallel, each with its own RNG stream
+/// (seed, split, index)), writing each block by hyperslab; returns the number of boxes.
+private func writeSplit(_ writer: DatasetWriter, split: String, splitID: UInt64, count: Int, options o: BuildOptions,
+                        _ draw: @escaping @Sendable (Int, inout SplitMix64) -> DetectionComposer.Drawn) throws -> Int {
+    try writer.beginSplit(split, count: count, height: o.size, width: o.size, channels: o.channels)
+    var boxes: [Box] = [], labels: [Int32] = [], offsets: [Int64] = [0]
+    let block = 128
+    var start = 0
+    while start < count {
+        let n = min(block, count - start), first = start
+        let results = drawParallel(n) { j in
+            var rng = SplitMix64(seed: o.seed, splitID, UInt64(first + j))
+            return draw(first + j, &rng)
+        }
+        try writer.writeImages(start: start, count: n, results.flatMap { $0.pixels })
+        for r in results {
+            boxes += r.boxes
+            labels += r.labels
+            offsets.append(Int64(boxes.count))
+        }
+        start += n
+    }
+    try writer.endSplit(boxes: boxes, labels: labels, offsets: offsets)
+    return boxes.count
+}
+
+/// Runs `body` for 0..<n on all cores; results come back in index order.
+func drawParallel<T: Sendable>(_ n: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+    let slots = Slots<T>(n)
+    let lock = NSLock()
+    DispatchQueue.concurrentPerform(iterations: n) { i in
+        let r = body(i)
+        lock.lock(); slots.items[i] = r; lock.unlock()
+    }
+    return slots.items.map { $0! }
+}
+
+private final class Slots<T>: @unchecked Sendable {
+    var items: [T?]
+    init(_ n: Int) { items = Array(repeating: nil, count: n) }
+}

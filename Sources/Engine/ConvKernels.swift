@@ -1,0 +1,198 @@
+/// Convolution kernels: TF "SAME" geometry, im2col + sgemm forward, col2im backward.
+
+/// TF "SAME" geometry along one axis: out = ceil(in/s), pad_total = max((out-1)*s + k - in, 0),
+/// pad_before = pad_total/2 (the odd extra row/column goes after, at bottom/right).
+public struct SamePadding: Equatable, Sendable {
+    public let output: Int
+    public let before: Int
+    public init(input: Int, kernel: Int, stride: Int) {
+        output = (input + stride - 1) / stride
+        let total = max((output - 1) * stride + kernel - input, 0)
+        before = total / 2
+    }
+}
+
+struct ConvGeometry {
+    let n: Int, h: Int, w: Int, cin: Int, k: Int, stride: Int, cout: Int
+    let ho: Int, wo: Int, padTop: Int, padLeft: Int
+    var kkc: Int { k * k * cin }
+    var rowsPerImage: Int { ho * wo }
+
+    init(x: [Int], w wShape: [Int], stride: Int) {
+        precondition(x.count == 4, "conv2d: input must be NHWC rank 4, got shape \(x)")
+        precondition(wShape.count == 4, "conv2d: weight must be HWIO [k,k,cin,cout], got shape \(wShape)")
+        precondition(wShape[0] == wShape[1] && wShape[0] % 2 == 1,
+                     "conv2d: kernel must be square and odd, got \(wShape[0])x\(wShape[1])")
+        precondition(wShape[2] == x[3], "conv2d: input has \(x[3]) channels, weight \(wShape) expects \(wShape[2])")
+        precondition(stride == 1 || stride == 2, "conv2d: stride must be 1 or 2, got \(stride)")
+        n = x[0]; h = x[1]; w = x[2]; cin = x[3]; k = wShape[0]; self.stride = stride; cout = wShape[3]
+        let py = SamePadding(input: h, kernel: k, stride: stride)
+        let px = SamePadding(input: w, kernel: k, stride: stride)
+        ho = py.output; wo = px.output; padTop = py.before; padLeft = px.before
+    }
+
+    /// Pointwise stride 1: the NHWC input already is the [N*H*W, Cin] matrix.
+    var isPointwise: Bool { k == 1 && stride == 1 }
+
+    /// Images per im2col batch so the column buffer stays under ~32 MB.
+    var imagesPerChunk: Int { max(1, min(n, (8 << 20) / max(1, rowsPerImage * kkc))) }
+
+    /// Fills col [ho*wo, k*k*cin] for one image (zeros where the window hangs over the padding).
+    func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
+        let kkc = self.kkc
+        for oy in 0..<ho {
+            for ox in 0..<wo {
+                var dst = col + (oy * wo + ox) * kkc
+                for ky in 0..<k {
+                    let iy = oy * stride - padTop + ky
+                    if iy < 0 || iy >= h {
+                        dst.update(repeating: 0, count: k * cin); dst += k * cin; continue
+                    }
+                    for kx in 0..<k {
+                        let ix = ox * stride - padLeft + kx
+                        if ix < 0 || ix >= w { dst.update(repeating: 0, count: cin) }
+                        else { dst.update(from: x + (iy * w + ix) * cin, count: cin) }
+                        dst += cin
+                    }
+                }
+            }
+        }
+    }
+
+    /// dx (one image, must start zeroed) += scatter of col [ho*wo, k*k*cin].
+    func col2im(_ col: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
+        let kkc = self.kkc
+        for oy in 0..<ho {
+            for ox in 0..<wo {
+                var src = col + (oy * wo + ox) * kkc
+                for ky in 0..<k {
+                    let iy = oy * stride - padTop + ky
+                    if iy < 0 || iy >= h { src += k * cin; continue }
+                    for kx in 0..<k {
+                        let ix = ox * stride - padLeft + kx
+                        if ix >= 0 && ix < w {
+                            let d = dx + (iy * w + ix) * cin
+                            for c in 0..<cin { d[c] += src[c] }
+                        }
+                        src += cin
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum ConvKernels {
+    /// y [N,Ho,Wo,Cout] = conv(x, w) (+ bias).
+    static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        if g.isPointwise {
+            sgemm(m: g.n * g.h * g.w, n: g.cout, k: g.cin, x, lda: g.cin, w, ldb: g.cout, y, ldc: g.cout)
+        } else {
+            let per = g.imagesPerChunk, rows = g.rowsPerImage, kkc = g.kkc
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: per * rows * kkc)
+            defer { col.deallocate() }
+            let colP = SendablePtr(col), xP = SendablePtr(UnsafeMutablePointer(mutating: x))
+            var start = 0
+            while start < g.n {
+                let count = min(per, g.n - start)
+                let s0 = start
+                Threads.parallelFor(count) { i in
+                    g.im2col(xP.p + (s0 + i) * g.h * g.w * g.cin, colP.p + i * rows * kkc)
+                }
+                sgemm(m: count * rows, n: g.cout, k: kkc, col, lda: kkc, w, ldb: g.cout,
+                      y + start * rows * g.cout, ldc: g.cout)
+                start += count
+            }
+        }
+        if let bias { addBias(y, rows: g.n * g.rowsPerImage, channels: g.cout, bias) }
+    }
+
+    /// dw = sum col^T dy, dx = col2im(dy w^T); either output may be skipped.
+    static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
+                         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?) {
+        if g.isPointwise {
+            let m = g.n * g.h * g.w
+            if let dw { sgemm(transA: true, m: g.cin, n: g.cout, k: m, x, lda: g.cin, dy, ldb: g.cout, dw, ldc: g.cout) }
+            if let dx { sgemm(transB: true, m: m, n: g.cin, k: g.cout, dy, lda: g.cout, w, ldb: g.cout, dx, ldc: g.cin) }
+            return
+        }
+        let per = g.imagesPerChunk, rows = g.rowsPerImage, kkc = g.kkc, imageSize = g.h * g.w * g.cin
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: per * rows * kkc)
+        defer { col.deallocate() }
+        let colP = SendablePtr(col), xP = SendablePtr(UnsafeMutablePointer(mutating: x))
+        if let dx { dx.update(repeating: 0, count: g.n * imageSize) }
+        var start = 0
+        while start < g.n {
+            let count = min(per, g.n - start)
+            let s0 = start
+            let dyChunk = dy + start * rows * g.cout
+            if let dw {
+                Threads.parallelFor(count) { i in g.im2col(xP.p + (s0 + i) * imageSize, colP.p + i * rows * kkc) }
+                sgemm(transA: true, m: kkc, n: g.cout, k: count * rows, col, lda: kkc, dyChunk, ldb: g.cout,
+                      beta: start == 0 ? 0 : 1, dw, ldc: g.cout)
+            }
+            if let dx {
+                sgemm(transB: true, m: count * rows, n: kkc, k: g.cout, dyChunk, lda: g.cout, w, ldb: g.cout,
+                      col, ldc: kkc)
+                let dxP = SendablePtr(dx)
+                Threads.parallelFor(count) { i in g.col2im(colP.p + i * rows * kkc, dxP.p + (s0 + i) * imageSize) }
+            }
+            start += count
+        }
+    }
+
+    static func addBias(_ y: UnsafeMutablePointer<Float>, rows: Int, channels: Int, _ b: UnsafePointer<Float>) {
+        for r in 0..<rows {
+            let row = y + r * channels
+            for c in 0..<channels { row[c] += b[c] }
+        }
+    }
+
+    /// db[c] = sum over rows of dy[r,c], fixed chunks then in order (thread-count independent).
+    static func biasGrad(_ dy: UnsafePointer<Float>, rows: Int, channels: Int, _ db: UnsafeMutablePointer<Float>) {
+        let sums = Reduce.channelSums(rows: rows, channels: channels, width: 1) { r, acc in
+            let row = dy + r * channels
+            for c in 0..<channels { acc[c] += row[c] }
+        }
+        for c in 0..<channels { db[c] = Float(sums[c]) }
+    }
+}
+
+enum Reduce {
+    static let grainRows = 64
+
+    /// Per-channel sums over rows: body(row, acc) adds row's terms into acc[0..<channels*width] (Float,
+    /// within a fixed 64-row chunk); chunks are combined in order in Double.
+    static func channelSums(rows: Int, channels: Int, width: Int,
+                            _ body: (Int, UnsafeMutablePointer<Float>) -> Void) -> [Double] {
+        let w = channels * width
+        let chunks = (rows + grainRows - 1) / grainRows
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: max(1, chunks * w))
+        defer { partial.deallocate() }
+        partial.initialize(repeating: 0, count: max(1, chunks * w))
+        let pp = SendablePtr(partial)
+        Threads.parallelChunks(rows, grain: grainRows) { c, range in
+            let acc = pp.p + c * w
+            for r in range { body(r, acc) }
+        }
+        var out = [Double](repeating: 0, count: w)
+        for c in 0..<chunks { for j in 0..<w { out[j] += Double(partial[c * w + j]) } }
+        return out
+    }
+
+    /// Sum of f(i) over 0..<n, in fixed chunks (Double within and across chunks).
+    static func sum(_ n: Int, grain: Int = 4096, _ f: (Int) -> Double) -> Double {
+        let chunks = (n + grain - 1) / grain
+        var partial = [Double](repeating: 0, count: chunks)
+        partial.withUnsafeMutableBufferPointer { buf in
+            let pp = UncheckedBox(buf.baseAddress!)
+            Threads.parallelChunks(n, grain: grain) { c, range in
+                var s = 0.0
+                for i in range { s += f(i) }
+                pp.value[c] = s
+            }
+        }
+        return partial.reduce(0, +)
+    }
+}

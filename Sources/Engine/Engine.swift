@@ -1,1 +1,0 @@
-// Engine module: see DESIGN.md for its job.

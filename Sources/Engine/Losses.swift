@@ -1,0 +1,105 @@
+import Foundation
+
+/// Detection and classification losses; each returns a scalar Var (shape []).
+extension Tape {
+    /// RetinaNet sigmoid focal loss (TF form): sum over entries of
+    /// weight * alpha_t * (1 - p_t)^gamma * CE(logit, target), divided by normalizer.
+    /// targets are 0/1; a weight of 0 ignores an entry. Log-probabilities come from stable softplus.
+    public func sigmoidFocalLoss(_ logits: Var, targets: Tensor, weights: Tensor, alpha: Float, gamma: Float,
+                                 normalizer: Float) -> Var {
+        let n = logits.shape.reduce(1, *)
+        precondition(targets.count == n, "sigmoidFocalLoss: targets \(targets.shape) do not match logits \(logits.shape)")
+        precondition(weights.count == n, "sigmoidFocalLoss: weights \(weights.shape) do not match logits \(logits.shape)")
+        precondition(normalizer > 0, "sigmoidFocalLoss: normalizer must be > 0, got \(normalizer)")
+        let zp = SendablePtr(value(logits).ptr), tp = SendablePtr(targets.ptr), wp = SendablePtr(weights.ptr)
+        let total = Reduce.sum(n) { i in
+            let w = wp.p[i]
+            if w == 0 { return 0 }
+            let (l, _) = focalTerm(zp.p[i], positive: tp.p[i] >= 0.5, alpha: alpha, gamma: gamma)
+            return Double(w * l)
+        }
+        let y = Tensor(scalar: Float(total / Double(normalizer)))
+        return record(y, needsGrad: needs[logits.id]) { [unowned self] g in
+            let scale = g.ptr[0] / normalizer
+            let dx = Tensor(uninitialized: logits.shape)
+            let dp = SendablePtr(dx.ptr)
+            let zp = SendablePtr(self.value(logits).ptr)
+            Tape.map(n) { i in
+                let w = wp.p[i]
+                if w == 0 { dp.p[i] = 0; return }
+                let (_, d) = focalTerm(zp.p[i], positive: tp.p[i] >= 0.5, alpha: alpha, gamma: gamma)
+                dp.p[i] = scale * w * d
+            }
+            self.accumulate(logits, dx)
+        }
+    }
+
+    /// Huber loss: sum of weight * huber(pred - target) / normalizer, huber = 0.5 x^2 for |x| <= delta,
+    /// delta * (|x| - 0.5 delta) beyond.
+    public func huberLoss(_ pred: Var, targets: Tensor, weights: Tensor, delta: Float, normalizer: Float) -> Var {
+        let n = pred.shape.reduce(1, *)
+        precondition(targets.count == n, "huberLoss: targets \(targets.shape) do not match predictions \(pred.shape)")
+        precondition(weights.count == n, "huberLoss: weights \(weights.shape) do not match predictions \(pred.shape)")
+        precondition(normalizer > 0, "huberLoss: normalizer must be > 0, got \(normalizer)")
+        let xp = SendablePtr(value(pred).ptr), tp = SendablePtr(targets.ptr), wp = SendablePtr(weights.ptr)
+        let total = Reduce.sum(n) { i in
+            let w = wp.p[i]
+            if w == 0 { return 0 }
+            let d = abs(xp.p[i] - tp.p[i])
+            return Double(w * (d <= delta ? 0.5 * d * d : delta * (d - 0.5 * delta)))
+        }
+        return record(Tensor(scalar: Float(total / Double(normalizer))), needsGrad: needs[pred.id]) { [unowned self] g in
+            let scale = g.ptr[0] / normalizer
+            let dx = Tensor(uninitialized: pred.shape)
+            let dp = SendablePtr(dx.ptr), xp = SendablePtr(self.value(pred).ptr)
+            Tape.map(n) { i in
+                let d = xp.p[i] - tp.p[i]
+                dp.p[i] = scale * wp.p[i] * min(max(d, -delta), delta)
+            }
+            self.accumulate(pred, dx)
+        }
+    }
+
+    /// Softmax cross-entropy of logits [N,K] against class indices, mean over the batch.
+    public func softmaxCrossEntropy(_ logits: Var, labels: [Int]) -> Var {
+        precondition(logits.shape.count == 2, "softmaxCrossEntropy: logits must be [N,K], got \(logits.shape)")
+        let (n, k) = (logits.shape[0], logits.shape[1])
+        precondition(labels.count == n, "softmaxCrossEntropy: \(labels.count) labels for \(n) rows")
+        for l in labels { precondition(l >= 0 && l < k, "softmaxCrossEntropy: label \(l) outside 0..<\(k)") }
+        let z = value(logits)
+        let probs = Tensor(uninitialized: [n, k])
+        var total = 0.0
+        for r in 0..<n {
+            let zr = z.ptr + r * k, pr = probs.ptr + r * k
+            var m = -Float.infinity
+            for j in 0..<k { m = max(m, zr[j]) }
+            var s: Double = 0
+            for j in 0..<k { pr[j] = expf(zr[j] - m); s += Double(pr[j]) }
+            for j in 0..<k { pr[j] = Float(Double(pr[j]) / s) }
+            total += -(Double(zr[labels[r]] - m) - log(s))
+        }
+        return record(Tensor(scalar: Float(total / Double(n))), needsGrad: needs[logits.id]) { [unowned self] g in
+            let scale = g.ptr[0] / Float(n)
+            let dx = Tensor(uninitialized: [n, k])
+            for r in 0..<n {
+                for j in 0..<k { dx.ptr[r * k + j] = scale * (probs.ptr[r * k + j] - (j == labels[r] ? 1 : 0)) }
+            }
+            self.accumulate(logits, dx)
+        }
+    }
+}
+
+/// Focal term and its derivative in the logit. With q = p_t and s = +1 (positive) or -1:
+/// L = a_t (1-q)^g (-log q), dL/dz = s a_t (1-q)^g (g q log q - (1-q)).
+@inline(__always)
+func focalTerm(_ z: Float, positive: Bool, alpha: Float, gamma: Float) -> (Float, Float) {
+    let zs = positive ? z : -z                 // q = sigmoid(zs)
+    let logQ = -softplus(-zs)                   // log q
+    let q = stableSigmoid(zs)
+    let oneMinusQ = stableSigmoid(-zs)
+    let at = positive ? alpha : 1 - alpha
+    let mod = gamma == 0 ? 1 : powf(oneMinusQ, gamma)
+    let loss = at * mod * (-logQ)
+    let dz = at * mod * (gamma * q * logQ - oneMinusQ)
+    return (loss, positive ? dz : -dz)
+}

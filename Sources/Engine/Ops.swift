@@ -1,0 +1,281 @@
+import Foundation
+
+/// Elementwise, shape and pooling ops. Each computes its value and records its backward.
+extension Tape {
+    /// Output needs a gradient when any input does.
+    func anyNeeds(_ xs: [Var]) -> Bool { xs.contains { needs[$0.id] } }
+
+    /// Elementwise map over fixed chunks on the engine threads.
+    static func map(_ n: Int, _ body: (Int) -> Void) {
+        Threads.parallelChunks(n, grain: 16384) { _, r in for i in r { body(i) } }
+    }
+
+    public func relu(_ x: Var) -> Var {
+        let xt = value(x), y = Tensor(uninitialized: x.shape)
+        let xp = SendablePtr(xt.ptr), yp = SendablePtr(y.ptr)
+        Tape.map(y.count) { i in yp.p[i] = max(xp.p[i], 0) }
+        return record(y, needsGrad: needs[x.id]) { [unowned self, y] g in
+            let dx = Tensor(uninitialized: x.shape)
+            let dp = SendablePtr(dx.ptr), gp = SendablePtr(g.ptr), op = SendablePtr(y.ptr)
+            Tape.map(dx.count) { i in dp.p[i] = op.p[i] > 0 ? gp.p[i] : 0 }
+            self.accumulate(x, dx)
+        }
+    }
+
+    public func sigmoid(_ x: Var) -> Var {
+        let xt = value(x), y = Tensor(uninitialized: x.shape)
+        let xp = SendablePtr(xt.ptr), yp = SendablePtr(y.ptr)
+        Tape.map(y.count) { i in yp.p[i] = stableSigmoid(xp.p[i]) }
+        return record(y, needsGrad: needs[x.id]) { [unowned self, y] g in
+            let dx = Tensor(uninitialized: x.shape)
+            let dp = SendablePtr(dx.ptr), gp = SendablePtr(g.ptr), yp = SendablePtr(y.ptr)
+            Tape.map(dx.count) { i in let s = yp.p[i]; dp.p[i] = gp.p[i] * s * (1 - s) }
+            self.accumulate(x, dx)
+        }
+    }
+
+    /// x * sigmoid(x).
+    public func swish(_ x: Var) -> Var {
+        let xt = value(x), y = Tensor(uninitialized: x.shape)
+        let xp = SendablePtr(xt.ptr), yp = SendablePtr(y.ptr)
+        Tape.map(y.count) { i in yp.p[i] = xp.p[i] * stableSigmoid(xp.p[i]) }
+        return record(y, needsGrad: needs[x.id]) { [unowned self] g in
+            let xv = SendablePtr(self.value(x).ptr)
+            let dx = Tensor(uninitialized: x.shape)
+            let dp = SendablePtr(dx.ptr), gp = SendablePtr(g.ptr)
+            Tape.map(dx.count) { i in
+                let v = xv.p[i], s = stableSigmoid(v)
+                dp.p[i] = gp.p[i] * (s + v * s * (1 - s))
+            }
+            self.accumulate(x, dx)
+        }
+    }
+
+    public func activation(_ x: Var, _ a: Activation) -> Var {
+        switch a {
+        case .relu: return relu(x)
+        case .swish: return swish(x)
+        case .none: return x
+        }
+    }
+
+    /// n-ary sum of equal shapes.
+    public func add(_ xs: [Var]) -> Var {
+        precondition(!xs.isEmpty, "add: needs at least one input")
+        for v in xs { precondition(v.shape == xs[0].shape, "add: shapes differ: \(xs.map(\.shape))") }
+        if xs.count == 1 { return xs[0] }
+        let y = value(xs[0]).copy()
+        for v in xs.dropFirst() { y.add(value(v)) }
+        return record(y, needsGrad: anyNeeds(xs)) { [unowned self] g in
+            var first = true
+            for v in xs where self.needs[v.id] {
+                self.accumulate(v, first ? g : g.copy())
+                first = false
+            }
+        }
+    }
+
+    public func add(_ a: Var, _ b: Var) -> Var { add([a, b]) }
+
+    /// Same as add: sums equal-shaped values (e.g. scalar losses).
+    public func sum(_ xs: [Var]) -> Var { add(xs) }
+
+    /// Sum of all elements, shape [].
+    public func sum(_ x: Var) -> Var {
+        let xt = value(x)
+        let xp = SendablePtr(xt.ptr)
+        let s = Reduce.sum(xt.count) { Double(xp.p[$0]) }
+        return record(Tensor(scalar: Float(s)), needsGrad: needs[x.id]) { [unowned self] g in
+            self.accumulate(x, Tensor(shape: x.shape, repeating: g.ptr[0]))
+        }
+    }
+
+    /// Mean of all elements, shape [].
+    public func mean(_ x: Var) -> Var {
+        let n = max(1, x.shape.reduce(1, *))
+        return scale(sum(x), 1 / Float(n))
+    }
+
+    public func scale(_ x: Var, _ s: Float) -> Var {
+        let xt = value(x), y = Tensor(uninitialized: x.shape)
+        let xp = SendablePtr(xt.ptr), yp = SendablePtr(y.ptr)
+        Tape.map(y.count) { i in yp.p[i] = xp.p[i] * s }
+        return record(y, needsGrad: needs[x.id]) { [unowned self] g in
+            let dx = Tensor(uninitialized: x.shape)
+            let dp = SendablePtr(dx.ptr), gp = SendablePtr(g.ptr)
+            Tape.map(dx.count) { i in dp.p[i] = gp.p[i] * s }
+            self.accumulate(x, dx)
+        }
+    }
+
+    /// Multiplies example i of a batch (first axis) by factors[i] (stochastic depth / drop path).
+    public func scalePerExample(_ x: Var, _ factors: [Float]) -> Var {
+        precondition(x.shape.first == factors.count,
+                     "scalePerExample: \(factors.count) factors for batch of shape \(x.shape)")
+        let per = x.shape.dropFirst().reduce(1, *)
+        let xt = value(x), y = Tensor(uninitialized: x.shape)
+        for i in 0..<y.count { y.ptr[i] = xt.ptr[i] * factors[i / max(per, 1)] }
+        return record(y, needsGrad: needs[x.id]) { [unowned self] g in
+            let dx = Tensor(uninitialized: x.shape)
+            for i in 0..<dx.count { dx.ptr[i] = g.ptr[i] * factors[i / max(per, 1)] }
+            self.accumulate(x, dx)
+        }
+    }
+
+    public func reshape(_ x: Var, _ shape: [Int]) -> Var {
+        let n = shape.reduce(1, *)
+        precondition(n == x.shape.reduce(1, *), "reshape: \(x.shape) has \(x.shape.reduce(1, *)) elements, \(shape) needs \(n)")
+        return record(value(x).reshaped(shape), needsGrad: needs[x.id]) { [unowned self] g in
+            self.accumulate(x, g.reshaped(x.shape))
+        }
+    }
+
+    /// Concatenation along `axis` (negative counts from the end).
+    public func concat(_ xs: [Var], axis: Int) -> Var {
+        precondition(!xs.isEmpty, "concat: needs at least one input")
+        let rank = xs[0].shape.count
+        let ax = axis < 0 ? axis + rank : axis
+        precondition(ax >= 0 && ax < rank, "concat: axis \(axis) out of range for rank \(rank)")
+        for v in xs {
+            precondition(v.shape.count == rank && (0..<rank).allSatisfy { $0 == ax || v.shape[$0] == xs[0].shape[$0] },
+                         "concat: shapes \(xs.map(\.shape)) differ outside axis \(ax)")
+        }
+        let outer = xs[0].shape[..<ax].reduce(1, *)
+        let inner = xs[0].shape[(ax + 1)...].reduce(1, *)
+        let sizes = xs.map { $0.shape[ax] * inner }
+        let total = sizes.reduce(0, +)
+        var shape = xs[0].shape
+        shape[ax] = xs.map { $0.shape[ax] }.reduce(0, +)
+        let y = Tensor(uninitialized: shape)
+        var offset = 0
+        for (j, v) in xs.enumerated() {
+            let src = value(v).ptr
+            for o in 0..<outer { (y.ptr + o * total + offset).update(from: src + o * sizes[j], count: sizes[j]) }
+            offset += sizes[j]
+        }
+        return record(y, needsGrad: anyNeeds(xs)) { [unowned self] g in
+            var offset = 0
+            for (j, v) in xs.enumerated() {
+                if self.needs[v.id] {
+                    let dx = Tensor(uninitialized: v.shape)
+                    for o in 0..<outer { (dx.ptr + o * sizes[j]).update(from: g.ptr + o * total + offset, count: sizes[j]) }
+                    self.accumulate(v, dx)
+                }
+                offset += sizes[j]
+            }
+        }
+    }
+
+    /// [N,H,W,C] -> [N,C].
+    public func globalAvgPool(_ x: Var) -> Var {
+        precondition(x.shape.count == 4, "globalAvgPool: expects NHWC, got \(x.shape)")
+        let (n, hw, c) = (x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
+        let xt = value(x), y = Tensor(zeros: [n, c])
+        let inv = 1 / Float(hw)
+        for b in 0..<n {
+            let yr = y.ptr + b * c
+            for p in 0..<hw {
+                let xr = xt.ptr + (b * hw + p) * c
+                for ch in 0..<c { yr[ch] += xr[ch] }
+            }
+            for ch in 0..<c { yr[ch] *= inv }
+        }
+        return record(y, needsGrad: needs[x.id]) { [unowned self] g in
+            let dx = Tensor(uninitialized: x.shape)
+            for b in 0..<n {
+                for p in 0..<hw {
+                    let dr = dx.ptr + (b * hw + p) * c
+                    for ch in 0..<c { dr[ch] = g.ptr[b * c + ch] * inv }
+                }
+            }
+            self.accumulate(x, dx)
+        }
+    }
+
+    /// 3x3 stride-2 max pool with TF "SAME" padding; padded cells never win.
+    public func maxPool3x3s2(_ x: Var) -> Var {
+        precondition(x.shape.count == 4, "maxPool3x3s2: expects NHWC, got \(x.shape)")
+        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let py = SamePadding(input: h, kernel: 3, stride: 2), px = SamePadding(input: w, kernel: 3, stride: 2)
+        let (ho, wo) = (py.output, px.output)
+        let xt = value(x), y = Tensor(uninitialized: [n, ho, wo, c])
+        var arg = [Int32](repeating: 0, count: y.count)   // flat input index within the image
+        arg.withUnsafeMutableBufferPointer { ab in
+            let ap = UncheckedBox(ab.baseAddress!), xp = SendablePtr(xt.ptr), yp = SendablePtr(y.ptr)
+            Threads.parallelFor(n) { b in
+                let xi = xp.p + b * h * w * c
+                for oy in 0..<ho {
+                    for ox in 0..<wo {
+                        let o = ((b * ho + oy) * wo + ox) * c
+                        let y0 = max(0, oy * 2 - py.before), y1 = min(h, oy * 2 - py.before + 3)
+                        let x0 = max(0, ox * 2 - px.before), x1 = min(w, ox * 2 - px.before + 3)
+                        for ch in 0..<c {
+                            var best = -Float.infinity, bi = Int32(-1)
+                            for iy in y0..<y1 {
+                                for ix in x0..<x1 {
+                                    let idx = (iy * w + ix) * c + ch
+                                    if xi[idx] > best || bi < 0 { best = xi[idx]; bi = Int32(idx) }
+                                }
+                            }
+                            yp.p[o + ch] = best
+                            ap.value[o + ch] = bi
+                        }
+                    }
+                }
+            }
+        }
+        return record(y, needsGrad: needs[x.id]) { [unowned self] g in
+            let dx = Tensor(zeros: x.shape)
+            let per = ho * wo * c
+            for i in 0..<g.count {
+                let b = i / per
+                dx.ptr[b * h * w * c + Int(arg[i])] += g.ptr[i]
+            }
+            self.accumulate(x, dx)
+        }
+    }
+
+    /// Nearest-neighbour upsampling by an integer factor: [N,H,W,C] -> [N,H*f,W*f,C].
+    public func upsampleNearest(_ x: Var, factor f: Int) -> Var {
+        precondition(x.shape.count == 4, "upsampleNearest: expects NHWC, got \(x.shape)")
+        precondition(f >= 1, "upsampleNearest: factor must be >= 1, got \(f)")
+        if f == 1 { return x }
+        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (ho, wo) = (h * f, w * f)
+        let xt = value(x), y = Tensor(uninitialized: [n, ho, wo, c])
+        let xp = SendablePtr(xt.ptr), yp = SendablePtr(y.ptr)
+        Threads.parallelFor(n * ho) { r in
+            let b = r / ho, oy = r % ho, iy = oy / f
+            for ox in 0..<wo {
+                (yp.p + (r * wo + ox) * c).update(from: xp.p + ((b * h + iy) * w + ox / f) * c, count: c)
+            }
+        }
+        return record(y, needsGrad: needs[x.id]) { [unowned self] g in
+            let dx = Tensor(zeros: x.shape)
+            let dp = SendablePtr(dx.ptr), gp = SendablePtr(g.ptr)
+            Threads.parallelFor(n * h) { r in
+                let b = r / h, iy = r % h
+                for dy in 0..<f {
+                    let oy = iy * f + dy
+                    for ox in 0..<wo {
+                        let d = dp.p + ((b * h + iy) * w + ox / f) * c
+                        let s = gp.p + ((b * ho + oy) * wo + ox) * c
+                        for ch in 0..<c { d[ch] += s[ch] }
+                    }
+                }
+            }
+            self.accumulate(x, dx)
+        }
+    }
+}
+
+@inline(__always)
+func stableSigmoid(_ x: Float) -> Float {
+    if x >= 0 { return 1 / (1 + expf(-x)) }
+    let e = expf(x)
+    return e / (1 + e)
+}
+
+/// log(1 + exp(x)) without overflow.
+@inline(__always)
+func softplus(_ x: Float) -> Float { max(x, 0) + log1pf(expf(-abs(x))) }

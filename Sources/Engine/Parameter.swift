@@ -1,0 +1,17 @@
+/// A trainable weight and its gradient. `decays` says whether L2 weight decay applies
+/// (false for BN gamma/beta and biases).
+public final class Parameter: @unchecked Sendable {
+    public let name: String
+    public var value: Tensor
+    public var grad: Tensor
+    public let decays: Bool
+
+    public init(name: String, value: Tensor, decays: Bool) {
+        self.name = name
+        self.value = value
+        self.grad = Tensor(zeros: value.shape)
+        self.decays = decays
+    }
+
+    public func zeroGrad() { grad.fill(0) }
+}

@@ -1,0 +1,93 @@
+/// SGD with momentum (v = m*v + g; w -= lr*v). L2 weight decay is added to the gradient of parameters with
+/// decays == true (TF's l2_loss convention: d/dw of wd * 0.5 * |w|^2), then the whole gradient is optionally
+/// clipped by its global norm.
+public final class SGD {
+    public let parameters: [Parameter]
+    public let momentum: Float
+    public let weightDecay: Float
+    public let clipNorm: Float?
+    /// Momentum buffers, one per parameter in order (saved in checkpoints).
+    public var state: [Tensor]
+    /// Steps taken so far.
+    public var step: Int = 0
+    /// Global gradient norm of the last step (after weight decay, before clipping).
+    public private(set) var lastGradNorm: Float = 0
+
+    public init(parameters: [Parameter], momentum: Float = 0.9, weightDecay: Float = 0, clipNorm: Float? = nil) {
+        self.parameters = parameters
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        self.clipNorm = clipNorm
+        state = parameters.map { Tensor(zeros: $0.value.shape) }
+    }
+
+    /// Replaces the momentum buffers (from a checkpoint); shapes must match.
+    public func load(state newState: [Tensor], step: Int) {
+        precondition(newState.count == parameters.count, "SGD.load: \(newState.count) buffers for \(parameters.count) parameters")
+        for (p, s) in zip(parameters, newState) {
+            precondition(p.value.shape == s.shape, "SGD.load: buffer \(s.shape) does not match \(p.name) \(p.value.shape)")
+        }
+        state = newState
+        self.step = step
+    }
+
+    public func zeroGrad() { for p in parameters { p.zeroGrad() } }
+
+    /// One update; returns the global gradient norm before clipping.
+    @discardableResult
+    public func step(learningRate lr: Float) -> Float {
+        var sq = 0.0
+        for p in parameters {
+            let g = p.grad.ptr, w = p.value.ptr
+            if p.decays && weightDecay != 0 { for i in 0..<p.grad.count { g[i] += weightDecay * w[i] } }
+            var s: Double = 0
+            for i in 0..<p.grad.count { s += Double(g[i] * g[i]) }
+            sq += s
+        }
+        let norm = Float(sq.squareRoot())
+        lastGradNorm = norm
+        var factor: Float = 1
+        if let clipNorm, norm > clipNorm, norm > 0 { factor = clipNorm / norm }
+        for (p, v) in zip(parameters, state) {
+            let g = p.grad.ptr, w = p.value.ptr, vp = v.ptr
+            for i in 0..<p.value.count {
+                vp[i] = momentum * vp[i] + factor * g[i]
+                w[i] -= lr * vp[i]
+            }
+        }
+        step += 1
+        return norm
+    }
+}
+
+/// Linear warmup from warmupStartFactor*base to base over warmupSteps, then step decay x0.1 and x0.01
+/// at the given fractions of totalSteps.
+public struct LearningRateSchedule: Sendable {
+    public let base: Float
+    public let warmupSteps: Int
+    public let totalSteps: Int
+    public let warmupStartFactor: Float
+    public let decayFractions: [Double]
+
+    public init(base: Float, warmupSteps: Int, totalSteps: Int, warmupStartFactor: Float = 0.1,
+                decayFractions: [Double] = [0.75, 0.9]) {
+        self.base = base
+        self.warmupSteps = warmupSteps
+        self.totalSteps = totalSteps
+        self.warmupStartFactor = warmupStartFactor
+        self.decayFractions = decayFractions
+    }
+
+    /// Step at which each decay starts.
+    public var boundaries: [Int] { decayFractions.map { Int($0 * Double(totalSteps)) } }
+
+    public func rate(at step: Int) -> Float {
+        if step < warmupSteps {
+            let t = Float(step) / Float(warmupSteps)
+            return base * (warmupStartFactor + (1 - warmupStartFactor) * t)
+        }
+        var r = base
+        for b in boundaries where step >= b { r *= 0.1 }
+        return r
+    }
+}

@@ -1,0 +1,82 @@
+/// A node on a tape: its id and the shape of its value.
+public struct Var: Sendable {
+    public let id: Int
+    public var shape: [Int]
+}
+
+/// Activation choice for layers and blocks.
+public enum Activation: Sendable, Equatable {
+    case relu, swish, none
+}
+
+/// Reverse-mode autodiff over recorded nodes. Each op computes its value now and records a hand-written
+/// backward closure; `backward` walks nodes newest-first and frees each node's value, gradient and
+/// closure once it is done, so peak memory is the forward activations plus one gradient front.
+public final class Tape {
+    public let training: Bool
+    var values: [Tensor?] = []
+    var grads: [Tensor?] = []
+    var backs: [((Tensor) -> Void)?] = []
+    var needs: [Bool] = []
+    var params: [Parameter?] = []
+
+    public init(training: Bool) { self.training = training }
+
+    /// Number of recorded nodes.
+    public var nodeCount: Int { values.count }
+
+    func record(_ value: Tensor, needsGrad: Bool, param: Parameter? = nil, back: ((Tensor) -> Void)? = nil) -> Var {
+        values.append(value)
+        grads.append(nil)
+        needs.append(needsGrad)
+        backs.append(needsGrad ? back : nil)
+        params.append(param)
+        return Var(id: values.count - 1, shape: value.shape)
+    }
+
+    /// A constant: no gradient flows into it.
+    public func input(_ t: Tensor) -> Var { record(t, needsGrad: false) }
+
+    /// A trainable parameter: backward adds its gradient into p.grad.
+    public func param(_ p: Parameter) -> Var { record(p.value, needsGrad: true, param: p) }
+
+    public func value(_ v: Var) -> Tensor {
+        guard let t = values[v.id] else { preconditionFailure("Tape.value: node \(v.id) was freed by backward") }
+        return t
+    }
+
+    public func needsGrad(_ v: Var) -> Bool { needs[v.id] }
+
+    /// Adds g into the gradient of v. Takes ownership of g (callers pass a tensor nobody else writes).
+    func accumulate(_ v: Var, _ g: Tensor) {
+        guard needs[v.id] else { return }
+        precondition(g.shape == v.shape || g.count == v.shape.reduce(1, *),
+                     "gradient shape \(g.shape) does not match node shape \(v.shape)")
+        if let existing = grads[v.id] { existing.add(g.shape == existing.shape ? g : g.reshaped(existing.shape)) }
+        else { grads[v.id] = g.shape == v.shape ? g : g.reshaped(v.shape) }
+    }
+
+    /// Back-propagates from a scalar loss, adding into every reached Parameter.grad.
+    public func backward(_ loss: Var) {
+        precondition(loss.shape.reduce(1, *) == 1, "backward: loss must have one element, has shape \(loss.shape)")
+        backward(loss, seed: Tensor(shape: loss.shape, repeating: 1))
+    }
+
+    /// Back-propagates a given output gradient (vector-Jacobian product), e.g. for gradient checks.
+    public func backward(_ out: Var, seed: Tensor) {
+        precondition(seed.shape == out.shape, "backward: seed shape \(seed.shape) does not match output \(out.shape)")
+        guard needs[out.id] else { return }
+        grads[out.id] = seed.copy()
+        var i = out.id
+        while i >= 0 {
+            if let g = grads[i] {
+                if let p = params[i] { p.grad.add(g) }
+                else if let back = backs[i] { back(g) }
+            }
+            grads[i] = nil
+            backs[i] = nil
+            values[i] = nil
+            i -= 1
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Datasets
+import Foundation
+
+/// Makes sure the dataset a profile asks for exists under `data/`, building it once.
+/// The file name carries every builder parameter, so a changed profile never reuses a stale file.
+public enum DatasetCache {
+    public static func path(kind: String, size: AblationDefinition.Profile.DatasetSize, seed: UInt64, dataDir: String) -> String {
+        "\(dataDir)/\(kind)-\(size.size)px-\(size.train)-\(size.val)-obj\(size.maxObjects)-seed\(seed).h5"
+    }
+
+    /// Returns the path of a ready dataset; falls back to `fallback` when the first kind's
+    /// source files are not installed (Fashion-MNIST missing). Logs what it built.
+    public static func ensure(_ choice: AblationDefinition.DatasetChoice, size: AblationDefinition.Profile.DatasetSize,
+                              dataDir: String, log: (String) -> Void) throws -> String {
+        var kinds = [choice.kind]
+        if let f = choice.fallback { kinds.append(f) }
+        var lastError: Error?
+        for name in kinds {
+            guard let kind = DatasetKind(rawValue: name) else {
+                throw HarnessError.badConfig(file: "ablation file", field: "dataset.kind",
+                                             expected: DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            let path = self.path(kind: name, size: size, seed: choice.seed, dataDir: dataDir)
+            if FileManager.default.fileExists(atPath: path) { return path }
+            try FileSystem.createDirectory(dataDir)
+            var options = BuildOptions.defaults(for: kind)
+            options.size = size.size
+            options.trainCount = size.train
+            options.valCount = size.val
+            options.maxObjects = size.maxObjects
+            options.seed = choice.seed
+            do {
+                let summary = try buildDataset(kind, options: options, to: path)
+                log("built \(path): \(summary.images["train"] ?? 0) train / \(summary.images["val"] ?? 0) val images, checksum \(summary.checksum)")
+                return path
+            } catch {
+                log("could not build \(name): \(error)")
+                lastError = error
+            }
+        }
+        throw lastError ?? HarnessError.badArgument("no dataset kind to build")
+    }
+}

@@ -1,1 +1,0 @@
-// Harness module: see DESIGN.md for its job.

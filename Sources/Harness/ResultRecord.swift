@@ -1,0 +1,117 @@
+import Foundation
+
+/// One trained and evaluated run: the unit tables and diffs are made from.
+/// Everything outside `measured` is a function of (commit, config, seed, threads) and is
+/// bit-identical when they are; `determinism` says what would break that.
+public struct ResultRecord: Codable, Sendable, Equatable {
+    public static let formatVersion = 1
+
+    public var formatVersion = ResultRecord.formatVersion
+    public var ablation: String
+    public var model: String
+    public var profile: String
+    public var seed: Int
+    /// "ok", or "failed" with `failure` saying why (NaN loss, exploding loss...).
+    public var status: String
+    public var failure: String?
+    public var architecture: Architecture
+    /// The 12 COCO box metrics in percent (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl).
+    public var metrics: [String: Double]
+    /// Area ranges of the evaluator were COCO's times this factor, (input/640)^2.
+    public var areaScale: Double
+    public var size: Size
+    public var training: Training
+    public var measured: Measured
+    public var provenance: Provenance
+    public var determinism: String
+
+    public struct Architecture: Codable, Sendable, Equatable {
+        public var displayName: String
+        /// official, reconstructed or searched (how the block list was obtained).
+        public var provenance: String
+    }
+
+    public struct Size: Codable, Sendable, Equatable {
+        /// At the trained setting (profile width, input, head).
+        public var params: Int
+        public var macs: Int
+        public var backboneParams: Int
+        public var backboneMacs: Int
+        /// At the paper's setting (640 input, 91 classes, paper head).
+        public var paperParams: Int
+        public var paperMacs: Int
+    }
+
+    public struct Training: Codable, Sendable, Equatable {
+        public var epochs: Int
+        public var steps: Int
+        public var batch: Int
+        public var input: Int
+        public var trainImages: Int
+        public var valImages: Int
+        /// Mean training loss per logging window (`lossWindow` steps), in order.
+        public var lossCurve: [Double]
+        public var lossWindow: Int
+        public var finalLoss: Double?
+        /// Epochs this process resumed from a checkpoint (0 when it ran start to end).
+        public var resumedFromEpoch: Int
+    }
+
+    /// Wall-clock measurements: they vary run to run and are excluded from determinism.
+    public struct Measured: Codable, Sendable, Equatable {
+        public var trainSeconds: Double
+        public var evalSeconds: Double
+        public var trainImagesPerSecond: Double
+    }
+
+    public struct Provenance: Codable, Sendable, Equatable {
+        public var commit: String
+        public var dirty: Bool
+        public var configHash: String
+        public var datasetChecksum: String
+        public var datasetSource: String
+        public var toolchain: String
+        public var openblas: String
+        public var threads: Int
+    }
+
+    /// The record's path under `results/`: one file per (ablation, profile, model, seed).
+    public var relativePath: String { Self.relativePath(ablation: ablation, profile: profile, model: model, seed: seed) }
+
+    public static func relativePath(ablation: String, profile: String, model: String, seed: Int) -> String {
+        "records/\(ablation)/\(profile)/\(model)/seed-\(seed).json"
+    }
+
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(self)
+        data.append(0x0A)
+        return data
+    }
+
+    /// Writes atomically (temporary file + rename): a crash or a full disk never leaves a half record.
+    public func write(under resultsDir: String) throws {
+        let path = resultsDir + "/" + relativePath
+        try FileSystem.writeAtomically(try encoded(), to: path)
+    }
+
+    public static func read(_ path: String) throws -> ResultRecord {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw HarnessError.io(path: path, reason: "cannot read record")
+        }
+        return try decode(data, path: path)
+    }
+
+    public static func decode(_ data: Data, path: String) throws -> ResultRecord {
+        do {
+            let record = try JSONDecoder().decode(ResultRecord.self, from: data)
+            guard record.formatVersion == formatVersion else {
+                throw HarnessError.badRecord(file: path, field: "formatVersion", expected: "\(formatVersion)")
+            }
+            return record
+        } catch let error as DecodingError {
+            throw HarnessError.badRecord(file: path, field: error.fieldPath, expected: error.plainDescription)
+        }
+    }
+}

@@ -1,6 +1,0 @@
-import XCTest
-@testable import Detection
-
-final class DetectionSmokeTests: XCTestCase {
-    func testModuleLinks() { XCTAssertTrue(true) }
-}

@@ -1,0 +1,102 @@
+import Foundation
+import XCTest
+@testable import Harness
+
+/// Tables, claims and diffs are pure functions of records: checked here on hand-made records.
+final class TablesTests: XCTestCase {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    func record(_ model: String, seed: Int, ap: Double, status: String = "ok") -> ResultRecord {
+        ResultRecord(
+            ablation: "connections", model: model, profile: "smoke", seed: seed, status: status,
+            failure: status == "ok" ? nil : "loss became nan at step 3",
+            architecture: .init(displayName: model.uppercased(), provenance: "reconstructed"),
+            metrics: ["AP": ap, "AP50": ap + 20, "AP75": ap - 5, "APs": 1, "APm": 2, "APl": 3],
+            areaScale: 0.01,
+            size: .init(params: 1_000_000, macs: 50_000_000, backboneParams: 800_000, backboneMacs: 40_000_000,
+                        paperParams: 20_000_000, paperMacs: 80_000_000_000),
+            training: .init(epochs: 1, steps: 10, batch: 8, input: 64, trainImages: 80, valImages: 16,
+                            lossCurve: [2, 1], lossWindow: 5, finalLoss: 1, resumedFromEpoch: 0),
+            measured: .init(trainSeconds: 1, evalSeconds: 1, trainImagesPerSecond: 80),
+            provenance: .init(commit: "abc", dirty: false, configHash: "h", datasetChecksum: "c",
+                              datasetSource: "shapes", toolchain: "Swift", openblas: "x", threads: 2),
+            determinism: "test")
+    }
+
+    func definition() throws -> AblationDefinition {
+        try AblationDefinition.load(Self.packageRoot + "/ablations/connections.yaml")
+    }
+
+    func testAblationFilesParse() throws {
+        for name in ["permutation", "connections"] {
+            let def = try AblationDefinition.load(Self.packageRoot + "/ablations/\(name).yaml")
+            XCTAssertEqual(def.name, name)
+            for profile in ["smoke", "quick", "paper"] { XCTAssertNoThrow(try def.profile(profile, file: name)) }
+        }
+        let perm = try AblationDefinition.load(Self.packageRoot + "/ablations/permutation.yaml")
+        XCTAssertEqual(perm.models, ["r50-fpn", "r35-sp18", "r23-sp30", "r14-sp39", "r0-sp53", "spinenet-49", "hourglass", "fish"])
+    }
+
+    func testBadAblationFileNamesTheField() throws {
+        let path = NSTemporaryDirectory() + "bad-\(getpid()).yaml"
+        try "name: x\ntitle: t\ndataset: {kind: shapes, seed: 0}\ntables: []\nprofiles:\n  smoke: {input: 64}\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try AblationDefinition.load(path)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains(path), text)
+            XCTAssertTrue(text.contains("profiles.smoke"), text)
+        }
+    }
+
+    func testClaimsNeedTheGapToExceedTheSpread() throws {
+        let def = try definition()
+        let records = [record("r0-sp53", seed: 0, ap: 30), record("r0-sp53", seed: 1, ap: 31),
+                       record("r0-sp53-no-short", seed: 0, ap: 20), record("r0-sp53-no-short", seed: 1, ap: 21),
+                       record("r0-sp53-no-long", seed: 0, ap: 29), record("r0-sp53-no-long", seed: 1, ap: 33),
+                       record("r0-sp53-sequential", seed: 0, ap: 1, status: "failed")]
+        let md = TableWriter(definition: def, profile: "smoke", records: records).markdown()
+        XCTAssertTrue(md.contains("R0-SP53 > R0-SP53-NO-SHORT: supported (+10.0 AP"), md)
+        XCTAssertTrue(md.contains("R0-SP53 > R0-SP53-NO-LONG: not resolved"), md)
+        XCTAssertTrue(md.contains("R0-SP53-NO-SHORT > R0-SP53-NO-LONG: contradicted"), md)
+        XCTAssertTrue(md.contains("seed 0: loss became nan"), md)
+        XCTAssertTrue(md.contains("| 30.5 ± 0.7 |"), md)   // mean and sample std of 30, 31
+        XCTAssertTrue(md.contains("| 35.8* |"), md)        // paper AP, marked unverified
+        let csv = TableWriter(definition: def, profile: "smoke", records: records).csv()
+        XCTAssertTrue(csv.contains("table9,r0-sp53-no-short,R0-SP53-NO-SHORT,reconstructed,2,20.500,0.707"), csv)
+        XCTAssertTrue(TableWriter(definition: def, profile: "smoke", records: records).svg().contains("<circle"))
+    }
+
+    func testRecordRoundTripIsByteStableAndAtomic() throws {
+        let dir = NSTemporaryDirectory() + "records-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = record("r0-sp53", seed: 2, ap: 12.25)
+        try r.write(under: dir)
+        let path = dir + "/" + r.relativePath
+        XCTAssertEqual(try ResultRecord.read(path), r)
+        XCTAssertEqual(FileManager.default.contents(atPath: path), try r.encoded())
+        XCTAssertEqual(FileSystem.files(under: dir, suffix: ".json").count, 1)   // no temporary left behind
+        try Data("{\"formatVersion\": 1}".utf8).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try ResultRecord.read(path)) { XCTAssertTrue("\($0)".contains(path)) }
+    }
+
+    func testDiffFlagsChangesBeyondSpread() {
+        let before = [record("r0-sp53", seed: 0, ap: 30), record("r0-sp53", seed: 1, ap: 30.2)]
+        let after = [record("r0-sp53", seed: 0, ap: 35), record("r0-sp53", seed: 1, ap: 35.2)]
+        let text = RecordDiff(before: before, after: after).report(nameA: "A", nameB: "B")
+        XCTAssertTrue(text.contains("AP: 30.10 -> 35.10 (+5.0"), text)
+        XCTAssertTrue(text.contains("beyond spread"), text)
+        XCTAssertTrue(RecordDiff(before: before, after: before).report(nameA: "A", nameB: "A").contains("0 row(s) changed"))
+    }
+
+    func testShardsPartitionTheRuns() throws {
+        let models = ["a", "b", "c"]
+        let all = RunPlan(models: models, seeds: 3).runs
+        XCTAssertEqual(all.count, 9)
+        let shards = (0..<4).map { RunPlan(models: models, seeds: 3, shard: Shard(index: $0, count: 4)).runs }
+        XCTAssertEqual(shards.flatMap { $0 }.sorted { $0.index < $1.index }, all)
+        XCTAssertEqual(try Shard(parsing: "1/4"), Shard(index: 1, count: 4))
+        XCTAssertThrowsError(try Shard(parsing: "4/4"))
+        XCTAssertThrowsError(try Shard(parsing: "x"))
+    }
+}
