@@ -1,0 +1,105 @@
+import Foundation
+import Engine
+
+/// A `ModelPlan` instantiated into Engine layers: one Conv2D / BatchNorm / Dense per weight key, so shared
+/// RetinaNet convs are one layer called on five levels while their BNs stay per level. The forward pass walks
+/// the same node list that counting walks; `parameterCount` equals `plan.counts.params` by construction
+/// (and a test checks it).
+public final class Network {
+    public let plan: ModelPlan
+    public private(set) var convs: [String: Conv2D] = [:]
+    public private(set) var norms: [String: BatchNorm] = [:]
+    public private(set) var denses: [String: Dense] = [:]
+    /// Every trainable parameter once, in plan order (stable across runs: checkpoints key on names).
+    public private(set) var parameters: [Parameter] = []
+    /// Every BatchNorm once, in plan order (for running statistics in checkpoints).
+    public private(set) var batchNorms: [BatchNorm] = []
+
+    /// What a forward pass returns: the backbone levels L3..L7 and the head outputs by plan name.
+    public struct Outputs {
+        public let levels: [Int: Var]
+        public let outputs: [String: Var]
+    }
+
+    /// `seed` fixes every initial weight; each layer draws from its own stream (a hash of its name), so adding
+    /// or removing a layer does not change the others' initial values.
+    public init(plan: ModelPlan, seed: UInt64, initializers: (LayerNode) -> (kernel: Initializer, bias: Initializer) = Network.defaultInitializers) {
+        self.plan = plan
+        let root = RNG(seed: seed)
+        for node in plan.nodes {
+            let key = node.weightKey
+            let cin = plan.inputChannels(of: node)
+            var rng = root.fork(Network.stream(key))
+            switch node.op {
+            case let .conv(kernel, stride, bias) where convs[key] == nil:
+                let (k, b) = initializers(node)
+                let layer = Conv2D(name: key, inChannels: cin, outChannels: node.shape.c, kernel: kernel, stride: stride,
+                                   bias: bias, initializer: k, biasInitializer: b, rng: &rng)
+                convs[key] = layer
+                parameters += layer.parameters
+            case .batchNorm where norms[key] == nil:
+                let layer = BatchNorm(name: key, channels: node.shape.c)
+                norms[key] = layer
+                batchNorms.append(layer)
+                parameters += layer.parameters
+            case let .dense(bias) where denses[key] == nil:
+                let (k, b) = initializers(node)
+                let layer = Dense(name: key, inFeatures: cin, outFeatures: node.shape.c, bias: bias, initializer: k,
+                                  biasInitializer: b, rng: &rng)
+                denses[key] = layer
+                parameters += layer.parameters
+            default: break
+            }
+        }
+    }
+
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    /// SPINENET.md 2 and 5: variance scaling for the backbone; N(0, 0.01) for head tower convs, N(0, 1e-5)
+    /// for prediction convs, class-prediction bias -log((1 - 0.01) / 0.01) so every anchor starts at p = 0.01.
+    public static func defaultInitializers(_ node: LayerNode) -> (kernel: Initializer, bias: Initializer) {
+        guard node.part == .head, case .conv = node.op else { return (.varianceScaling(), .constant(0)) }
+        if node.weightKey.hasSuffix("/predict") {
+            let prior: Float = 0.01
+            let bias: Float = node.weightKey.hasPrefix("head/class") ? -Float(log((1 - Double(prior)) / Double(prior))) : 0
+            return (.normal(sigma: 1e-5), .constant(bias))
+        }
+        return (.normal(sigma: 0.01), .constant(0))
+    }
+
+    /// Runs the plan on `image` ([N, H, W, C] with H = W = plan.inputSize, C = 3).
+    public func callAsFunction(_ image: Var, on tape: Tape) -> Outputs {
+        let input = plan.nodes[0].shape
+        precondition(image.shape.count == 4 && image.shape[1] == input.h && image.shape[2] == input.w && image.shape[3] == input.c,
+                     "Network \(plan.name): expects images [N, \(input.h), \(input.w), \(input.c)], got \(image.shape)")
+        let act: Activation = plan.activation == .relu ? .relu : .swish
+        var v: [Var] = []
+        v.reserveCapacity(plan.nodes.count)
+        for node in plan.nodes {
+            let xs = node.inputs.map { v[$0] }
+            let y: Var
+            switch node.op {
+            case .input: y = image
+            case .conv: y = convs[node.weightKey]!(xs[0], on: tape)
+            case .batchNorm: y = norms[node.weightKey]!(xs[0], on: tape)
+            case .activation: y = tape.activation(xs[0], act)
+            case .maxPool: y = tape.maxPool3x3s2(xs[0])
+            case let .upsample(factor):
+                y = tape.cropTopLeft(tape.upsampleNearest(xs[0], factor: factor), height: node.shape.h, width: node.shape.w)
+            case .add: y = tape.add(xs)
+            case .mean: y = tape.scale(tape.add(xs), 1 / Float(xs.count))
+            case .globalAvgPool: y = tape.globalAvgPool(xs[0])
+            case .dense: y = denses[node.weightKey]!(xs[0], on: tape)
+            }
+            v.append(y)
+        }
+        return Outputs(levels: plan.levels.mapValues { v[$0] }, outputs: plan.outputs.mapValues { v[$0] })
+    }
+
+    /// FNV-1a of a layer name: its RNG stream.
+    static func stream(_ name: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return h
+    }
+}
