@@ -8,7 +8,7 @@ extension GraphBuilder {
         var y = convBN(x, name + "/conv1", out: f, kernel: 1, act: true)
         y = convBN(y, name + "/conv2", out: f, kernel: 3, stride: stride, act: true)
         y = convBN(y, name + "/conv3", out: 4 * f, kernel: 1, act: false)
-        return activation(sum([y, shortcut], name + "/add"), name + "/act")
+        return activation(residualSum(y, shortcut, name + "/add"), name + "/act")
     }
 
     /// 3x3(F, stride)-BN-act, 3x3(F)-BN, + shortcut, act.
@@ -17,7 +17,7 @@ extension GraphBuilder {
             ? convBN(x, name + "/shortcut", out: f, kernel: 1, stride: stride, act: false) : x
         var y = convBN(x, name + "/conv1", out: f, kernel: 3, stride: stride, act: true)
         y = convBN(y, name + "/conv2", out: f, kernel: 3, act: false)
-        return activation(sum([y, shortcut], name + "/add"), name + "/act")
+        return activation(residualSum(y, shortcut, name + "/add"), name + "/act")
     }
 
     /// A block repeated `repeats` times: the first takes `x` (and the stride), the rest are stride 1.

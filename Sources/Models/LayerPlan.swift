@@ -42,6 +42,9 @@ public struct LayerNode: Equatable, Sendable {
     public let part: ModelPart
     /// Nodes with the same key share one set of parameters (RetinaNet convs shared across levels).
     public let weightKey: String
+    /// Set on the add that closes a residual unit of scale-permuted block k: its first input is the residual
+    /// branch, which stochastic depth may drop.
+    public let residualBlock: Int?
 }
 
 public enum ActivationKind: String, Codable, Sendable { case relu, swish }
@@ -55,6 +58,8 @@ public struct ModelPlan: Sendable {
     public let levels: [Int: Int]
     /// Head outputs by name ("class/3", "box/3", ..., or "logits") -> node id.
     public let outputs: [String: Int]
+    /// Number of scale-permuted blocks (stochastic depth rates are spread over them).
+    public let blockCount: Int
 
     public func shape(ofLevel l: Int) -> FeatureShape? { levels[l].map { nodes[$0].shape } }
 }
@@ -63,12 +68,15 @@ public struct ModelPlan: Sendable {
 final class GraphBuilder {
     private(set) var nodes: [LayerNode] = []
     var part: ModelPart = .backbone
+    /// The scale-permuted block being emitted, if any (tags residual adds for stochastic depth).
+    var currentBlock: Int?
 
     @discardableResult
-    private func add(_ name: String, _ op: LayerOp, _ inputs: [Int], _ shape: FeatureShape, key: String? = nil) -> Int {
+    private func add(_ name: String, _ op: LayerOp, _ inputs: [Int], _ shape: FeatureShape, key: String? = nil,
+                     residualBlock: Int? = nil) -> Int {
         precondition(!nodes.contains { $0.name == name }, "duplicate layer name \(name)")
         nodes.append(LayerNode(id: nodes.count, name: name, op: op, inputs: inputs, shape: shape, part: part,
-                               weightKey: key ?? name))
+                               weightKey: key ?? name, residualBlock: residualBlock))
         return nodes.count - 1
     }
 
@@ -109,6 +117,12 @@ final class GraphBuilder {
         return xs.count == 1 ? xs[0] : add(name, .add, xs, shape(xs[0]))
     }
 
+    /// branch + shortcut closing a residual unit.
+    func residualSum(_ branch: Int, _ shortcut: Int, _ name: String) -> Int {
+        precondition(shape(branch) == shape(shortcut), "residual shapes differ at \(name)")
+        return add(name, .add, [branch, shortcut], shape(branch), residualBlock: currentBlock)
+    }
+
     func mean(_ xs: [Int], _ name: String) -> Int {
         precondition(Set(xs.map(shape)).count == 1, "averaging unequal shapes at \(name)")
         return add(name, .mean, xs, shape(xs[0]))
@@ -121,7 +135,7 @@ final class GraphBuilder {
     }
 
     /// Keep only nodes that some output depends on (like a Keras functional model), renumbering ids.
-    func plan(name: String, inputSize: Int, activation: ActivationKind,
+    func plan(name: String, inputSize: Int, activation: ActivationKind, blockCount: Int,
               levels: [Int: Int], outputs: [String: Int]) -> ModelPlan {
         var live = Set<Int>()
         var stack = Array(levels.values) + Array(outputs.values)
@@ -133,10 +147,12 @@ final class GraphBuilder {
         for node in nodes where live.contains(node.id) {
             newID[node.id] = kept.count
             kept.append(LayerNode(id: kept.count, name: node.name, op: node.op, inputs: node.inputs.map { newID[$0]! },
-                                  shape: node.shape, part: node.part, weightKey: node.weightKey))
+                                  shape: node.shape, part: node.part, weightKey: node.weightKey,
+                                  residualBlock: node.residualBlock))
         }
         return ModelPlan(name: name, inputSize: inputSize, activation: activation, nodes: kept,
-                         levels: levels.mapValues { newID[$0]! }, outputs: outputs.mapValues { newID[$0]! })
+                         levels: levels.mapValues { newID[$0]! }, outputs: outputs.mapValues { newID[$0]! },
+                         blockCount: blockCount)
     }
 }
 

@@ -71,6 +71,7 @@ public enum ModelBuilder {
             guard classes >= 1 else { throw BuildError(description: "classes must be >= 1") }
             outputs = g.classificationHead(levels, classes: classes)
         }
-        return g.plan(name: spec.name, inputSize: inputSize, activation: options.activation, levels: levels, outputs: outputs)
+        return g.plan(name: spec.name, inputSize: inputSize, activation: options.activation,
+                      blockCount: spec.blocks.count, levels: levels, outputs: outputs)
     }
 }

@@ -67,8 +67,9 @@ public final class Network {
         return (.normal(sigma: 0.01), .constant(0))
     }
 
-    /// Runs the plan on `image` ([N, H, W, C] with H = W = plan.inputSize, C = 3).
-    public func callAsFunction(_ image: Var, on tape: Tape) -> Outputs {
+    /// Runs the plan on `image` ([N, H, W, C] with H = W = plan.inputSize, C = 3). With `stochasticDepth` on a
+    /// training tape, the residual branch of permuted block k is dropped per example (SPINENET.md 2, protocol C).
+    public func callAsFunction(_ image: Var, on tape: Tape, stochasticDepth: StochasticDepth? = nil) -> Outputs {
         let input = plan.nodes[0].shape
         precondition(image.shape.count == 4 && image.shape[1] == input.h && image.shape[2] == input.w && image.shape[3] == input.c,
                      "Network \(plan.name): expects images [N, \(input.h), \(input.w), \(input.c)], got \(image.shape)")
@@ -86,7 +87,13 @@ public final class Network {
             case .maxPool: y = tape.maxPool3x3s2(xs[0])
             case let .upsample(factor):
                 y = tape.cropTopLeft(tape.upsampleNearest(xs[0], factor: factor), height: node.shape.h, width: node.shape.w)
-            case .add: y = tape.add(xs)
+            case .add:
+                if let k = node.residualBlock, let sd = stochasticDepth, tape.training {
+                    let factors = sd.factors(block: k, of: plan.blockCount, batch: xs[0].shape[0])
+                    y = tape.add([tape.scalePerExample(xs[0], factors), xs[1]])
+                } else {
+                    y = tape.add(xs)
+                }
             case .mean: y = tape.scale(tape.add(xs), 1 / Float(xs.count))
             case .globalAvgPool: y = tape.globalAvgPool(xs[0])
             case .dense: y = denses[node.weightKey]!(xs[0], on: tape)
@@ -101,5 +108,24 @@ public final class Network {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in name.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return h
+    }
+}
+
+/// Drop-path for the residual branches of the scale-permuted blocks: block k of n is dropped with probability
+/// `maxRate * (k + 1) / n`; kept branches are scaled by 1 / keep so the expectation is unchanged.
+public final class StochasticDepth {
+    public let maxRate: Float
+    public var rng: RNG
+
+    public init(maxRate: Float = 0.2, rng: RNG) {
+        self.maxRate = maxRate
+        self.rng = rng
+    }
+
+    public func rate(block k: Int, of n: Int) -> Float { maxRate * Float(k + 1) / Float(max(n, 1)) }
+
+    func factors(block k: Int, of n: Int, batch: Int) -> [Float] {
+        let keep = 1 - rate(block: k, of: n)
+        return (0..<batch).map { _ in rng.uniform() < keep ? 1 / keep : 0 }
     }
 }

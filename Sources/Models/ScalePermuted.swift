@@ -25,7 +25,9 @@ extension GraphBuilder {
                 }
             }
             let merged = activation(sum(parents, name + "/sum"), name + "/sum_act")
+            currentBlock = k
             let y = blockGroup(merged, name, type: block.type, filters: filters, stride: 1, repeats: scaling.blockRepeats)
+            currentBlock = nil
             features.append(Feature(node: y, level: block.level, type: block.type))
             consumers.append(0)
             if block.output { outputs[block.level] = y }

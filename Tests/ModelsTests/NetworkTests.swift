@@ -92,3 +92,31 @@ final class NetworkTests: XCTestCase {
         XCTAssertEqual(a.batchNorms.count, p.nodes.filter { $0.op == .batchNorm }.count)
     }
 }
+
+final class StochasticDepthTests: XCTestCase {
+    func testResidualAddsOfPermutedBlocksAreTagged() {
+        let p = plan("spinenet-96", BuildOptions(head: HeadConfig.none))
+        let tagged = p.nodes.filter { $0.residualBlock != nil }
+        XCTAssertEqual(tagged.count, 15 * 2, "one per block and repeat")
+        XCTAssertEqual(Set(tagged.compactMap(\.residualBlock)), Set(0..<15))
+        XCTAssertFalse(tagged.contains { $0.name.hasPrefix("stem") })
+        XCTAssertEqual(p.blockCount, 15)
+        XCTAssertEqual(StochasticDepth(rng: RNG(seed: 0)).rate(block: 14, of: 15), 0.2, accuracy: 1e-6)
+    }
+
+    func testDropPathOnlyActsWhenTrainingWithPositiveRate() {
+        let p = plan("r0-sp53", BuildOptions(inputSize: 64, filterSizeScale: 0.125, resampleAlpha: 0.25,
+                                             endpointsNumFilters: 8, head: HeadConfig.none))
+        let net = Network(plan: p, seed: 2)
+        var rng = RNG(seed: 9)
+        let image = Tensor(shape: [4, 64, 64, 3], data: (0..<(4 * 64 * 64 * 3)).map { _ in rng.normal() })
+        func level3(training: Bool, _ sd: StochasticDepth?) -> [Float] {
+            let tape = Tape(training: training)
+            return tape.value(net(tape.input(image), on: tape, stochasticDepth: sd).levels[3]!).data
+        }
+        let plain = level3(training: true, nil)
+        XCTAssertEqual(level3(training: true, StochasticDepth(maxRate: 0, rng: RNG(seed: 1))), plain)
+        XCTAssertNotEqual(level3(training: true, StochasticDepth(maxRate: 0.9, rng: RNG(seed: 1))), plain)
+        XCTAssertEqual(level3(training: false, StochasticDepth(maxRate: 0.9, rng: RNG(seed: 1))), level3(training: false, nil))
+    }
+}
