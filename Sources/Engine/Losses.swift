@@ -24,11 +24,13 @@ extension Tape {
             let dx = Tensor(uninitialized: logits.shape)
             let dp = SendablePtr(dx.ptr)
             let zp = SendablePtr(self.value(logits).ptr)
-            Tape.map(n) { i in
-                let w = wp.p[i]
-                if w == 0 { dp.p[i] = 0; return }
-                let (_, d) = focalTerm(zp.p[i], positive: tp.p[i] >= 0.5, alpha: alpha, gamma: gamma)
-                dp.p[i] = scale * w * d
+            Tape.map(n) { r in
+                for i in r {
+                    let w = wp.p[i]
+                    if w == 0 { dp.p[i] = 0; continue }
+                    let (_, d) = focalTerm(zp.p[i], positive: tp.p[i] >= 0.5, alpha: alpha, gamma: gamma)
+                    dp.p[i] = scale * w * d
+                }
             }
             self.accumulate(logits, dx)
         }
@@ -52,9 +54,11 @@ extension Tape {
             let scale = g.ptr[0] / normalizer
             let dx = Tensor(uninitialized: pred.shape)
             let dp = SendablePtr(dx.ptr), xp = SendablePtr(self.value(pred).ptr)
-            Tape.map(n) { i in
-                let d = xp.p[i] - tp.p[i]
-                dp.p[i] = scale * wp.p[i] * min(max(d, -delta), delta)
+            Tape.map(n) { r in
+                for i in r {
+                    let d = xp.p[i] - tp.p[i]
+                    dp.p[i] = scale * wp.p[i] * min(max(d, -delta), delta)
+                }
             }
             self.accumulate(pred, dx)
         }
