@@ -16,21 +16,23 @@ public enum Benchmark {
     }
 
     public struct GemmResult: Sendable {
-        public let label: String, m: Int, n: Int, k: Int, transA: Bool
+        public let label: String, m: Int, n: Int, k: Int, transA: Bool, transB: Bool
         public let seconds: Double
         public var gflops: Double { 2 * Double(m) * Double(n) * Double(k) / seconds / 1e9 }
     }
 
-    /// C[m,n] = op(A) B with A [m,k] (or [k,m] when transA) on random data.
-    public static func sgemm(_ label: String, m: Int, n: Int, k: Int, transA: Bool = false, repeats: Int = 5) -> GemmResult {
+    /// C[m,n] = op(A) op(B) with A [m,k] (or [k,m] when transA), B [k,n] (or [n,k] when transB), random data.
+    public static func sgemm(_ label: String, m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
+                             repeats: Int = 5) -> GemmResult {
         var rng = RNG(seed: 1)
         let a = Initializer.normal(sigma: 1).make(shape: [m * k], rng: &rng)
         let b = Initializer.normal(sigma: 1).make(shape: [k * n], rng: &rng)
         let c = Tensor(zeros: [m * n])
         let s = time(repeats: repeats) {
-            Engine.sgemm(transA: transA, m: m, n: n, k: k, a.ptr, lda: transA ? m : k, b.ptr, ldb: n, c.ptr, ldc: n)
+            Engine.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a.ptr, lda: transA ? m : k,
+                         b.ptr, ldb: transB ? k : n, c.ptr, ldc: n)
         }
-        return GemmResult(label: label, m: m, n: n, k: k, transA: transA, seconds: s)
+        return GemmResult(label: label, m: m, n: n, k: k, transA: transA, transB: transB, seconds: s)
     }
 
     public struct OpResult: Sendable {

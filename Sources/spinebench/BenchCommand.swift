@@ -38,6 +38,9 @@ func gemmSuite(repeats: Int) -> [Benchmark.GemmResult] {
         Benchmark.sgemm("conv1x1 fwd 64->256", m: rows, n: 256, k: 64, repeats: repeats),
         Benchmark.sgemm("conv3x3 fwd 64->64", m: rows, n: 64, k: 576, repeats: repeats),
         Benchmark.sgemm("conv3x3 dW (A^T B)", m: 576, n: 64, k: rows, transA: true, repeats: repeats),
+        Benchmark.sgemm("conv3x3 dcol (A B^T)", m: rows, n: 576, k: 64, transB: true, repeats: repeats),
+        Benchmark.sgemm("conv1x1 dW 64->256", m: 64, n: 256, k: rows, transA: true, repeats: repeats),
+        Benchmark.sgemm("conv1x1 dX 256->64", m: rows, n: 64, k: 256, transB: true, repeats: repeats),
         Benchmark.sgemm("stem 7x7 fwd 3->64", m: rows, n: 64, k: 147, repeats: repeats),
     ]
 }
