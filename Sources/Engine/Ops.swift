@@ -80,6 +80,23 @@ extension Tape {
 
     public func add(_ a: Var, _ b: Var) -> Var { add([a, b]) }
 
+    /// Elementwise product of equal shapes.
+    public func multiply(_ a: Var, _ b: Var) -> Var {
+        precondition(a.shape == b.shape, "multiply: shapes \(a.shape) and \(b.shape) differ")
+        let at = value(a), bt = value(b), y = Tensor(uninitialized: a.shape)
+        let ap = SendablePtr(at.ptr), bp = SendablePtr(bt.ptr), yp = SendablePtr(y.ptr)
+        Tape.map(y.count) { r in for i in r { yp.p[i] = ap.p[i] * bp.p[i] } }
+        return record(y, needsGrad: anyNeeds([a, b])) { [unowned self] g in
+            let gp = SendablePtr(g.ptr)
+            for (v, other) in [(a, b), (b, a)] where self.needs[v.id] {
+                let d = Tensor(uninitialized: v.shape)
+                let dp = SendablePtr(d.ptr), op = SendablePtr(self.value(other).ptr)
+                Tape.map(d.count) { r in for i in r { dp.p[i] = gp.p[i] * op.p[i] } }
+                self.accumulate(v, d)
+            }
+        }
+    }
+
     /// Same as add: sums equal-shaped values (e.g. scalar losses).
     public func sum(_ xs: [Var]) -> Var { add(xs) }
 
