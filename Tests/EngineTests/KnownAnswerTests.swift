@@ -171,7 +171,7 @@ final class KnownAnswerTests: XCTestCase {
         }
         XCTAssertEqual(w.value.data[0], 0.8266, accuracy: 1e-6)      // g1 = 0.6, g2 = 0.594
         XCTAssertEqual(b.value.data[0], 1 - 0.05 - 0.095, accuracy: 1e-6)
-        XCTAssertEqual(opt.step, 2)
+        XCTAssertEqual(opt.stepCount, 2)
         XCTAssertEqual(opt.state[0].data[0], 1.134, accuracy: 1e-6)
 
         let c = Parameter(name: "c", value: Tensor(zeros: [2]), decays: true)
