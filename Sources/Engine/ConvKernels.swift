@@ -34,8 +34,13 @@ struct ConvGeometry {
     /// Pointwise stride 1: the NHWC input already is the [N*H*W, Cin] matrix.
     var isPointwise: Bool { k == 1 && stride == 1 }
 
-    /// Images per im2col batch so the column buffer stays under ~32 MB.
-    var imagesPerChunk: Int { max(1, min(n, (8 << 20) / max(1, rowsPerImage * kkc))) }
+    /// Images per im2col batch: the column buffer stays under ~32 MB and chunks are balanced
+    /// (16 images at a 14-image limit become 8 + 8, not 14 + 2).
+    var imagesPerChunk: Int {
+        let limit = max(1, min(n, (8 << 20) / max(1, rowsPerImage * kkc)))
+        let chunks = (n + limit - 1) / limit
+        return (n + chunks - 1) / chunks
+    }
 
     /// Fills col [ho*wo, k*k*cin] for one image (zeros where the window hangs over the padding).
     func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {

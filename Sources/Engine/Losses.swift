@@ -7,56 +7,45 @@ extension Tape {
     /// targets are 0/1; a weight of 0 ignores an entry. Log-probabilities come from stable softplus.
     public func sigmoidFocalLoss(_ logits: Var, targets: Tensor, weights: Tensor, alpha: Float, gamma: Float,
                                  normalizer: Float) -> Var {
-        let n = logits.shape.reduce(1, *)
-        precondition(targets.count == n, "sigmoidFocalLoss: targets \(targets.shape) do not match logits \(logits.shape)")
-        precondition(weights.count == n, "sigmoidFocalLoss: weights \(weights.shape) do not match logits \(logits.shape)")
-        precondition(normalizer > 0, "sigmoidFocalLoss: normalizer must be > 0, got \(normalizer)")
-        let zp = SendablePtr(value(logits).ptr), tp = SendablePtr(targets.ptr), wp = SendablePtr(weights.ptr)
-        let total = Reduce.sum(n) { i in
-            let w = wp.p[i]
-            if w == 0 { return 0 }
-            let (l, _) = focalTerm(zp.p[i], positive: tp.p[i] >= 0.5, alpha: alpha, gamma: gamma)
-            return Double(w * l)
-        }
-        let y = Tensor(scalar: Float(total / Double(normalizer)))
-        return record(y, needsGrad: needs[logits.id]) { [unowned self] g in
-            let scale = g.ptr[0] / normalizer
-            let dx = Tensor(uninitialized: logits.shape)
-            let dp = SendablePtr(dx.ptr)
-            let zp = SendablePtr(self.value(logits).ptr)
-            Tape.map(n) { i in
-                let w = wp.p[i]
-                if w == 0 { dp.p[i] = 0; return }
-                let (_, d) = focalTerm(zp.p[i], positive: tp.p[i] >= 0.5, alpha: alpha, gamma: gamma)
-                dp.p[i] = scale * w * d
-            }
-            self.accumulate(logits, dx)
+        weightedLoss("sigmoidFocalLoss", logits, targets: targets, weights: weights, normalizer: normalizer) { z, t in
+            focalTerm(z, positive: t >= 0.5, alpha: alpha, gamma: gamma)
         }
     }
 
     /// Huber loss: sum of weight * huber(pred - target) / normalizer, huber = 0.5 x^2 for |x| <= delta,
     /// delta * (|x| - 0.5 delta) beyond.
     public func huberLoss(_ pred: Var, targets: Tensor, weights: Tensor, delta: Float, normalizer: Float) -> Var {
-        let n = pred.shape.reduce(1, *)
-        precondition(targets.count == n, "huberLoss: targets \(targets.shape) do not match predictions \(pred.shape)")
-        precondition(weights.count == n, "huberLoss: weights \(weights.shape) do not match predictions \(pred.shape)")
-        precondition(normalizer > 0, "huberLoss: normalizer must be > 0, got \(normalizer)")
-        let xp = SendablePtr(value(pred).ptr), tp = SendablePtr(targets.ptr), wp = SendablePtr(weights.ptr)
+        weightedLoss("huberLoss", pred, targets: targets, weights: weights, normalizer: normalizer) { x, t in
+            let d = x - t, a = abs(d)
+            return (a <= delta ? 0.5 * d * d : delta * (a - 0.5 * delta), min(max(d, -delta), delta))
+        }
+    }
+
+    /// sum_i weights[i] * f(x[i], targets[i]).loss / normalizer; term gives (loss, d loss / d x).
+    /// Entries with weight 0 are skipped. Sums in fixed chunks (thread-count independent).
+    @inline(__always)
+    func weightedLoss(_ name: String, _ x: Var, targets: Tensor, weights: Tensor, normalizer: Float,
+                      _ term: @escaping (Float, Float) -> (Float, Float)) -> Var {
+        let n = x.shape.reduce(1, *)
+        precondition(targets.count == n, "\(name): targets \(targets.shape) do not match input \(x.shape)")
+        precondition(weights.count == n, "\(name): weights \(weights.shape) do not match input \(x.shape)")
+        precondition(normalizer > 0, "\(name): normalizer must be > 0, got \(normalizer)")
+        let xp = SendablePtr(value(x).ptr), tp = SendablePtr(targets.ptr), wp = SendablePtr(weights.ptr)
         let total = Reduce.sum(n) { i in
             let w = wp.p[i]
-            if w == 0 { return 0 }
-            let d = abs(xp.p[i] - tp.p[i])
-            return Double(w * (d <= delta ? 0.5 * d * d : delta * (d - 0.5 * delta)))
+            return w == 0 ? 0 : Double(w * term(xp.p[i], tp.p[i]).0)
         }
-        return record(Tensor(scalar: Float(total / Double(normalizer))), needsGrad: needs[pred.id]) { [unowned self] g in
+        return record(Tensor(scalar: Float(total / Double(normalizer))), needsGrad: needs[x.id]) { [unowned self] g in
             let scale = g.ptr[0] / normalizer
-            let dx = Tensor(uninitialized: pred.shape)
-            let dp = SendablePtr(dx.ptr), xp = SendablePtr(self.value(pred).ptr)
-            Tape.map(n) { i in
-                let d = xp.p[i] - tp.p[i]
-                dp.p[i] = scale * wp.p[i] * min(max(d, -delta), delta)
+            let dx = Tensor(uninitialized: x.shape)
+            let dp = SendablePtr(dx.ptr), xp = SendablePtr(self.value(x).ptr)
+            Tape.map(n) { r in
+                for i in r {
+                    let w = wp.p[i]
+                    dp.p[i] = w == 0 ? 0 : scale * w * term(xp.p[i], tp.p[i]).1
+                }
             }
-            self.accumulate(pred, dx)
+            self.accumulate(x, dx)
         }
     }
 

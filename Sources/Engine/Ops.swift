@@ -5,19 +5,20 @@ extension Tape {
     /// Output needs a gradient when any input does.
     func anyNeeds(_ xs: [Var]) -> Bool { xs.contains { needs[$0.id] } }
 
-    /// Elementwise map over fixed chunks on the engine threads.
-    static func map(_ n: Int, _ body: (Int) -> Void) {
-        Threads.parallelChunks(n, grain: 16384) { _, r in for i in r { body(i) } }
+    /// Elementwise loop over fixed chunks on the engine threads; body gets a whole range so the
+    /// inner loop is plain code the compiler can vectorise.
+    static func map(_ n: Int, _ body: (Range<Int>) -> Void) {
+        Threads.parallelChunks(n, grain: 32768) { _, r in body(r) }
     }
 
     public func relu(_ x: Var) -> Var {
         let xt = value(x), y = Tensor(uninitialized: x.shape)
         let xp = SendablePtr(xt.ptr), yp = SendablePtr(y.ptr)
-        Tape.map(y.count) { i in yp.p[i] = max(xp.p[i], 0) }
+        Tape.map(y.count) { r in for i in r { yp.p[i] = max(xp.p[i], 0) } }
         return record(y, needsGrad: needs[x.id]) { [unowned self, y] g in
             let dx = Tensor(uninitialized: x.shape)
             let dp = SendablePtr(dx.ptr), gp = SendablePtr(g.ptr), op = SendablePtr(y.ptr)
-            Tape.map(dx.count) { i in dp.p[i] = op.p[i] > 0 ? gp.p[i] : 0 }
+            Tape.map(dx.count) { r in SIMDKernels.reluBackward(op.p, gp.p, dp.p, r) }
             self.accumulate(x, dx)
         }
     }
@@ -25,11 +26,11 @@ extension Tape {
     public func sigmoid(_ x: Var) -> Var {
         let xt = value(x), y = Tensor(uninitialized: x.shape)
         let xp = SendablePtr(xt.ptr), yp = SendablePtr(y.ptr)
-        Tape.map(y.count) { i in yp.p[i] = stableSigmoid(xp.p[i]) }
+        Tape.map(y.count) { r in for i in r { yp.p[i] = stableSigmoid(xp.p[i]) } }
         return record(y, needsGrad: needs[x.id]) { [unowned self, y] g in
             let dx = Tensor(uninitialized: x.shape)
             let dp = SendablePtr(dx.ptr), gp = SendablePtr(g.ptr), yp = SendablePtr(y.ptr)
-            Tape.map(dx.count) { i in let s = yp.p[i]; dp.p[i] = gp.p[i] * s * (1 - s) }
+            Tape.map(dx.count) { r in for i in r { let s = yp.p[i]; dp.p[i] = gp.p[i] * s * (1 - s) } }
             self.accumulate(x, dx)
         }
     }
@@ -38,14 +39,16 @@ extension Tape {
     public func swish(_ x: Var) -> Var {
         let xt = value(x), y = Tensor(uninitialized: x.shape)
         let xp = SendablePtr(xt.ptr), yp = SendablePtr(y.ptr)
-        Tape.map(y.count) { i in yp.p[i] = xp.p[i] * stableSigmoid(xp.p[i]) }
+        Tape.map(y.count) { r in for i in r { yp.p[i] = xp.p[i] * stableSigmoid(xp.p[i]) } }
         return record(y, needsGrad: needs[x.id]) { [unowned self] g in
             let xv = SendablePtr(self.value(x).ptr)
             let dx = Tensor(uninitialized: x.shape)
             let dp = SendablePtr(dx.ptr), gp = SendablePtr(g.ptr)
-            Tape.map(dx.count) { i in
-                let v = xv.p[i], s = stableSigmoid(v)
-                dp.p[i] = gp.p[i] * (s + v * s * (1 - s))
+            Tape.map(dx.count) { r in
+                for i in r {
+                    let v = xv.p[i], s = stableSigmoid(v)
+                    dp.p[i] = gp.p[i] * (s + v * s * (1 - s))
+                }
             }
             self.accumulate(x, dx)
         }
@@ -77,6 +80,23 @@ extension Tape {
 
     public func add(_ a: Var, _ b: Var) -> Var { add([a, b]) }
 
+    /// Elementwise product of equal shapes.
+    public func multiply(_ a: Var, _ b: Var) -> Var {
+        precondition(a.shape == b.shape, "multiply: shapes \(a.shape) and \(b.shape) differ")
+        let at = value(a), bt = value(b), y = Tensor(uninitialized: a.shape)
+        let ap = SendablePtr(at.ptr), bp = SendablePtr(bt.ptr), yp = SendablePtr(y.ptr)
+        Tape.map(y.count) { r in for i in r { yp.p[i] = ap.p[i] * bp.p[i] } }
+        return record(y, needsGrad: anyNeeds([a, b])) { [unowned self] g in
+            let gp = SendablePtr(g.ptr)
+            for (v, other) in [(a, b), (b, a)] where self.needs[v.id] {
+                let d = Tensor(uninitialized: v.shape)
+                let dp = SendablePtr(d.ptr), op = SendablePtr(self.value(other).ptr)
+                Tape.map(d.count) { r in for i in r { dp.p[i] = gp.p[i] * op.p[i] } }
+                self.accumulate(v, d)
+            }
+        }
+    }
+
     /// Same as add: sums equal-shaped values (e.g. scalar losses).
     public func sum(_ xs: [Var]) -> Var { add(xs) }
 
@@ -99,11 +119,11 @@ extension Tape {
     public func scale(_ x: Var, _ s: Float) -> Var {
         let xt = value(x), y = Tensor(uninitialized: x.shape)
         let xp = SendablePtr(xt.ptr), yp = SendablePtr(y.ptr)
-        Tape.map(y.count) { i in yp.p[i] = xp.p[i] * s }
+        Tape.map(y.count) { r in for i in r { yp.p[i] = xp.p[i] * s } }
         return record(y, needsGrad: needs[x.id]) { [unowned self] g in
             let dx = Tensor(uninitialized: x.shape)
             let dp = SendablePtr(dx.ptr), gp = SendablePtr(g.ptr)
-            Tape.map(dx.count) { i in dp.p[i] = gp.p[i] * s }
+            Tape.map(dx.count) { r in for i in r { dp.p[i] = gp.p[i] * s } }
             self.accumulate(x, dx)
         }
     }
@@ -209,16 +229,15 @@ extension Tape {
                         let o = ((b * ho + oy) * wo + ox) * c
                         let y0 = max(0, oy * 2 - py.before), y1 = min(h, oy * 2 - py.before + 3)
                         let x0 = max(0, ox * 2 - px.before), x1 = min(w, ox * 2 - px.before + 3)
-                        for ch in 0..<c {
-                            var best = -Float.infinity, bi = Int32(-1)
-                            for iy in y0..<y1 {
-                                for ix in x0..<x1 {
-                                    let idx = (iy * w + ix) * c + ch
-                                    if xi[idx] > best || bi < 0 { best = xi[idx]; bi = Int32(idx) }
-                                }
+                        // first real cell seeds the max (padding never takes part), then compare channel rows
+                        let yo = yp.p + o, ao = ap.value + o
+                        let first = (y0 * w + x0) * c
+                        for ch in 0..<c { yo[ch] = xi[first + ch]; ao[ch] = Int32(first + ch) }
+                        for iy in y0..<y1 {
+                            for ix in x0..<x1 where iy != y0 || ix != x0 {
+                                let base = (iy * w + ix) * c
+                                SIMDKernels.maxUpdate(xi + base, base: Int32(base), yo, ao, c)
                             }
-                            yp.p[o + ch] = best
-                            ap.value[o + ch] = bi
                         }
                     }
                 }
@@ -227,9 +246,13 @@ extension Tape {
         return record(y, needsGrad: needs[x.id]) { [unowned self] g in
             let dx = Tensor(zeros: x.shape)
             let per = ho * wo * c
-            for i in 0..<g.count {
-                let b = i / per
-                dx.ptr[b * h * w * c + Int(arg[i])] += g.ptr[i]
+            let dp = SendablePtr(dx.ptr), gp = SendablePtr(g.ptr)
+            arg.withUnsafeBufferPointer { ab in
+                let ap = UncheckedBox(ab.baseAddress!)
+                Threads.parallelFor(n) { b in
+                    let d = dp.p + b * h * w * c
+                    for i in (b * per)..<((b + 1) * per) { d[Int(ap.value[i])] += gp.p[i] }
+                }
             }
             self.accumulate(x, dx)
         }

@@ -8,8 +8,8 @@ public final class SGD {
     public let clipNorm: Float?
     /// Momentum buffers, one per parameter in order (saved in checkpoints).
     public var state: [Tensor]
-    /// Steps taken so far.
-    public var step: Int = 0
+    /// Steps taken so far (saved in checkpoints).
+    public var stepCount: Int = 0
     /// Global gradient norm of the last step (after weight decay, before clipping).
     public private(set) var lastGradNorm: Float = 0
 
@@ -22,13 +22,13 @@ public final class SGD {
     }
 
     /// Replaces the momentum buffers (from a checkpoint); shapes must match.
-    public func load(state newState: [Tensor], step: Int) {
+    public func load(state newState: [Tensor], stepCount: Int) {
         precondition(newState.count == parameters.count, "SGD.load: \(newState.count) buffers for \(parameters.count) parameters")
         for (p, s) in zip(parameters, newState) {
             precondition(p.value.shape == s.shape, "SGD.load: buffer \(s.shape) does not match \(p.name) \(p.value.shape)")
         }
         state = newState
-        self.step = step
+        self.stepCount = stepCount
     }
 
     public func zeroGrad() { for p in parameters { p.zeroGrad() } }
@@ -38,24 +38,25 @@ public final class SGD {
     public func step(learningRate lr: Float) -> Float {
         var sq = 0.0
         for p in parameters {
-            let g = p.grad.ptr, w = p.value.ptr
-            if p.decays && weightDecay != 0 { for i in 0..<p.grad.count { g[i] += weightDecay * w[i] } }
-            var s: Double = 0
-            for i in 0..<p.grad.count { s += Double(g[i] * g[i]) }
-            sq += s
+            let g = SendablePtr(p.grad.ptr), w = SendablePtr(p.value.ptr), wd = weightDecay
+            if p.decays && wd != 0 { Tape.map(p.grad.count) { r in for i in r { g.p[i] += wd * w.p[i] } } }
+            sq += Reduce.sum(p.grad.count) { i in Double(g.p[i]) * Double(g.p[i]) }
         }
         let norm = Float(sq.squareRoot())
         lastGradNorm = norm
         var factor: Float = 1
         if let clipNorm, norm > clipNorm, norm > 0 { factor = clipNorm / norm }
+        let m = momentum
         for (p, v) in zip(parameters, state) {
-            let g = p.grad.ptr, w = p.value.ptr, vp = v.ptr
-            for i in 0..<p.value.count {
-                vp[i] = momentum * vp[i] + factor * g[i]
-                w[i] -= lr * vp[i]
+            let g = SendablePtr(p.grad.ptr), w = SendablePtr(p.value.ptr), vp = SendablePtr(v.ptr)
+            Tape.map(p.value.count) { r in
+                for i in r {
+                    vp.p[i] = m * vp.p[i] + factor * g.p[i]
+                    w.p[i] -= lr * vp.p[i]
+                }
             }
         }
-        step += 1
+        stepCount += 1
         return norm
     }
 }

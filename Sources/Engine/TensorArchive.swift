@@ -51,20 +51,16 @@ public enum TensorArchive {
                 throw fail("truncated: \(what) needs \(n) bytes at offset \(pos), file has \(bytes.count)")
             }
         }
-        func u32(_ what: String) throws -> UInt32 {
-            try need(4, what)
-            var v: UInt32 = 0
-            for i in 0..<4 { v |= UInt32(bytes[pos + i]) << (8 * i) }
-            pos += 4
+        func uint<T: FixedWidthInteger & UnsignedInteger>(_ what: String) throws -> T {
+            let size = MemoryLayout<T>.size
+            try need(size, what)
+            var v: T = 0
+            for i in 0..<size { v |= T(bytes[pos + i]) << (8 * i) }
+            pos += size
             return v
         }
-        func u64(_ what: String) throws -> UInt64 {
-            try need(8, what)
-            var v: UInt64 = 0
-            for i in 0..<8 { v |= UInt64(bytes[pos + i]) << (8 * i) }
-            pos += 8
-            return v
-        }
+        func u32(_ what: String) throws -> UInt32 { try uint(what) }
+        func u64(_ what: String) throws -> UInt64 { try uint(what) }
         try need(4, "magic")
         guard Array(bytes[0..<4]) == magic else { throw fail("not a tensor archive (magic \(bytes[0..<4].map { $0 }), expected \"SBTA\")") }
         pos = 4
@@ -116,10 +112,8 @@ public enum TensorArchive {
         return entries.map(\.1)
     }
 
-    private static func append(_ b: inout [UInt8], _ v: UInt32) {
-        for i in 0..<4 { b.append(UInt8(truncatingIfNeeded: v >> (8 * i))) }
-    }
-    private static func append(_ b: inout [UInt8], _ v: UInt64) {
-        for i in 0..<8 { b.append(UInt8(truncatingIfNeeded: v >> (8 * i))) }
+    /// Little-endian bytes of v.
+    private static func append<T: FixedWidthInteger>(_ b: inout [UInt8], _ v: T) {
+        for i in 0..<MemoryLayout<T>.size { b.append(UInt8(truncatingIfNeeded: v >> (8 * i))) }
     }
 }

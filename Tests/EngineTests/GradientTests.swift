@@ -77,6 +77,7 @@ final class GradientTests: XCTestCase {
         let a = GradCheck.randomTensor([2, 3, 5, 4], &rng), b = GradCheck.randomTensor([2, 3, 5, 4], &rng)
         // a appears twice: its gradient must accumulate
         GradCheck.check("add n-ary", inputs: [a, b]) { t, v in t.add([v[0], v[1], v[0]]) }
+        GradCheck.check("multiply", inputs: [a, b]) { t, v in t.multiply(v[0], t.add(v[1], v[0])) }
         GradCheck.check("concat axis 3", inputs: [a, GradCheck.randomTensor([2, 3, 5, 2], &rng)]) { t, v in
             t.concat([v[0], v[1]], axis: 3)
         }

@@ -71,6 +71,29 @@ final class KnownAnswerTests: XCTestCase {
         XCTAssertEqual(y2.data, [-1, -1, -1, -2])
     }
 
+    /// Vector path (8 channels at a time plus a tail) against a plain reference, odd and even sizes.
+    func testMaxPoolMatchesReferenceManyChannels() {
+        var rng = RNG(seed: 3)
+        for (h, w) in [(7, 5), (8, 6), (9, 9)] {
+            let c = 19
+            let x = GradCheck.spacedTensor([2, h, w, c], &rng, gap: 0.01)
+            let t = Tape(training: false)
+            let y = t.value(t.maxPool3x3s2(t.input(x)))
+            let ho = (h + 1) / 2, wo = (w + 1) / 2
+            let pt = max((ho - 1) * 2 + 3 - h, 0) / 2, pl = max((wo - 1) * 2 + 3 - w, 0) / 2
+            XCTAssertEqual(y.shape, [2, ho, wo, c])
+            for b in 0..<2 { for oy in 0..<ho { for ox in 0..<wo { for ch in 0..<c {
+                var best = -Float.infinity
+                for dy in 0..<3 { for dx in 0..<3 {
+                    let iy = oy * 2 - pt + dy, ix = ox * 2 - pl + dx
+                    if iy >= 0 && iy < h && ix >= 0 && ix < w { best = max(best, x.ptr[((b * h + iy) * w + ix) * c + ch]) }
+                } }
+                XCTAssertEqual(y.ptr[((b * ho + oy) * wo + ox) * c + ch], best)
+            } } } }
+        }
+        GradCheck.check("maxPool 19 channels", inputs: [GradCheck.spacedTensor([1, 7, 5, 19], &rng)]) { t, v in t.maxPool3x3s2(v[0]) }
+    }
+
     func testMaxPoolGradientGoesToWinner() {
         let t = Tape(training: true)
         let p = Parameter(name: "x", value: Tensor(shape: [1, 4, 4, 1], data: [1, 5, 2, 0, 3, 4, 9, 1, 7, 0, 6, 8, 2, 11, 1, 3]), decays: false)
@@ -148,7 +171,7 @@ final class KnownAnswerTests: XCTestCase {
         }
         XCTAssertEqual(w.value.data[0], 0.8266, accuracy: 1e-6)      // g1 = 0.6, g2 = 0.594
         XCTAssertEqual(b.value.data[0], 1 - 0.05 - 0.095, accuracy: 1e-6)
-        XCTAssertEqual(opt.step, 2)
+        XCTAssertEqual(opt.stepCount, 2)
         XCTAssertEqual(opt.state[0].data[0], 1.134, accuracy: 1e-6)
 
         let c = Parameter(name: "c", value: Tensor(zeros: [2]), decays: true)
