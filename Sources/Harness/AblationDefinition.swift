@@ -56,6 +56,9 @@ public struct AblationDefinition: Codable, Sendable {
         public var warmupFraction: Double
         public var weightDecay: Double
         public var seeds: Int
+        /// Anchor base size in units of the level's stride (SPINENET.md: 3 at COCO's 640 px). Small
+        /// images with COCO-like relative object sizes need smaller anchors; nil means 3.
+        public var anchorSize: Double?
 
         public struct DatasetSize: Codable, Sendable, Hashable {
             public var size: Int
@@ -70,7 +73,7 @@ public struct AblationDefinition: Codable, Sendable {
             case dataset, input, scale, alpha, endpoints, epochs, batch, seeds
             case headFilters = "head_filters", headConvs = "head_convs"
             case learningRate = "learning_rate", warmupFraction = "warmup_fraction"
-            case weightDecay = "weight_decay"
+            case weightDecay = "weight_decay", anchorSize = "anchor_size"
         }
     }
 

@@ -1,0 +1,65 @@
+import Foundation
+
+/// Runs an ablation's share of runs (all, or one shard), skipping runs already recorded for this
+/// commit and config, writing one record per run, and turning a diverged run into a failure record
+/// while the other runs go on.
+public struct AblationRunner {
+    public var definitionPath: String
+    public var profileName: String
+    public var seeds: Int?
+    public var shard: Shard = .all
+    public var force = false
+    public var threads: Int
+    public var resultsDir = "results"
+    public var runsDir = "runs"
+    public var dataDir = "data"
+
+    public init(definitionPath: String, profileName: String, threads: Int) {
+        self.definitionPath = definitionPath
+        self.profileName = profileName
+        self.threads = threads
+    }
+
+    public struct Summary {
+        public var trained = 0, skipped = 0, failed = 0
+    }
+
+    public func run(progress: Progress) throws -> Summary {
+        let def = try AblationDefinition.load(definitionPath)
+        let profile = try def.profile(profileName, file: definitionPath)
+        let plan = RunPlan(models: def.models, seeds: seeds ?? profile.seeds, shard: shard)
+        let dataset = try DatasetCache.ensure(def.dataset, size: profile.dataset, dataDir: dataDir, log: progress.log)
+        let commit = ProvenanceProbe.commit()
+        var summary = Summary()
+        progress.log("\(def.name) (\(profileName)): \(plan.runs.count) run(s) in shard \(shard), dataset \(dataset)")
+
+        for (i, run) in plan.runs.enumerated() {
+            let config = RunConfig(ablation: def.name, model: run.model, profileName: profileName, profile: profile,
+                                   datasetKind: def.dataset.kind, datasetSeed: def.dataset.seed, seed: run.seed)
+            let label = "\(i + 1)/\(plan.runs.count) \(run.model) seed \(run.seed)"
+            let recordPath = resultsDir + "/" + ResultRecord.relativePath(ablation: def.name, profile: profileName,
+                                                                          model: run.model, seed: run.seed)
+            if !force, let old = try? ResultRecord.read(recordPath), old.status == "ok",
+               old.provenance.commit == commit, old.provenance.configHash == config.hash {
+                progress.log("\(label): already recorded for this commit and config, skipped (--force to redo)")
+                summary.skipped += 1
+                continue
+            }
+            let trainer = RunTrainer(config: config, datasetPath: dataset, runsDir: runsDir, threads: threads,
+                                     progress: progress, label: label)
+            do {
+                let record = try trainer.run()
+                try record.write(under: resultsDir)
+                progress.log("\(label): AP \(fixed(record.metrics["AP"] ?? .nan, 2)) AP50 \(fixed(record.metrics["AP50"] ?? .nan, 2)) "
+                             + "in \(clock(record.measured.trainSeconds + record.measured.evalSeconds)) -> \(recordPath)")
+                summary.trained += 1
+            } catch let error as HarnessError {
+                guard case .trainingDiverged = error else { throw error }
+                progress.log("\(label): FAILED: \(error)")
+                try trainer.failureRecord(error.description, commit: commit).write(under: resultsDir)
+                summary.failed += 1
+            }
+        }
+        return summary
+    }
+}

@@ -1,0 +1,79 @@
+import Engine
+import Foundation
+import Models
+
+/// A run's state after an epoch: weights, BN running statistics, momentum buffers and progress.
+/// Written as a directory (`state.bin` tensors + `meta.json`) built aside and renamed into place,
+/// so a kill at any moment leaves either the previous checkpoint or the new one, never half of one.
+struct Checkpoint {
+    static let formatVersion = 1
+    var state: TrainingState
+    var tensors: [String: Tensor] = [:]
+
+    struct Meta: Codable {
+        var formatVersion: Int
+        var configHash: String
+        var state: TrainingState
+    }
+
+    init(state: TrainingState) { self.state = state }
+
+    static func entries(detector: Network, optimizer: SGD) -> [(String, Tensor)] {
+        var out: [(String, Tensor)] = detector.parameters.map { ("param/\($0.name)", $0.value) }
+        for bn in detector.batchNorms {
+            out.append(("bn/\(bn.name)/mean", bn.runningMean))
+            out.append(("bn/\(bn.name)/var", bn.runningVar))
+        }
+        for (i, m) in optimizer.state.enumerated() { out.append(("momentum/\(i)", m)) }
+        return out
+    }
+
+    func write(to runDir: String, configHash: String, detector: Network, optimizer: SGD) throws {
+        let final = runDir + "/checkpoint", old = runDir + "/checkpoint.old", tmp = runDir + "/checkpoint.tmp-\(getpid())"
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: tmp)
+        try FileSystem.createDirectory(tmp)
+        try TensorArchive.write(Self.entries(detector: detector, optimizer: optimizer), to: tmp + "/state.bin")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try FileSystem.writeAtomically(try encoder.encode(Meta(formatVersion: Self.formatVersion, configHash: configHash, state: state)),
+                                       to: tmp + "/meta.json")
+        try? fm.removeItem(atPath: old)
+        if fm.fileExists(atPath: final) { try fm.moveItem(atPath: final, toPath: old) }
+        try fm.moveItem(atPath: tmp, toPath: final)
+        try? fm.removeItem(atPath: old)
+    }
+
+    /// The newest complete checkpoint of this config, or nil to start from scratch.
+    static func latest(in runDir: String, configHash: String) throws -> Checkpoint? {
+        for dir in [runDir + "/checkpoint", runDir + "/checkpoint.old"] {
+            guard let data = FileManager.default.contents(atPath: dir + "/meta.json"),
+                  let meta = try? JSONDecoder().decode(Meta.self, from: data) else { continue }
+            guard meta.formatVersion == formatVersion, meta.configHash == configHash else { return nil }
+            var cp = Checkpoint(state: meta.state)
+            for (name, t) in try TensorArchive.read(dir + "/state.bin") { cp.tensors[name] = t }
+            return cp
+        }
+        return nil
+    }
+
+    /// Copies the saved tensors into the live detector and optimiser, checking every shape.
+    func restore(into detector: Network, optimizer: SGD) throws {
+        let path = "checkpoint"
+        func take(_ name: String, into t: Tensor) throws {
+            guard let saved = tensors[name] else {
+                throw HarnessError.io(path: path, reason: "entry '\(name)' is missing")
+            }
+            guard saved.shape == t.shape else {
+                throw HarnessError.io(path: path, reason: "entry '\(name)' has shape \(saved.shape), expected \(t.shape)")
+            }
+            t.data = saved.data
+        }
+        for p in detector.parameters { try take("param/\(p.name)", into: p.value) }
+        for bn in detector.batchNorms {
+            try take("bn/\(bn.name)/mean", into: bn.runningMean)
+            try take("bn/\(bn.name)/var", into: bn.runningVar)
+        }
+        for (i, m) in optimizer.state.enumerated() { try take("momentum/\(i)", into: m) }
+    }
+}

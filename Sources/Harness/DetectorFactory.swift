@@ -1,0 +1,47 @@
+import Engine
+import Models
+
+/// The network a run trains (a RetinaNet plan made trainable) plus what its record says about it.
+struct BuiltDetector {
+    var network: Network
+    var displayName: String
+    var provenance: String
+    var size: ResultRecord.Size
+}
+
+/// Builds a run's detector from the model's block list at the profile's proxy setting, and counts it
+/// there and at the paper's setting.
+enum DetectorFactory {
+    static func build(model: String, profile: AblationDefinition.Profile, numClasses: Int, seed: UInt64) throws -> BuiltDetector {
+        let library = try SpecLibrary.standard()
+        let spec = try library.spec(named: model)
+        let anchors = ModelBuilder.anchorsPerLocation
+        let trained = try ModelBuilder.build(spec, options: Models.BuildOptions(
+            inputSize: profile.input, filterSizeScale: profile.scale, resampleAlpha: profile.alpha,
+            endpointsNumFilters: profile.endpoints,
+            head: .retinaNet(filters: profile.headFilters, convs: profile.headConvs, classes: numClasses, anchors: anchors)))
+        let paper = try ModelBuilder.build(spec)
+        let t = trained.counts, p = paper.counts
+        return BuiltDetector(
+            network: Network(plan: trained, seed: seed),
+            displayName: spec.aliases.first ?? spec.name, provenance: spec.provenance.rawValue,
+            size: .init(params: t.params, macs: t.macs, backboneParams: t.backboneParams, backboneMacs: t.backboneMACs,
+                        paperParams: p.params, paperMacs: p.macs))
+    }
+}
+
+/// Head outputs of all levels flattened in the anchor order of `AnchorSet`: per level NHWC [N,H,W,A*K]
+/// -> [N, H*W*A, K], levels L3..L7 concatenated -> [N, anchors, K] (and [N, anchors, 4] for boxes).
+enum DetectorOutputs {
+    static func flatten(_ network: Network.Outputs, on tape: Tape, numClasses: Int) -> (classes: Var, boxes: Var) {
+        let outputs = network.outputs
+        func gather(_ subnet: String, _ k: Int) -> Var {
+            let parts = (3...7).map { level -> Var in
+                let v = outputs["\(subnet)/\(level)"]!
+                return tape.reshape(v, [v.shape[0], v.shape[1] * v.shape[2] * v.shape[3] / k, k])
+            }
+            return tape.concat(parts, axis: 1)
+        }
+        return (gather("class", numClasses), gather("box", 4))
+    }
+}

@@ -1,0 +1,180 @@
+import Datasets
+import Detection
+import Engine
+import Foundation
+import Models
+
+/// Trains one RetinaNet run per protocol A (SGD with momentum, L2 weight decay off BN, linear warmup,
+/// steps x0.1 / x0.01, flips and scale jitter), checkpoints after every epoch, resumes from the last
+/// checkpoint, evaluates on the val split and returns the run's record.
+public final class RunTrainer {
+    public let config: RunConfig
+    let datasetPath: String
+    let runDir: String
+    let threads: Int
+    let progress: Progress
+    let label: String
+
+    /// Focal loss and box loss settings of SPINENET.md section 5.
+    static let focalAlpha: Float = 0.25, focalGamma: Float = 1.5, huberDelta: Float = 0.1, boxWeight: Float = 50
+    /// A loss above this (or NaN) stops the run with a failure record.
+    static let explodingLoss = 1e4
+
+    public init(config: RunConfig, datasetPath: String, runsDir: String, threads: Int, progress: Progress, label: String) {
+        self.config = config
+        self.datasetPath = datasetPath
+        self.runDir = runsDir + "/" + config.name
+        self.threads = threads
+        self.progress = progress
+        self.label = label
+    }
+
+    public func run() throws -> ResultRecord {
+        let p = config.profile
+        Threads.set(threads)
+        let file = try DatasetFile.open(datasetPath)
+        let train = try DetectionLoader(file: file, split: "train", options: LoaderOptions(
+            batchSize: p.batch, outputSize: p.input, training: true, seed: UInt64(config.seed)))
+        let val = try DetectionLoader(file: file, split: "val", options: LoaderOptions(
+            batchSize: p.batch, outputSize: p.input, training: false, seed: UInt64(config.seed)))
+        let numClasses = file.classNames.count
+        let built = try DetectorFactory.build(model: config.model, profile: p, numClasses: numClasses,
+                                              seed: UInt64(config.seed))
+        let detector = built.network
+        let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize ?? 3)), imageHeight: p.input, imageWidth: p.input)
+
+        let stepsPerEpoch = train.batchesPerEpoch
+        guard stepsPerEpoch > 0 else {
+            throw HarnessError.badConfig(file: datasetPath, field: "train",
+                                         expected: "at least one batch of \(p.batch) images")
+        }
+        let totalSteps = stepsPerEpoch * p.epochs
+        let schedule = LearningRateSchedule(base: Float(p.learningRate), warmupSteps: Int(p.warmupFraction * Double(totalSteps)),
+                                            totalSteps: totalSteps)
+        let sgd = SGD(parameters: detector.parameters, momentum: 0.9, weightDecay: Float(p.weightDecay), clipNorm: 10)
+
+        var state = TrainingState()
+        if let saved = try Checkpoint.latest(in: runDir, configHash: config.hash) {
+            try saved.restore(into: detector, optimizer: sgd)
+            state = saved.state
+            progress.log("\(label): resuming from the checkpoint after epoch \(state.epochsDone)")
+        }
+        let resumedFrom = state.epochsDone
+        let window = max(1, stepsPerEpoch / 4)
+        let started = Date()
+        var trainedImages = 0
+
+        for epoch in state.epochsDone..<p.epochs {
+            train.start(epoch: epoch)
+            var windowSum = 0.0, windowCount = 0
+            while let batch = try train.next() {
+                let step = epoch * stepsPerEpoch + batch.index
+                let loss = try trainStep(batch, detector: detector, anchors: anchors, numClasses: numClasses,
+                                         optimizer: sgd, learningRate: schedule.rate(at: step))
+                guard loss.isFinite, loss < Self.explodingLoss else {
+                    throw HarnessError.trainingDiverged(run: config.name, step: step, loss: loss)
+                }
+                windowSum += loss
+                windowCount += 1
+                if windowCount == window || batch.index == stepsPerEpoch - 1 {
+                    state.lossCurve.append(windowSum / Double(windowCount))
+                    windowSum = 0
+                    windowCount = 0
+                }
+                trainedImages += batch.batchSize
+                let elapsed = Date().timeIntervalSince(started)
+                let rate = Double(trainedImages) / max(elapsed, 1e-9)
+                let left = Double((totalSteps - step - 1) * p.batch) / max(rate, 1e-9)
+                progress.update(run: label, epoch: epoch + 1, epochs: p.epochs, step: step + 1, steps: totalSteps,
+                                loss: loss, imagesPerSecond: rate, secondsLeft: left)
+            }
+            state.epochsDone = epoch + 1
+            state.steps = state.epochsDone * stepsPerEpoch
+            try Checkpoint(state: state).write(to: runDir, configHash: config.hash, detector: detector, optimizer: sgd)
+        }
+        let trainSeconds = Date().timeIntervalSince(started)
+
+        let evalStart = Date()
+        let evaluation = try DetectorEvaluation.run(detector: detector, loader: val, split: try file.split("val"),
+                                                    anchors: anchors, classNames: file.classNames,
+                                                    imageSize: file.splits["val"]!.width, writeTo: runDir)
+        let evalSeconds = Date().timeIntervalSince(evalStart)
+
+        return ResultRecord(
+            ablation: config.ablation, model: config.model, profile: config.profileName, seed: config.seed,
+            status: "ok", failure: nil,
+            architecture: .init(displayName: built.displayName, provenance: built.provenance),
+            metrics: evaluation.metrics, areaScale: evaluation.areaScale, size: built.size,
+            training: .init(epochs: p.epochs, steps: totalSteps, batch: p.batch, input: p.input,
+                            trainImages: train.imageCount, valImages: val.imageCount,
+                            lossCurve: state.lossCurve, lossWindow: window,
+                            finalLoss: state.lossCurve.last, resumedFromEpoch: resumedFrom),
+            measured: .init(trainSeconds: trainSeconds, evalSeconds: evalSeconds,
+                            trainImagesPerSecond: Double(trainedImages) / max(trainSeconds, 1e-9)),
+            provenance: .init(commit: ProvenanceProbe.commit(), dirty: ProvenanceProbe.dirty(), configHash: config.hash,
+                              datasetChecksum: file.checksum, datasetSource: "\(file.builder): \(file.source)",
+                              toolchain: ProvenanceProbe.toolchain, openblas: Threads.blasConfig, threads: threads),
+            determinism: Self.determinismNote)
+    }
+
+    /// The record of a run that stopped (NaN or exploding loss): no metrics, the reason, the sizes.
+    func failureRecord(_ reason: String, commit: String) throws -> ResultRecord {
+        let file = try DatasetFile.open(datasetPath)
+        let built = try DetectorFactory.build(model: config.model, profile: config.profile,
+                                              numClasses: file.classNames.count, seed: UInt64(config.seed))
+        let p = config.profile
+        return ResultRecord(
+            ablation: config.ablation, model: config.model, profile: config.profileName, seed: config.seed,
+            status: "failed", failure: reason,
+            architecture: .init(displayName: built.displayName, provenance: built.provenance),
+            metrics: [:], areaScale: pow(Double(file.splits["val"]!.width) / 640, 2), size: built.size,
+            training: .init(epochs: p.epochs, steps: 0, batch: p.batch, input: p.input, trainImages: 0, valImages: 0,
+                            lossCurve: [], lossWindow: 0, finalLoss: nil, resumedFromEpoch: 0),
+            measured: .init(trainSeconds: 0, evalSeconds: 0, trainImagesPerSecond: 0),
+            provenance: .init(commit: commit, dirty: ProvenanceProbe.dirty(), configHash: config.hash,
+                              datasetChecksum: file.checksum, datasetSource: "\(file.builder): \(file.source)",
+                              toolchain: ProvenanceProbe.toolchain, openblas: Threads.blasConfig, threads: threads),
+            determinism: Self.determinismNote)
+    }
+
+    static let determinismNote = """
+        Bit-identical for the same commit, config, seed, thread count, OpenBLAS build and CPU kind, \
+        except `measured` (wall-clock). A different OpenBLAS version or CPU (other sgemm kernels), \
+        another thread count, or a resume with a different build can change the last bits and, through \
+        training, the metrics.
+        """
+
+    /// One SGD step on a batch; returns the total loss (focal + 50 x Huber).
+    func trainStep(_ batch: Batch, detector: Network, anchors: AnchorSet, numClasses: Int,
+                   optimizer: SGD, learningRate: Float) throws -> Double {
+        let targets = DetectionTargets.batch(try batch.boxes.indices.map { i in
+            try assignTargets(anchors: anchors, boxes: batch.boxes[i].map(DetectionBox.init),
+                              labels: batch.labels[i].map(Int.init), numClasses: numClasses)
+        })
+        let tape = Tape(training: true)
+        let images = tape.input(Tensor(shape: [batch.batchSize, batch.height, batch.width, batch.channels], data: batch.images))
+        let (classes, boxes) = DetectorOutputs.flatten(detector(images, on: tape), on: tape,
+                                                       numClasses: numClasses)
+        let positives = Float(max(1, targets.numPositives))
+        let focal = tape.sigmoidFocalLoss(classes, targets: Tensor(shape: classes.shape, data: targets.classTargets),
+                                          weights: Tensor(shape: classes.shape, data: targets.classWeights),
+                                          alpha: Self.focalAlpha, gamma: Self.focalGamma, normalizer: positives)
+        let huber = tape.huberLoss(boxes, targets: Tensor(shape: boxes.shape, data: targets.boxTargets),
+                                   weights: Tensor(shape: boxes.shape, data: targets.boxWeights),
+                                   delta: Self.huberDelta, normalizer: 4 * positives)
+        let loss = tape.add([focal, tape.scale(huber, Self.boxWeight)])
+        let value = Double(tape.value(loss).data[0])
+        guard value.isFinite else { return value }
+        tape.backward(loss)
+        optimizer.step(learningRate: learningRate)
+        optimizer.zeroGrad()
+        return value
+    }
+}
+
+/// Progress through training, saved in every checkpoint.
+struct TrainingState: Codable, Equatable {
+    var epochsDone = 0
+    var steps = 0
+    var lossCurve: [Double] = []
+}
