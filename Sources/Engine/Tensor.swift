@@ -1,4 +1,22 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// glibc hands big blocks back to the kernel on free, so every step's activations would page-fault
+/// (and be zeroed) again; keeping freed memory in the process removes that cost. Runs once.
+let mallocTuned: Bool = {
+    #if canImport(Glibc)
+    // malloc.h is not in the Glibc module; look mallopt up instead (M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3).
+    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+    if let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
+        let mallopt = unsafeBitCast(sym, to: Mallopt.self)
+        _ = mallopt(-3, 32 << 20)       // glibc's maximum; larger blocks still use mmap
+        _ = mallopt(-1, Int32.max)      // never trim the heap top
+    }
+    #endif
+    return true
+}()
 
 /// Reference-counted float32 storage. Tensors share it only for reshape, so a tensor's memory is freed
 /// as soon as the last view of it goes away.
@@ -6,6 +24,7 @@ final class Storage: @unchecked Sendable {
     let ptr: UnsafeMutablePointer<Float>
     let count: Int
     init(count: Int) {
+        _ = mallocTuned
         self.count = count
         ptr = .allocate(capacity: max(count, 1))
     }
