@@ -37,6 +37,7 @@ struct ConvGeometry {
     /// Images per im2col batch: the column buffer stays under ~32 MB and chunks are balanced
     /// (16 images at a 14-image limit become 8 + 8, not 14 + 2).
     var imagesPerChunk: Int {
+        if n == 0 { return 1 }
         let limit = max(1, min(n, (8 << 20) / max(1, rowsPerImage * kkc)))
         let chunks = (n + limit - 1) / limit
         return (n + chunks - 1) / chunks
@@ -193,6 +194,7 @@ enum Reduce {
 
     /// Sum of f(i) over 0..<n, in fixed chunks (Double within and across chunks).
     static func sum(_ n: Int, grain: Int = 4096, _ f: (Int) -> Double) -> Double {
+        if n == 0 { return 0 }
         let chunks = (n + grain - 1) / grain
         var partial = [Double](repeating: 0, count: chunks)
         partial.withUnsafeMutableBufferPointer { buf in

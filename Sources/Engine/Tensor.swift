@@ -90,7 +90,7 @@ public final class Tensor: @unchecked Sendable {
         get { Array(UnsafeBufferPointer(start: ptr, count: count)) }
         set {
             precondition(newValue.count == count, "Tensor.data: assigning \(newValue.count) elements to shape \(shape)")
-            newValue.withUnsafeBufferPointer { ptr.update(from: $0.baseAddress!, count: count) }
+            if count > 0 { newValue.withUnsafeBufferPointer { ptr.update(from: $0.baseAddress!, count: count) } }
         }
     }
 
