@@ -127,8 +127,8 @@ public final class Tensor: @unchecked Sendable {
     /// self += other (same shape).
     public func add(_ other: Tensor) {
         precondition(other.shape == shape, "add: shapes \(shape) and \(other.shape) differ")
-        let a = ptr, b = other.ptr
-        for i in 0..<count { a[i] += b[i] }
+        let a = SendablePtr(ptr), b = SendablePtr(other.ptr)
+        Threads.parallelChunks(count, grain: 32768) { _, r in for i in r { a.p[i] += b.p[i] } }
     }
 }
 
