@@ -85,7 +85,8 @@ public final class Tensor: @unchecked Sendable {
         return shape.reduce(1, *)
     }
 
-    /// A copy of the elements (get) or an overwrite of all of them (set).
+    /// A copy of the elements (get) or an overwrite of all of them (set). Each access is O(count):
+    /// in loops read `let d = t.data` once, or use `t[i]` / `t.ptr`.
     public var data: [Float] {
         get { Array(UnsafeBufferPointer(start: ptr, count: count)) }
         set {
