@@ -88,18 +88,18 @@ public enum Benchmark {
     public static func standardOps(n: Int = 16, h: Int = 32, w: Int = 32, c: Int = 64, repeats: Int = 5,
                                    only: String? = nil) -> [OpResult] {
         let bn = BatchNorm(name: "bn", channels: c)
-        let all: [(String, () -> OpResult)] = [
-            ("conv 1x1 s1 \(c)->\(c)", { conv("conv 1x1 s1 \(c)->\(c)", n: n, h: h, w: w, cin: c, cout: c, k: 1, stride: 1, repeats: repeats) }),
-            ("conv 1x1 s1 \(c)->\(4 * c)", { conv("conv 1x1 s1 \(c)->\(4 * c)", n: n, h: h, w: w, cin: c, cout: 4 * c, k: 1, stride: 1, repeats: repeats) }),
-            ("conv 3x3 s1 \(c)->\(c)", { conv("conv 3x3 s1 \(c)->\(c)", n: n, h: h, w: w, cin: c, cout: c, k: 3, stride: 1, repeats: repeats) }),
-            ("conv 3x3 s2 \(c)->\(c)", { conv("conv 3x3 s2 \(c)->\(c)", n: n, h: 2 * h, w: 2 * w, cin: c, cout: c, k: 3, stride: 2, repeats: repeats) }),
-            ("conv 7x7 s2 3->\(c) (stem)", { conv("conv 7x7 s2 3->\(c) (stem)", n: n, h: 2 * h, w: 2 * w, cin: 3, cout: c, k: 7, stride: 2, repeats: repeats) }),
-            ("batchNorm (train)", { op("batchNorm (train)", input: [n, h, w, c], repeats: repeats) { t, x in t.batchNorm(x, bn) } }),
-            ("relu", { op("relu", input: [n, h, w, c], repeats: repeats) { t, x in t.relu(x) } }),
-            ("maxPool 3x3 s2", { op("maxPool 3x3 s2", input: [n, 2 * h, 2 * w, c], repeats: repeats) { t, x in t.maxPool3x3s2(x) } }),
-            ("upsample x2", { op("upsample x2", input: [n, h / 2, w / 2, c], repeats: repeats) { t, x in t.upsampleNearest(x, factor: 2) } }),
-            ("add (2 inputs)", { op("add (2 inputs)", input: [n, h, w, c], repeats: repeats) { t, x in t.add(x, x) } }),
+        let all: [(String, (String) -> OpResult)] = [
+            ("conv 1x1 s1 \(c)->\(c)", { conv($0, n: n, h: h, w: w, cin: c, cout: c, k: 1, stride: 1, repeats: repeats) }),
+            ("conv 1x1 s1 \(c)->\(4 * c)", { conv($0, n: n, h: h, w: w, cin: c, cout: 4 * c, k: 1, stride: 1, repeats: repeats) }),
+            ("conv 3x3 s1 \(c)->\(c)", { conv($0, n: n, h: h, w: w, cin: c, cout: c, k: 3, stride: 1, repeats: repeats) }),
+            ("conv 3x3 s2 \(c)->\(c)", { conv($0, n: n, h: 2 * h, w: 2 * w, cin: c, cout: c, k: 3, stride: 2, repeats: repeats) }),
+            ("conv 7x7 s2 3->\(c) (stem)", { conv($0, n: n, h: 2 * h, w: 2 * w, cin: 3, cout: c, k: 7, stride: 2, repeats: repeats) }),
+            ("batchNorm (train)", { op($0, input: [n, h, w, c], repeats: repeats) { t, x in t.batchNorm(x, bn) } }),
+            ("relu", { op($0, input: [n, h, w, c], repeats: repeats) { t, x in t.relu(x) } }),
+            ("maxPool 3x3 s2", { op($0, input: [n, 2 * h, 2 * w, c], repeats: repeats) { t, x in t.maxPool3x3s2(x) } }),
+            ("upsample x2", { op($0, input: [n, h / 2, w / 2, c], repeats: repeats) { t, x in t.upsampleNearest(x, factor: 2) } }),
+            ("add (2 inputs)", { op($0, input: [n, h, w, c], repeats: repeats) { t, x in t.add(x, x) } }),
         ]
-        return all.filter { only == nil || $0.0.contains(only!) }.map { $0.1() }
+        return all.filter { only == nil || $0.0.contains(only!) }.map { $0.1($0.0) }
     }
 }

@@ -37,28 +37,37 @@ struct ConvGeometry {
     /// Images per im2col batch: the column buffer stays under ~32 MB and chunks are balanced
     /// (16 images at a 14-image limit become 8 + 8, not 14 + 2).
     var imagesPerChunk: Int {
+        if n == 0 { return 1 }
         let limit = max(1, min(n, (8 << 20) / max(1, rowsPerImage * kkc)))
         let chunks = (n + limit - 1) / limit
         return (n + chunks - 1) / chunks
     }
 
+    /// Taps of one kernel row that land inside the image for output column ox: kx in lo..<hi.
+    /// In NHWC those taps are one contiguous run of (hi-lo)*cin floats, so each kernel row is one copy.
+    @inline(__always)
+    func validTaps(_ ox: Int) -> (ix0: Int, lo: Int, hi: Int) {
+        let ix0 = ox * stride - padLeft
+        return (ix0, max(0, -ix0), max(max(0, -ix0), min(k, w - ix0)))
+    }
+
     /// Fills col [ho*wo, k*k*cin] for one image (zeros where the window hangs over the padding).
     func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
-        let kkc = self.kkc
+        let kkc = self.kkc, rowLen = k * cin
         for oy in 0..<ho {
             for ox in 0..<wo {
+                let (ix0, lo, hi) = validTaps(ox)
                 var dst = col + (oy * wo + ox) * kkc
                 for ky in 0..<k {
                     let iy = oy * stride - padTop + ky
                     if iy < 0 || iy >= h {
-                        dst.update(repeating: 0, count: k * cin); dst += k * cin; continue
+                        dst.update(repeating: 0, count: rowLen)
+                    } else {
+                        if lo > 0 { dst.update(repeating: 0, count: lo * cin) }
+                        (dst + lo * cin).update(from: x + (iy * w + ix0 + lo) * cin, count: (hi - lo) * cin)
+                        if hi < k { (dst + hi * cin).update(repeating: 0, count: (k - hi) * cin) }
                     }
-                    for kx in 0..<k {
-                        let ix = ox * stride - padLeft + kx
-                        if ix < 0 || ix >= w { dst.update(repeating: 0, count: cin) }
-                        else { dst.update(from: x + (iy * w + ix) * cin, count: cin) }
-                        dst += cin
-                    }
+                    dst += rowLen
                 }
             }
         }
@@ -66,21 +75,18 @@ struct ConvGeometry {
 
     /// dx (one image, must start zeroed) += scatter of col [ho*wo, k*k*cin].
     func col2im(_ col: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
-        let kkc = self.kkc
+        let kkc = self.kkc, rowLen = k * cin
         for oy in 0..<ho {
             for ox in 0..<wo {
+                let (ix0, lo, hi) = validTaps(ox)
                 var src = col + (oy * wo + ox) * kkc
                 for ky in 0..<k {
                     let iy = oy * stride - padTop + ky
-                    if iy < 0 || iy >= h { src += k * cin; continue }
-                    for kx in 0..<k {
-                        let ix = ox * stride - padLeft + kx
-                        if ix >= 0 && ix < w {
-                            let d = dx + (iy * w + ix) * cin
-                            for c in 0..<cin { d[c] += src[c] }
-                        }
-                        src += cin
+                    if iy >= 0 && iy < h {
+                        let d = dx + (iy * w + ix0 + lo) * cin, s = src + lo * cin
+                        for j in 0..<((hi - lo) * cin) { d[j] += s[j] }
                     }
+                    src += rowLen
                 }
             }
         }
@@ -188,6 +194,7 @@ enum Reduce {
 
     /// Sum of f(i) over 0..<n, in fixed chunks (Double within and across chunks).
     static func sum(_ n: Int, grain: Int = 4096, _ f: (Int) -> Double) -> Double {
+        if n == 0 { return 0 }
         let chunks = (n + grain - 1) / grain
         var partial = [Double](repeating: 0, count: chunks)
         partial.withUnsafeMutableBufferPointer { buf in

@@ -9,6 +9,12 @@ public enum Activation: Sendable, Equatable {
     case relu, swish, none
 }
 
+/// A training step:
+///     let tape = Tape(training: true)
+///     let loss = model(tape.input(images), on: tape) ...    // ops compute values now
+///     opt.zeroGrad(); tape.backward(loss); opt.step(learningRate: schedule.rate(at: step))
+/// Read any values you need (tape.value(v)) before backward: it frees them.
+///
 /// Reverse-mode autodiff over recorded nodes. Each op computes its value now and records a hand-written
 /// backward closure; `backward` walks nodes newest-first and frees each node's value, gradient and
 /// closure once it is done, so peak memory is the forward activations plus one gradient front.

@@ -1,4 +1,22 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// glibc hands big blocks back to the kernel on free, so every step's activations would page-fault
+/// (and be zeroed) again; keeping freed memory in the process removes that cost. Runs once.
+let mallocTuned: Bool = {
+    #if canImport(Glibc)
+    // malloc.h is not in the Glibc module; look mallopt up instead (M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3).
+    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+    if let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
+        let mallopt = unsafeBitCast(sym, to: Mallopt.self)
+        _ = mallopt(-3, 32 << 20)       // glibc's maximum; larger blocks still use mmap
+        _ = mallopt(-1, Int32.max)      // never trim the heap top
+    }
+    #endif
+    return true
+}()
 
 /// Reference-counted float32 storage. Tensors share it only for reshape, so a tensor's memory is freed
 /// as soon as the last view of it goes away.
@@ -6,6 +24,7 @@ final class Storage: @unchecked Sendable {
     let ptr: UnsafeMutablePointer<Float>
     let count: Int
     init(count: Int) {
+        _ = mallocTuned
         self.count = count
         ptr = .allocate(capacity: max(count, 1))
     }
@@ -66,12 +85,13 @@ public final class Tensor: @unchecked Sendable {
         return shape.reduce(1, *)
     }
 
-    /// A copy of the elements (get) or an overwrite of all of them (set).
+    /// A copy of the elements (get) or an overwrite of all of them (set). Each access is O(count):
+    /// in loops read `let d = t.data` once, or use `t[i]` / `t.ptr`.
     public var data: [Float] {
         get { Array(UnsafeBufferPointer(start: ptr, count: count)) }
         set {
             precondition(newValue.count == count, "Tensor.data: assigning \(newValue.count) elements to shape \(shape)")
-            newValue.withUnsafeBufferPointer { ptr.update(from: $0.baseAddress!, count: count) }
+            if count > 0 { newValue.withUnsafeBufferPointer { ptr.update(from: $0.baseAddress!, count: count) } }
         }
     }
 
@@ -108,8 +128,8 @@ public final class Tensor: @unchecked Sendable {
     /// self += other (same shape).
     public func add(_ other: Tensor) {
         precondition(other.shape == shape, "add: shapes \(shape) and \(other.shape) differ")
-        let a = ptr, b = other.ptr
-        for i in 0..<count { a[i] += b[i] }
+        let a = SendablePtr(ptr), b = SendablePtr(other.ptr)
+        Threads.parallelChunks(count, grain: 32768) { _, r in for i in r { a.p[i] += b.p[i] } }
     }
 }
 

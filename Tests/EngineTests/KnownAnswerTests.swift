@@ -160,6 +160,25 @@ final class KnownAnswerTests: XCTestCase {
         XCTAssertEqual(ce, (ln2 + 1000) / 2, accuracy: 1e-3)
     }
 
+    /// An image with no anchors/boxes gives empty loss inputs: the loss is 0 and backward still runs.
+    func testEmptyInputs() {
+        let p = Parameter(name: "boxes", value: Tensor(zeros: [0, 4]), decays: false)
+        let t = Tape(training: true)
+        let v = t.param(p)
+        let l = t.add(t.huberLoss(v, targets: Tensor(zeros: [0, 4]), weights: Tensor(zeros: [0, 4]), delta: 0.1, normalizer: 1),
+                      t.sigmoidFocalLoss(v, targets: Tensor(zeros: [0, 4]), weights: Tensor(zeros: [0, 4]),
+                                         alpha: 0.25, gamma: 2, normalizer: 1))
+        XCTAssertEqual(t.value(l).scalar, 0)
+        t.backward(l)
+        XCTAssertEqual(p.grad.shape, [0, 4])
+        let e = Tensor(zeros: [0])
+        e.data = []
+        XCTAssertEqual(e.data, [])
+        let ct = Tape(training: false)
+        let y = ct.conv2d(ct.input(Tensor(zeros: [0, 5, 5, 2])), ct.input(Tensor(zeros: [3, 3, 2, 4])), stride: 2)
+        XCTAssertEqual(y.shape, [0, 3, 3, 4])
+    }
+
     func testSGDMomentumWeightDecayAndClipping() {
         let w = Parameter(name: "w", value: Tensor(shape: [1], data: [1]), decays: true)
         let b = Parameter(name: "b", value: Tensor(shape: [1], data: [1]), decays: false)
