@@ -34,10 +34,16 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
-## test: every test, in a release build (numeric loops are far too slow in debug);
-## -enable-testing lets tests use @testable imports in release
+## test: every test, in a release build (numeric loops are far too slow in debug; -enable-testing
+## lets tests use @testable imports), then the smoke profile of the connections ablation end to end
+## (dataset, training, records, tables) in a scratch folder under .build/
+SMOKE := .build/smoke
 test: deps
-	$(SWIFT) test -c release -Xswiftc -enable-testing
+	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing
+	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build
+	rm -rf $(SMOKE)
+	$(BIN) ablate ablations/connections.yaml --profile smoke --results $(SMOKE)/results --runs $(SMOKE)/runs --data $(SMOKE)/data
+	$(BIN) tables --results $(SMOKE)/results
 
 ## bench: sgemm peak and per-op throughput of this machine
 bench: build

@@ -9,6 +9,9 @@ public struct AblationRunner {
     public var seeds: Int?
     public var shard: Shard = .all
     public var force = false
+    /// Only these models / seeds (the `train` command runs a single one); nil means all.
+    public var onlyModels: [String]?
+    public var onlySeeds: [Int]?
     public var threads: Int
     public var resultsDir = "results"
     public var runsDir = "runs"
@@ -27,16 +30,21 @@ public struct AblationRunner {
     public func run(progress: Progress) throws -> Summary {
         let def = try AblationDefinition.load(definitionPath)
         let profile = try def.profile(profileName, file: definitionPath)
-        let plan = RunPlan(models: def.models, seeds: seeds ?? profile.seeds, shard: shard)
+        for m in onlyModels ?? [] where !def.models.contains(m) {
+            throw HarnessError.badArgument("model '\(m)' is not in \(definitionPath); its models: \(def.models.joined(separator: ", "))")
+        }
+        let seedCount = max(seeds ?? profile.seeds, (onlySeeds?.max() ?? -1) + 1)
+        let plan = RunPlan(models: def.models, seeds: seedCount, shard: shard)
+        let runs = plan.runs.filter { (onlyModels?.contains($0.model) ?? true) && (onlySeeds?.contains($0.seed) ?? true) }
         let dataset = try DatasetCache.ensure(def.dataset, size: profile.dataset, dataDir: dataDir, log: progress.log)
         let commit = ProvenanceProbe.commit()
         var summary = Summary()
-        progress.log("\(def.name) (\(profileName)): \(plan.runs.count) run(s) in shard \(shard), dataset \(dataset)")
+        progress.log("\(def.name) (\(profileName)): \(runs.count) run(s) in shard \(shard), dataset \(dataset)")
 
-        for (i, run) in plan.runs.enumerated() {
+        for (i, run) in runs.enumerated() {
             let config = RunConfig(ablation: def.name, model: run.model, profileName: profileName, profile: profile,
                                    datasetKind: def.dataset.kind, datasetSeed: def.dataset.seed, seed: run.seed)
-            let label = "\(i + 1)/\(plan.runs.count) \(run.model) seed \(run.seed)"
+            let label = "\(i + 1)/\(runs.count) \(run.model) seed \(run.seed)"
             let recordPath = resultsDir + "/" + ResultRecord.relativePath(ablation: def.name, profile: profileName,
                                                                           model: run.model, seed: run.seed)
             if !force, let old = try? ResultRecord.read(recordPath), old.status == "ok",

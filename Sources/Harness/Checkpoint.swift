@@ -75,5 +75,6 @@ struct Checkpoint {
             try take("bn/\(bn.name)/var", into: bn.runningVar)
         }
         for (i, m) in optimizer.state.enumerated() { try take("momentum/\(i)", into: m) }
+        optimizer.stepCount = state.steps
     }
 }

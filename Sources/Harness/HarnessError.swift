@@ -4,6 +4,7 @@ public enum HarnessError: Error, CustomStringConvertible {
     case badRecord(file: String, field: String, expected: String)
     case badArgument(String)
     case trainingDiverged(run: String, step: Int, loss: Double)
+    case interrupted(run: String)
     case io(path: String, reason: String)
     case git(String)
 
@@ -16,6 +17,7 @@ public enum HarnessError: Error, CustomStringConvertible {
         case .badArgument(let s): return s
         case .trainingDiverged(let run, let step, let loss):
             return "\(run): loss became \(loss) at step \(step); the run stopped (learning rate too high?)"
+        case .interrupted(let run): return "\(run): interrupted; starting it again resumes from its last checkpoint"
         case .io(let path, let reason): return "\(path): \(reason)"
         case .git(let s): return "git: \(s)"
         }

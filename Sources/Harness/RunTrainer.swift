@@ -14,6 +14,8 @@ public final class RunTrainer {
     let threads: Int
     let progress: Progress
     let label: String
+    /// Test hook: stop (as a kill would) right after this many epochs are checkpointed.
+    var interruptAfterEpochs: Int?
 
     /// Focal loss and box loss settings of SPINENET.md section 5.
     static let focalAlpha: Float = 0.25, focalGamma: Float = 1.5, huberDelta: Float = 0.1, boxWeight: Float = 50
@@ -32,6 +34,7 @@ public final class RunTrainer {
     public func run() throws -> ResultRecord {
         let p = config.profile
         Threads.set(threads)
+        try RunManifest(config: config, datasetPath: datasetPath).write(to: runDir)
         let file = try DatasetFile.open(datasetPath)
         let train = try DetectionLoader(file: file, split: "train", options: LoaderOptions(
             batchSize: p.batch, outputSize: p.input, training: true, seed: UInt64(config.seed)))
@@ -91,6 +94,7 @@ public final class RunTrainer {
             state.epochsDone = epoch + 1
             state.steps = state.epochsDone * stepsPerEpoch
             try Checkpoint(state: state).write(to: runDir, configHash: config.hash, detector: detector, optimizer: sgd)
+            if let stop = interruptAfterEpochs, state.epochsDone >= stop { throw HarnessError.interrupted(run: config.name) }
         }
         let trainSeconds = Date().timeIntervalSince(started)
 

@@ -1,6 +1,26 @@
 import ArgumentParser
+import Detection
+import Foundation
+import Harness
 
 struct EvaluateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "evaluate", abstract: "(not built yet)")
-    func run() throws { throw ValidationError("'evaluate' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Re-score a trained run from its last checkpoint on the val split; writes its COCO JSON files.")
+
+    @Argument(help: "A run directory, e.g. runs/connections/quick/r0-sp53/seed-0.") var runDir: String
+    @Option(help: "Threads for OpenBLAS and the engine (default: all cores).") var threads: Int?
+    @Flag(help: "Print the 12 metrics as one JSON object.") var json = false
+
+    func run() throws {
+        let (metrics, scale) = try RunEvaluation.evaluate(runDir: runDir,
+                                                          threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        if json {
+            let body = CocoMetrics.keys.map { "\"\($0)\": \(metrics[$0] ?? 0)" }.joined(separator: ", ")
+            print("{\(body), \"area_scale\": \(scale)}")
+        } else {
+            for key in CocoMetrics.keys { print("\(key.padding(toLength: 6, withPad: " ", startingAt: 0)) \(String(format: "%.2f", metrics[key] ?? 0))") }
+            print("area ranges scaled by \(String(format: "%.4f", scale)); COCO files in \(runDir)")
+        }
+    }
 }

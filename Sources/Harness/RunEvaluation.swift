@@ -1,0 +1,50 @@
+import Datasets
+import Detection
+import Engine
+import Foundation
+
+/// What a run directory was trained from, so `spinebench evaluate RUN_DIR` can rebuild the detector.
+struct RunManifest: Codable {
+    var config: RunConfig
+    var datasetPath: String
+
+    func write(to runDir: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try FileSystem.writeAtomically(try encoder.encode(self), to: runDir + "/run.json")
+    }
+
+    static func read(_ runDir: String) throws -> RunManifest {
+        let path = runDir + "/run.json"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw HarnessError.io(path: path, reason: "not found: is this a run directory under runs/?")
+        }
+        do { return try JSONDecoder().decode(RunManifest.self, from: data) } catch let e as DecodingError {
+            throw HarnessError.badRecord(file: path, field: e.fieldPath, expected: e.plainDescription)
+        }
+    }
+}
+
+/// Re-scores a trained run from its last checkpoint on the val split (and rewrites its COCO files).
+public enum RunEvaluation {
+    public static func evaluate(runDir: String, threads: Int) throws -> (metrics: [String: Double], areaScale: Double) {
+        let manifest = try RunManifest.read(runDir)
+        let config = manifest.config, p = config.profile
+        Threads.set(threads)
+        guard let checkpoint = try Checkpoint.latest(in: runDir, configHash: config.hash) else {
+            throw HarnessError.io(path: runDir + "/checkpoint", reason: "no checkpoint of this run's config")
+        }
+        let file = try DatasetFile.open(manifest.datasetPath)
+        let built = try DetectorFactory.build(model: config.model, profile: p, numClasses: file.classNames.count,
+                                              seed: UInt64(config.seed))
+        try checkpoint.restore(into: built.network,
+                               optimizer: SGD(parameters: built.network.parameters, weightDecay: 0))
+        let val = try DetectionLoader(file: file, split: "val", options: LoaderOptions(
+            batchSize: p.batch, outputSize: p.input, training: false, seed: UInt64(config.seed)))
+        let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize ?? 3)), imageHeight: p.input, imageWidth: p.input)
+        let result = try DetectorEvaluation.run(detector: built.network, loader: val, split: try file.split("val"),
+                                                anchors: anchors, classNames: file.classNames,
+                                                imageSize: file.splits["val"]!.width, writeTo: runDir)
+        return (result.metrics, result.areaScale)
+    }
+}

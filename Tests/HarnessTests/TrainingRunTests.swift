@@ -1,0 +1,113 @@
+import Datasets
+import Detection
+import Engine
+import Foundation
+import XCTest
+@testable import Harness
+
+/// End to end on real files: a seeded synthetic dataset in HDF5, a real RetinaNet on R0-SP53,
+/// real SGD. Small enough for CI, real enough to fail.
+final class TrainingRunTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "spinebench-run-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileSystem.createDirectory(dir)
+        FileManager.default.changeCurrentDirectoryPath(Self.root)   // spec files and git provenance
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func profile(epochs: Int = 2, learningRate: Double = 0.02) -> AblationDefinition.Profile {
+        .init(dataset: .init(size: 64, train: 32, val: 8, maxObjects: 2), input: 64, scale: 0.25, alpha: 0.25,
+              endpoints: 16, headFilters: 16, headConvs: 1, epochs: epochs, batch: 8, learningRate: learningRate,
+              warmupFraction: 0.2, weightDecay: 4e-5, seeds: 1, anchorSize: 1)
+    }
+
+    func dataset(_ p: AblationDefinition.Profile) throws -> String {
+        try DatasetCache.ensure(.init(kind: "shapes", fallback: nil, seed: 3), size: p.dataset, dataDir: dir) { _ in }
+    }
+
+    func config(_ p: AblationDefinition.Profile, model: String = "r0-sp53") -> RunConfig {
+        RunConfig(ablation: "test", model: model, profileName: "unit", profile: p, datasetKind: "shapes", datasetSeed: 3, seed: 0)
+    }
+
+    /// The whole detector (backbone, head, focal + Huber losses, SGD) fits one batch: the loss must fall.
+    func testDetectorLossFallsOnOneBatch() throws {
+        let p = profile()
+        let loader = try DetectionLoader(path: try dataset(p), split: "train",
+                                         options: LoaderOptions(batchSize: 8, outputSize: 64, training: false))
+        let batch = try loader.makeBatch(epoch: 0, index: 0)
+        let built = try DetectorFactory.build(model: "r0-sp53", profile: p, numClasses: 8, seed: 0)
+        let trainer = RunTrainer(config: config(p), datasetPath: "", runsDir: dir, threads: 2, progress: Progress(), label: "t")
+        let anchors = AnchorSet(config: AnchorConfig(anchorSize: 1), imageHeight: 64, imageWidth: 64)
+        let sgd = SGD(parameters: built.network.parameters, momentum: 0.9, weightDecay: 0, clipNorm: 10)
+        var losses: [Double] = []
+        for _ in 0..<40 {
+            losses.append(try trainer.trainStep(batch, detector: built.network, anchors: anchors, numClasses: 8,
+                                                optimizer: sgd, learningRate: 0.01))
+        }
+        XCTAssertTrue(losses.allSatisfy(\.isFinite), "\(losses)")
+        XCTAssertLessThan(losses.suffix(5).reduce(0, +) / 5, 0.75 * losses[0], "loss did not fall: \(losses)")
+    }
+
+    /// A run stopped after its first epoch and started again ends with the same record as one that ran
+    /// straight through (apart from wall-clock measurements and the resume marker).
+    func testInterruptedRunResumesToTheSameRecord() throws {
+        let p = profile()
+        let data = try dataset(p)
+        let straight = try RunTrainer(config: config(p), datasetPath: data, runsDir: dir + "/a", threads: 2,
+                                      progress: Progress(), label: "a").run()
+        var first = RunTrainer(config: config(p), datasetPath: data, runsDir: dir + "/b", threads: 2,
+                               progress: Progress(), label: "b")
+        first.interruptAfterEpochs = 1
+        XCTAssertThrowsError(try first.run()) { XCTAssertTrue("\($0)".contains("interrupted"), "\($0)") }
+        var resumed = try RunTrainer(config: config(p), datasetPath: data, runsDir: dir + "/b", threads: 2,
+                                     progress: Progress(), label: "b").run()
+        XCTAssertEqual(resumed.training.resumedFromEpoch, 1)
+        resumed.training.resumedFromEpoch = 0
+        resumed.measured = straight.measured
+        XCTAssertEqual(resumed, straight)
+        XCTAssertEqual(straight.metrics.count, 12)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/a/test/unit/r0-sp53/seed-0/val-detections.json"))
+    }
+
+    /// A learning rate that blows the loss up stops that run with a failure record; the ablation goes on.
+    func testDivergingRunIsRecordedAsFailed() throws {
+        let yaml = """
+            name: diverge
+            title: t
+            dataset: { kind: shapes, seed: 3 }
+            tables:
+              - { id: t, title: t, baseline: r0-sp53, rows: [{ model: r0-sp53 }, { model: r0-sp53-sequential }], claims: [] }
+            profiles:
+              smoke:
+                dataset: { size: 64, train: 16, val: 8, max_objects: 2 }
+                input: 64
+                scale: 0.25
+                alpha: 0.25
+                endpoints: 16
+                head_filters: 16
+                head_convs: 1
+                epochs: 1
+                batch: 8
+                learning_rate: 1.0e+6
+                warmup_fraction: 0
+                weight_decay: 0
+                seeds: 1
+            """
+        try yaml.write(toFile: dir + "/diverge.yaml", atomically: true, encoding: .utf8)
+        var runner = AblationRunner(definitionPath: dir + "/diverge.yaml", profileName: "smoke", threads: 2)
+        runner.resultsDir = dir + "/results"
+        runner.runsDir = dir + "/runs"
+        runner.dataDir = dir + "/data"
+        let summary = try runner.run(progress: Progress())
+        XCTAssertEqual(summary.failed, 2)
+        let record = try ResultRecord.read(dir + "/results/records/diverge/smoke/r0-sp53/seed-0.json")
+        XCTAssertEqual(record.status, "failed")
+        XCTAssertTrue(record.failure?.contains("loss became") ?? false, "\(record.failure ?? "")")
+        XCTAssertGreaterThan(record.size.paperParams, 1_000_000)
+    }
+}
