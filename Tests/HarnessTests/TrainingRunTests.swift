@@ -60,7 +60,7 @@ final class TrainingRunTests: XCTestCase {
         let data = try dataset(p)
         let straight = try RunTrainer(config: config(p), datasetPath: data, runsDir: dir + "/a", threads: 2,
                                       progress: Progress(), label: "a").run()
-        var first = RunTrainer(config: config(p), datasetPath: data, runsDir: dir + "/b", threads: 2,
+        let first = RunTrainer(config: config(p), datasetPath: data, runsDir: dir + "/b", threads: 2,
                                progress: Progress(), label: "b")
         first.interruptAfterEpochs = 1
         XCTAssertThrowsError(try first.run()) { XCTAssertTrue("\($0)".contains("interrupted"), "\($0)") }
