@@ -7,7 +7,7 @@ import Foundation
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure engine throughput (sgemm, per-op forward/backward).",
-        subcommands: [BenchGemmCommand.self, BenchOpsCommand.self])
+        subcommands: [BenchGemmCommand.self, BenchOpsCommand.self, BenchTrainCommand.self])
 }
 
 /// Options shared by the bench subcommands.
