@@ -35,7 +35,10 @@ extension Tape {
             let w = wp.p[i]
             return w == 0 ? 0 : Double(w * term(xp.p[i], tp.p[i]).0)
         }
-        return record(Tensor(scalar: Float(total / Double(normalizer))), needsGrad: needs[x.id]) { [unowned self] g in
+        // The closure must own `targets` and `weights`: callers usually pass temporaries, and raw pointers
+        // alone would read freed memory in backward (garbage gradients, worse with more threads).
+        return record(Tensor(scalar: Float(total / Double(normalizer))), needsGrad: needs[x.id]) { [unowned self, targets, weights] g in
+            let tp = SendablePtr(targets.ptr), wp = SendablePtr(weights.ptr)
             let scale = g.ptr[0] / normalizer
             let dx = Tensor(uninitialized: x.shape)
             let dp = SendablePtr(dx.ptr), xp = SendablePtr(self.value(x).ptr)
