@@ -27,11 +27,13 @@ public struct AblationDefinition: Codable, Sendable {
 
         public struct Row: Codable, Sendable {
             public var model: String
+            /// How the paper names the row (e.g. "(1) short removed"); the model's name otherwise.
+            public var label: String?
             public var paperAP: Double?
             /// The paper's figure could not be checked against the PDF (SPINENET.md marks it).
             public var paperUnverified: Bool?
             enum CodingKeys: String, CodingKey {
-                case model, paperAP = "paper_ap", paperUnverified = "paper_unverified"
+                case model, label, paperAP = "paper_ap", paperUnverified = "paper_unverified"
             }
         }
         /// A claim of the paper: `better` has higher AP than `worse`.

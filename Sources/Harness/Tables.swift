@@ -34,7 +34,7 @@ public struct TableWriter {
         var metrics: [String: SeedSummary] = [:]
         for key in Self.metricColumns { metrics[key] = SeedSummary(ok.compactMap { $0.metrics[key] }) }
         return RowSummary(model: row.model,
-                          displayName: mine.first?.architecture.displayName ?? row.model,
+                          displayName: row.label ?? mine.first?.architecture.displayName ?? row.model,
                           provenance: mine.first?.architecture.provenance ?? "—",
                           okRecords: ok,
                           failures: mine.filter { $0.status != "ok" }.map { "seed \($0.seed): \($0.failure ?? "failed")" },

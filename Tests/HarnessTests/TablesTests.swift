@@ -56,14 +56,14 @@ final class TablesTests: XCTestCase {
                        record("r0-sp53-no-long", seed: 0, ap: 29), record("r0-sp53-no-long", seed: 1, ap: 33),
                        record("r0-sp53-sequential", seed: 0, ap: 1, status: "failed")]
         let md = TableWriter(definition: def, profile: "smoke", records: records).markdown()
-        XCTAssertTrue(md.contains("R0-SP53 > R0-SP53-NO-SHORT: supported (+10.0 AP"), md)
-        XCTAssertTrue(md.contains("R0-SP53 > R0-SP53-NO-LONG: not resolved"), md)
-        XCTAssertTrue(md.contains("R0-SP53-NO-SHORT > R0-SP53-NO-LONG: contradicted"), md)
+        XCTAssertTrue(md.contains("R0-SP53 > R0-SP53 (1) short removed: supported (+10.0 AP"), md)
+        XCTAssertTrue(md.contains("R0-SP53 > R0-SP53 (2) long removed: not resolved"), md)
+        XCTAssertTrue(md.contains("R0-SP53 (1) short removed > R0-SP53 (2) long removed: contradicted"), md)
         XCTAssertTrue(md.contains("seed 0: loss became nan"), md)
         XCTAssertTrue(md.contains("| 30.5 ± 0.7 |"), md)   // mean and sample std of 30, 31
         XCTAssertTrue(md.contains("| 35.8* |"), md)        // paper AP, marked unverified
         let csv = TableWriter(definition: def, profile: "smoke", records: records).csv()
-        XCTAssertTrue(csv.contains("table9,r0-sp53-no-short,R0-SP53-NO-SHORT,reconstructed,2,20.500,0.707"), csv)
+        XCTAssertTrue(csv.contains("table9,r0-sp53-no-short,R0-SP53 (1) short removed,reconstructed,2,20.500,0.707"), csv)
         XCTAssertTrue(TableWriter(definition: def, profile: "smoke", records: records).svg().contains("<circle"))
     }
 
