@@ -11,7 +11,7 @@ B        ?=
 APT_PKGS := libopenblas-dev libhdf5-dev hdf5-tools pkg-config zlib1g-dev dataset-fashion-mnist
 ABLATE_FLAGS = --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SHARD),--shard $(SHARD))
 
-.PHONY: all deps build test bench ablation-permutation ablation-connections tables diff clean
+.PHONY: all deps build test bench bench-tf ablation-permutation ablation-connections tables diff clean
 
 all: build
 
@@ -49,6 +49,17 @@ test: deps
 bench: build
 	$(BIN) bench gemm
 	$(BIN) bench ops
+
+## bench-tf: our training throughput beside TensorFlow's (tf-models-official SpineNet-49), alternately in one
+## run; makes a virtualenv in .venv-tf with the pinned packages of bench/tensorflow/requirements.txt
+bench-tf: build .venv-tf/ok
+	bench/side-by-side.sh
+
+.venv-tf/ok: bench/tensorflow/requirements.txt
+	python3 -m venv .venv-tf
+	.venv-tf/bin/pip install -q -r bench/tensorflow/requirements.txt
+	.venv-tf/bin/pip install -q --no-deps tf-models-official==2.20.0
+	touch $@
 
 ## ablation-permutation: Tables 3 and 8 (PROFILE=smoke|quick|paper, SEEDS=n, SHARD=i/n)
 ablation-permutation: build
