@@ -31,6 +31,19 @@ struct ConvGeometry {
         ho = py.output; wo = px.output; padTop = py.before; padLeft = px.before
     }
 
+    /// Profile row of this conv kind (head convs are the ones with a bias).
+    func profileName(bias: Bool) -> StaticString {
+        switch (k, stride, bias) {
+        case (1, 1, false): return "conv1x1"
+        case (1, 2, false): return "conv1x1 s2"
+        case (3, 1, false): return "conv3x3 s1"
+        case (3, 2, false): return "conv3x3 s2"
+        case (3, 1, true): return "conv3x3 s1 +bias"
+        case (7, 2, false): return "conv7x7 s2"
+        default: return bias ? "conv other +bias" : "conv other"
+        }
+    }
+
     /// Pointwise stride 1: the NHWC input already is the [N*H*W, Cin] matrix.
     var isPointwise: Bool { k == 1 && stride == 1 }
 

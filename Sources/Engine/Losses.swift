@@ -24,7 +24,7 @@ extension Tape {
     /// sum_i weights[i] * f(x[i], targets[i]).loss / normalizer; term gives (loss, d loss / d x).
     /// Entries with weight 0 are skipped. Sums in fixed chunks (thread-count independent).
     @inline(__always)
-    func weightedLoss(_ name: String, _ x: Var, targets: Tensor, weights: Tensor, normalizer: Float,
+    func weightedLoss(_ name: StaticString, _ x: Var, targets: Tensor, weights: Tensor, normalizer: Float,
                       _ term: @escaping (Float, Float) -> (Float, Float)) -> Var {
         let n = x.shape.reduce(1, *)
         precondition(targets.count == n, "\(name): targets \(targets.shape) do not match input \(x.shape)")
@@ -37,7 +37,7 @@ extension Tape {
         }
         // The closure must own `targets` and `weights`: callers usually pass temporaries, and raw pointers
         // alone would read freed memory in backward (garbage gradients, worse with more threads).
-        return record(Tensor(scalar: Float(total / Double(normalizer))), needsGrad: needs[x.id]) { [unowned self, targets, weights] g in
+        return record(Tensor(scalar: Float(total / Double(normalizer))), needsGrad: needs[x.id], op: name) { [unowned self, targets, weights] g in
             let tp = SendablePtr(targets.ptr), wp = SendablePtr(weights.ptr)
             let scale = g.ptr[0] / normalizer
             let dx = Tensor(uninitialized: x.shape)

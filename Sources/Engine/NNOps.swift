@@ -9,7 +9,10 @@ extension Tape {
         let y = Tensor(uninitialized: [g.n, g.ho, g.wo, g.cout])
         ConvKernels.forward(g, x: value(x).ptr, w: value(w).ptr, bias: bias.map { value($0).ptr }, y: y.ptr)
         let inputs = [x, w] + (bias.map { [$0] } ?? [])
-        return record(y, needsGrad: anyNeeds(inputs)) { [unowned self] dy in
+        let macs = Double(g.n * g.rowsPerImage * g.kkc * g.cout)
+        let backwardFlops = 2 * macs * Double((needs[x.id] ? 1 : 0) + (needs[w.id] ? 1 : 0))
+        return record(y, needsGrad: anyNeeds(inputs), op: g.profileName(bias: bias != nil),
+                      flops: (2 * macs, backwardFlops)) { [unowned self] dy in
             let dx = self.needs[x.id] ? Tensor(uninitialized: x.shape) : nil
             let dw = self.needs[w.id] ? Tensor(uninitialized: w.shape) : nil
             ConvKernels.backward(g, x: self.value(x).ptr, w: self.value(w).ptr, dy: dy.ptr, dx: dx?.ptr, dw: dw?.ptr)
