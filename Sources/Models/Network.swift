@@ -14,6 +14,9 @@ public final class Network {
     public private(set) var parameters: [Parameter] = []
     /// Every BatchNorm once, in plan order (for running statistics in checkpoints).
     public private(set) var batchNorms: [BatchNorm] = []
+    /// Activation node -> the batch-norm node it alone consumes: the pair runs as one fused engine op.
+    let fusedActivations: [Int: Int]
+    let fusedNorms: Set<Int>
 
     /// What a forward pass returns: the backbone levels L3..L7 and the head outputs by plan name.
     public struct Outputs {
@@ -25,6 +28,8 @@ public final class Network {
     /// or removing a layer does not change the others' initial values.
     public init(plan: ModelPlan, seed: UInt64, initializers: (LayerNode) -> (kernel: Initializer, bias: Initializer) = Network.defaultInitializers) {
         self.plan = plan
+        fusedActivations = Network.fusablePairs(plan)
+        fusedNorms = Set(fusedActivations.values)
         let root = RNG(seed: seed)
         for node in plan.nodes {
             let key = node.weightKey
@@ -76,14 +81,21 @@ public final class Network {
         let act: Activation = plan.activation == .relu ? .relu : .swish
         var v: [Var] = []
         v.reserveCapacity(plan.nodes.count)
+        var fused: [Int: Var] = [:]   // batch-norm node -> output of its fused activation
         for node in plan.nodes {
             let xs = node.inputs.map { v[$0] }
             let y: Var
             switch node.op {
             case .input: y = image
             case .conv: y = convs[node.weightKey]!(xs[0], on: tape)
+            case .batchNorm where fusedNorms.contains(node.id):
+                // Only its activation reads this node: compute both now, the activation node takes the result.
+                y = tape.batchNorm(xs[0], norms[node.weightKey]!, activation: act)
+                fused[node.id] = y
             case .batchNorm: y = norms[node.weightKey]!(xs[0], on: tape)
-            case .activation: y = tape.activation(xs[0], act)
+            case .activation:
+                if let bn = fusedActivations[node.id] { y = fused.removeValue(forKey: bn)! }
+                else { y = tape.activation(xs[0], act) }
             case .maxPool: y = tape.maxPool3x3s2(xs[0])
             case let .upsample(factor):
                 y = tape.cropTopLeft(tape.upsampleNearest(xs[0], factor: factor), height: node.shape.h, width: node.shape.w)
@@ -101,6 +113,20 @@ public final class Network {
             v.append(y)
         }
         return Outputs(levels: plan.levels.mapValues { v[$0] }, outputs: plan.outputs.mapValues { v[$0] })
+    }
+
+    /// Activation nodes whose input is a batch norm that nothing else reads (no other node, level or output).
+    static func fusablePairs(_ plan: ModelPlan) -> [Int: Int] {
+        var readers = [Int](repeating: 0, count: plan.nodes.count)
+        for node in plan.nodes { for i in node.inputs { readers[i] += 1 } }
+        for i in plan.levels.values { readers[i] += 1 }
+        for i in plan.outputs.values { readers[i] += 1 }
+        var pairs: [Int: Int] = [:]
+        for node in plan.nodes where node.op == .activation && node.inputs.count == 1 {
+            let bn = node.inputs[0]
+            if plan.nodes[bn].op == .batchNorm && readers[bn] == 1 { pairs[node.id] = bn }
+        }
+        return pairs
     }
 
     /// FNV-1a of a layer name: its RNG stream.
