@@ -11,6 +11,35 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
+    let workers = Threads.count
+    if workers == 1 || m * n * k < 1 << 18 {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        return
+    }
+    // Split the longer side of C in blocks of 16 rows/columns, one part per thread. Every element of C still
+    // sums over all of K in the same order, so the result does not depend on the thread count.
+    let splitRows = m >= n
+    let side = splitRows ? m : n
+    let part = ((side + workers - 1) / workers + 15) / 16 * 16
+    let parts = (side + part - 1) / part
+    let ap = UncheckedBox(a), bp = UncheckedBox(b), cp = SendablePtr(c)
+    Threads.parallelFor(parts) { t in
+        let lo = t * part, len = min(side, lo + part) - lo
+        if splitRows {
+            sgemmPart(transA, transB, len, n, k, alpha, ap.value + (transA ? lo : lo * lda), lda, bp.value, ldb,
+                      beta, cp.p + lo * ldc, ldc)
+        } else {
+            sgemmPart(transA, transB, m, len, k, alpha, ap.value, lda, bp.value + (transB ? lo * ldb : lo), ldb,
+                      beta, cp.p + lo, ldc)
+        }
+    }
+}
+
+@inline(__always)
+private func sgemmPart(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                       _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                       _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
