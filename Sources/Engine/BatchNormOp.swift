@@ -57,10 +57,9 @@ extension Tape {
         return record(y, needsGrad: anyNeeds([x, gammaV, betaV]), op: relu ? "batchNorm+relu" : "batchNorm") {
             [unowned self, output] dy in
             let xp = self.value(x).ptr
-            // A backward closure owns its incoming gradient: mask it in place, later overwrite it with dx.
-            if let output { BatchNormKernels.reluMask(dy.ptr, by: output.ptr, count: dy.count) }
-            // sums[j] = sum dy, sums[c+j] = sum dy * xhat
-            let sums = BatchNormKernels.gradSums(xp, dy.ptr, rows: rows, channels: c, mean, invstd)
+            // sums[j] = sum dy, sums[c+j] = sum dy * xhat. A backward closure owns its incoming gradient:
+            // the ReLU mask is applied to it in place in the same pass, and dx later overwrites it.
+            let sums = BatchNormKernels.gradSums(xp, dy.ptr, mask: output?.ptr, rows: rows, channels: c, mean, invstd)
             if self.needs[gammaV.id] {
                 let dg = Tensor(uninitialized: [c])
                 for j in 0..<c { dg.ptr[j] = Float(sums[c + j]) }
@@ -144,23 +143,31 @@ enum BatchNormKernels {
         } }
     }
 
-    /// dy[i] = 0 where the ReLU output y[i] is 0.
-    static func reluMask(_ dy: UnsafeMutablePointer<Float>, by y: UnsafePointer<Float>, count: Int) {
-        let dp = SendablePtr(dy), yp = SendablePtr(UnsafeMutablePointer(mutating: y))
-        Tape.map(count) { r in SIMDKernels.reluBackward(yp.p, dp.p, dp.p, r) }
-    }
-
-    /// Per channel: sum of dy (first c) and sum of dy * xhat (next c).
-    static func gradSums(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, channels c: Int,
-                         _ mean: [Float], _ invstd: [Float]) -> [Double] {
-        let xp = SendablePtr(UnsafeMutablePointer(mutating: x)), gp = SendablePtr(UnsafeMutablePointer(mutating: dy))
+    /// Per channel: sum of dy (first c) and sum of dy * xhat (next c). With a mask (the fused ReLU's output),
+    /// dy is first zeroed in place where the mask is 0.
+    static func gradSums(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>?,
+                         rows: Int, channels c: Int, _ mean: [Float], _ invstd: [Float]) -> [Double] {
+        let xp = SendablePtr(UnsafeMutablePointer(mutating: x)), gp = SendablePtr(dy)
+        let yp = mask.map { SendablePtr(UnsafeMutablePointer(mutating: $0)) }
         var sums = mean.withUnsafeBufferPointer { mb in
             let m = UncheckedBox(mb.baseAddress!)
             return Reduce.channelSums(rows: rows, channels: c, width: 2) { r, acc in
-                let xr = xp.p + r * c, gr = gp.p + r * c, m = m.value
-                for j in 0..<c {
+                let xr = xp.p + r * c, gr = gp.p + r * c, m = m.value, yr = yp.map { $0.p + r * c }
+                // 8 channels at a time by hand: with the masking store the compiler keeps this loop scalar
+                typealias K = SIMDKernels
+                var j = 0
+                while j + 8 <= c {
+                    var d = K.load(gr + j)
+                    if let yr { d = d.replacing(with: 0, where: K.load(yr + j) .<= 0); K.store(d, gr + j) }
+                    K.store(K.load(acc + j) + d, acc + j)
+                    K.store(K.load(acc + c + j) + d * (K.load(xr + j) - K.load(m + j)), acc + c + j)
+                    j += 8
+                }
+                while j < c {
+                    if let yr, !(yr[j] > 0) { gr[j] = 0 }
                     acc[j] += gr[j]
                     acc[c + j] += gr[j] * (xr[j] - m[j])
+                    j += 1
                 }
             }
         }

@@ -11,20 +11,19 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
-    let workers = Threads.count
-    if workers == 1 || m * n * k < 1 << 18 {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    if m * n * k < 1 << 18 {
+        sgemmPart(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     }
-    // Split the longer side of C in blocks of 16 rows/columns, one part per thread. Every element of C still
-    // sums over all of K in the same order, so the result does not depend on the thread count.
+    // Split the longer side of C into up to 8 blocks (multiples of 16) taken by the engine's threads. The split
+    // depends on the shape alone: OpenBLAS picks its kernels by block size, so a thread-dependent split would
+    // change the rounding with the thread count.
     let splitRows = m >= n
     let side = splitRows ? m : n
-    let part = ((side + workers - 1) / workers + 15) / 16 * 16
-    let parts = (side + part - 1) / part
+    let parts = max(1, min(8, side / 128))
+    let part = ((side + parts - 1) / parts + 15) / 16 * 16
     let ap = UncheckedBox(a), bp = UncheckedBox(b), cp = SendablePtr(c)
-    Threads.parallelFor(parts) { t in
+    Threads.parallelFor((side + part - 1) / part) { t in
         let lo = t * part, len = min(side, lo + part) - lo
         if splitRows {
             sgemmPart(transA, transB, len, n, k, alpha, ap.value + (transA ? lo : lo * lda), lda, bp.value, ldb,

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Engine
 @testable import Harness
 
 /// Speed work must not change what training computes. These known answers (loss and global gradient norm of
@@ -31,6 +32,20 @@ final class TrainingKnownAnswerTests: XCTestCase {
             XCTAssertEqual(g.loss, w.0, accuracy: 2e-5 * abs(w.0), "loss of step \(i)")
             XCTAssertEqual(g.gradNorm, w.1, accuracy: normTolerance[i] * abs(w.1), "gradient norm of step \(i)")
         }
+    }
+
+    /// Work is split in fixed chunks (engine loops and sgemm blocks alike), so the thread count never changes
+    /// a bit of the result.
+    func testThreadCountDoesNotChangeResults() throws {
+        let before = Threads.count
+        defer { Threads.set(before) }
+        var runs: [[UInt32]] = []
+        for n in [1, 2, 3] {
+            Threads.set(n)
+            runs.append(try bench(head: true).losses(steps: 2).flatMap { [$0.loss.bitPattern, $0.gradNorm.bitPattern] })
+        }
+        XCTAssertEqual(runs[0], runs[1])
+        XCTAssertEqual(runs[0], runs[2])
     }
 
     func testBackboneStepsMatchKnownAnswers() throws {
