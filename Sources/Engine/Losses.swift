@@ -106,40 +106,58 @@ enum FocalKernel {
         var sum = SIMD8<Double>()
         var i = r.lowerBound
         while i < r.upperBound {
-            let m = min(8, r.upperBound - i)
-            var z = F8(), tv = F8(), wv = F8()
-            if m == 8 {
-                z = SIMDKernels.load(x + i); tv = SIMDKernels.load(t + i); wv = SIMDKernels.load(w + i)
-            } else {
-                for j in 0..<m { z[j] = x[i + j]; tv[j] = t[i + j]; wv[j] = w[i + j] }
+            // up to 64 entries summed in float lanes, then added in double
+            var part = F8()
+            let blockEnd = min(r.upperBound, i + 64)
+            while i < blockEnd {
+                let m = min(8, blockEnd - i)
+                var z = F8(), tv = F8(), wv = F8()
+                if m == 8 {
+                    z = SIMDKernels.load(x + i); tv = SIMDKernels.load(t + i); wv = SIMDKernels.load(w + i)
+                } else {
+                    for j in 0..<m { z[j] = x[i + j]; tv[j] = t[i + j]; wv[j] = w[i + j] }
+                }
+                let (loss, dz) = entries(z, tv, wv, alpha: alpha, gamma: gamma, gradScale: gradScale)
+                if m == 8 { SIMDKernels.store(dz, grad + i) } else { for j in 0..<m { grad[i + j] = dz[j] } }
+                part += loss
+                i += m
             }
-            let zero = F8(), one = F8(repeating: 1)
-            let positive = tv .>= 0.5, live = wv .!= 0
-            let zs: F8 = z.replacing(with: -z, where: .!positive)        // q = sigmoid(zs)
-            let nonNeg = zs .>= 0
-            let absZ: F8 = zs.replacing(with: -zs, where: .!nonNeg)
-            let e = SIMDMath.expNonPositive(-absZ)
-            let l = SIMDMath.log1pUnit(e)
-            let spPos: F8 = zs.replacing(with: zero, where: .!nonNeg) + l   // softplus(zs) = -log(1 - q)
-            let spNeg: F8 = absZ - zs.replacing(with: zero, where: .!nonNeg) + l   // softplus(-zs) = -log q
-            let inv: F8 = one / (one + e)
-            let ei: F8 = e * inv
-            let q: F8 = ei.replacing(with: inv, where: nonNeg)
-            let oneMinusQ: F8 = inv.replacing(with: ei, where: nonNeg)
-            let at = F8(repeating: 1 - alpha).replacing(with: alpha, where: positive)
-            let mod: F8 = gamma == 0 ? one : SIMDMath.expNonPositive(spPos * -gamma)
-            let atMod: F8 = at * mod
-            let loss: F8 = (wv * atMod * spNeg).replacing(with: zero, where: .!live)
-            let inner: F8 = q * spNeg * -gamma - oneMinusQ
-            var dz: F8 = atMod * inner * wv * gradScale
-            dz = dz.replacing(with: -dz, where: .!positive).replacing(with: zero, where: .!live)
-            if m == 8 { SIMDKernels.store(dz, grad + i) } else { for j in 0..<m { grad[i + j] = dz[j] } }
-            var ld = SIMD8<Double>()
-            for j in 0..<m { ld[j] = Double(loss[j]) }
-            sum += ld
-            i += m
+            for j in 0..<8 { sum[j] += Double(part[j]) }
         }
         return sum.sum()
+    }
+
+    /// Weighted loss and scaled gradient of 8 entries (zero where the weight is 0).
+    @inline(__always)
+    static func entries(_ z: F8, _ tv: F8, _ wv: F8, alpha: Float, gamma: Float, gradScale: Float) -> (F8, F8) {
+        let zero = F8(), one = F8(repeating: 1)
+        let positive = tv .>= 0.5, live = wv .!= 0
+        let zs: F8 = z.replacing(with: -z, where: .!positive)        // q = sigmoid(zs)
+        let nonNeg = zs .>= 0
+        let absZ: F8 = zs.replacing(with: -zs, where: .!nonNeg)
+        let e = SIMDMath.expNonPositive(-absZ)
+        let inv: F8 = one / (one + e)
+        let l = SIMDMath.log1pUnit(e, reciprocal: inv)
+        let spPos: F8 = zs.replacing(with: zero, where: .!nonNeg) + l          // softplus(zs) = -log(1 - q)
+        let spNeg: F8 = absZ - zs.replacing(with: zero, where: .!nonNeg) + l   // softplus(-zs) = -log q
+        let ei: F8 = e * inv
+        let q: F8 = ei.replacing(with: inv, where: nonNeg)
+        let oneMinusQ: F8 = inv.replacing(with: ei, where: nonNeg)
+        let at = F8(repeating: 1 - alpha).replacing(with: alpha, where: positive)
+        let mod: F8                                                          // (1 - q)^gamma
+        switch gamma {
+        case 0: mod = one
+        case 1: mod = oneMinusQ
+        case 1.5: mod = oneMinusQ * SIMDMath.sqrt(oneMinusQ)
+        case 2: mod = oneMinusQ * oneMinusQ
+        default: mod = SIMDMath.expNonPositive(spPos * -gamma)
+        }
+        let atMod: F8 = at * mod
+        let loss: F8 = (wv * atMod * spNeg).replacing(with: zero, where: .!live)
+        let inner: F8 = q * spNeg * -gamma - oneMinusQ
+        var dz: F8 = atMod * inner * wv * gradScale
+        dz = dz.replacing(with: -dz, where: .!positive).replacing(with: zero, where: .!live)
+        return (loss, dz)
     }
 }
 

@@ -28,7 +28,11 @@ enum SIMDMath {
 
     /// log(1 + x) for 0 <= x <= 1: log of u = 1 + x, plus the rounding of 1 + x corrected to first order.
     @inline(__always)
-    static func log1pUnit(_ x: F8) -> F8 {
+    static func log1pUnit(_ x: F8) -> F8 { log1pUnit(x, reciprocal: 1 / (x + 1)) }
+
+    /// The same, given 1 / (1 + x) (callers that need it anyway save a division).
+    @inline(__always)
+    static func log1pUnit(_ x: F8, reciprocal: F8) -> F8 {
         let u = x + 1
         // u in [1, 2]: above sqrt(2) take u/2 and add ln 2, so f = m - 1 stays in [-0.29, 0.42].
         let big = u .> 1.414_213_5
@@ -49,6 +53,16 @@ enum SIMDMath {
         y += e * -2.121_944_4e-4
         y -= z * 0.5
         let logU = f + y + e * 0.693_359_375
-        return logU + (x - (u - 1)) / u
+        return logU + (x - (u - 1)) * reciprocal
+    }
+
+    /// sqrt(x) for x >= 0 as x / sqrt(x) from the bit-trick reciprocal square root and three Newton steps
+    /// (F8.squareRoot() calls sqrtf lane by lane).
+    @inline(__always)
+    static func sqrt(_ x: F8) -> F8 {
+        var y = unsafeBitCast(I8(repeating: 0x5f37_59df) &- (unsafeBitCast(x, to: I8.self) &>> 1), to: F8.self)
+        let half = x * 0.5
+        for _ in 0..<3 { y = y * (1.5 - half * y * y) }
+        return x * y
     }
 }

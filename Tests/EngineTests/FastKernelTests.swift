@@ -15,6 +15,13 @@ final class FastKernelTests: XCTestCase {
             if u > 0 { worstLog = max(worstLog, abs(l - log1pf(u)) / log1pf(u)) } else { XCTAssertEqual(l, 0) }
         }
         XCTAssertLessThan(worstExp, 4e-7, "exp relative error")
+        var worstSqrt: Float = 0
+        for i in 0..<4000 {
+            let x = Float(i) / 3999 * pow(10, Float(i % 9) - 6)
+            let r = SIMDMath.sqrt(SIMD8(repeating: x))[2]
+            if x > 0 { worstSqrt = max(worstSqrt, abs(r - x.squareRoot()) / x.squareRoot()) } else { XCTAssertEqual(r, 0) }
+        }
+        XCTAssertLessThan(worstSqrt, 4e-7, "sqrt relative error")
         XCTAssertLessThan(worstLog, 4e-7, "log1p relative error")
         XCTAssertEqual(SIMDMath.log1pUnit(SIMD8(repeating: 1e-12))[0], 1e-12, accuracy: 1e-18)   // no cancellation
     }
@@ -28,7 +35,7 @@ final class FastKernelTests: XCTestCase {
         x[3] = 40; x[4] = -40; x[5] = 0
         let t = (0..<n).map { Float($0 % 4 == 0 ? 1 : 0) }
         let w = (0..<n).map { Float($0 % 7 == 6 ? 0 : 1) }
-        for gamma: Float in [0, 1.5, 2] {
+        for gamma: Float in [0, 1, 1.5, 2, 2.5] {   // fast paths and the general exp path
             var grad = [Float](repeating: .nan, count: n)
             let loss = grad.withUnsafeMutableBufferPointer { g in
                 FocalKernel.run(x, t, w, g.baseAddress!, 0..<n, alpha: 0.25, gamma: gamma, gradScale: 0.5)
