@@ -67,8 +67,11 @@ extension Tape {
         precondition(!xs.isEmpty, "add: needs at least one input")
         for v in xs { precondition(v.shape == xs[0].shape, "add: shapes differ: \(xs.map(\.shape))") }
         if xs.count == 1 { return xs[0] }
-        let y = value(xs[0]).copy()
-        for v in xs.dropFirst() { y.add(value(v)) }
+        // first two inputs in one pass (no copy then add), then any others
+        let y = Tensor(uninitialized: xs[0].shape)
+        let yp = SendablePtr(y.ptr), ap = SendablePtr(value(xs[0]).ptr), bp = SendablePtr(value(xs[1]).ptr)
+        Tape.map(y.count) { r in for i in r { yp.p[i] = ap.p[i] + bp.p[i] } }
+        for v in xs.dropFirst(2) { y.add(value(v)) }
         return record(y, needsGrad: anyNeeds(xs)) { [unowned self] g in
             var first = true
             for v in xs where self.needs[v.id] {
