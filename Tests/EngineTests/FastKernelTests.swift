@@ -87,3 +87,31 @@ final class FastKernelTests: XCTestCase {
         }
     }
 }
+
+extension FastKernelTests {
+    /// Fused add+relu (2 and 3 inputs, one input used twice) gives the values and gradients of add then relu.
+    func testFusedAddReluMatchesSeparateOps() {
+        var rng = RNG(seed: 8)
+        let a = GradCheck.spacedTensor([2, 3, 4, 5], &rng), b = GradCheck.randomTensor([2, 3, 4, 5], &rng)
+        let seed = GradCheck.randomTensor([2, 3, 4, 5], &rng)
+        for pick in [[0, 1], [0, 1, 0]] {
+            var results: [[Float]] = []
+            for fused in [false, true] {
+                let ps = [a, b].enumerated().map { Parameter(name: "in\($0.offset)", value: $0.element.copy(), decays: false) }
+                let t = Tape(training: true)
+                let vs = ps.map { t.param($0) }, xs = pick.map { vs[$0] }
+                let y = fused ? t.add(xs, activation: .relu) : t.relu(t.add(xs))
+                let out = t.value(y).data
+                t.backward(y, seed: seed)
+                results.append(out + ps[0].grad.data + ps[1].grad.data)
+            }
+            XCTAssertEqual(results[0], results[1], "inputs \(pick)")
+        }
+        // sums of two spaced tensors sit on multiples of 0.1; the shift keeps them 0.025 away from the kink
+        let c = GradCheck.spacedTensor([2, 3, 4, 5], &rng)
+        for i in 0..<c.count { c[i] += 0.025 }
+        GradCheck.check("add+relu", inputs: [a, c], h: 1e-3) { t, v in
+            t.add([v[0], v[1]], activation: .relu)
+        }
+    }
+}
