@@ -159,6 +159,12 @@ extension TrainingBenchmark {
         }
         let fwd = rows.reduce(0) { $0 + $1.forwardSeconds }, bwd = rows.reduce(0) { $0 + $1.backwardSeconds }
         lines.append(cells(["total", "", ms(fwd), ms(bwd), ms(total), "100.0%"]))
+        // all 3x3 convs together, forward + backward (the "fraction of sgemm peak on the 3x3 convs")
+        let k3 = rows.filter { $0.op.hasPrefix("conv3x3") }
+        let k3Flops = k3.reduce(0) { $0 + $1.forwardFlops + $1.backwardFlops }, k3Time = k3.reduce(0) { $0 + $1.seconds }
+        if k3Time > 0 {
+            lines.append("3x3 convs, forward + backward: " + rate(k3Flops, k3Time) + " GFLOP/s (fraction of sgemm peak)")
+        }
         return lines.joined(separator: "\n")
     }
 }
