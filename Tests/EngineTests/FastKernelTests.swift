@@ -72,20 +72,6 @@ final class FastKernelTests: XCTestCase {
             for (a, b) in zip(results[0], results[1]) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(a)), "training \(training)") }
         }
     }
-
-    func testFusedBatchNormReluGradients() {
-        var rng = RNG(seed: 7)
-        for training in [true, false] {
-            let bn = BatchNorm(name: "bn", channels: 3)
-            bn.runningMean.data = [0.1, -0.2, 0.3]
-            bn.runningVar.data = [0.5, 1.5, 2.0]
-            let x = GradCheck.spacedTensor([2, 5, 3, 3], &rng, gap: 0.3)
-            let gamma = Tensor(shape: [3], data: [1.2, -0.7, 0.9]), beta = Tensor(shape: [3], data: [0.3, 0.1, -0.2])
-            GradCheck.check("batchNorm+relu training=\(training)", inputs: [x, gamma, beta], training: training, h: 1e-3) { t, v in
-                t.batchNorm(v[0], bn, gamma: v[1], beta: v[2], relu: true)
-            }
-        }
-    }
 }
 
 extension FastKernelTests {
