@@ -11,6 +11,7 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
+    _ = Threads.count   // the first use pins OpenBLAS to one thread
     if m * n * k < 1 << 18 {
         sgemmPart(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
