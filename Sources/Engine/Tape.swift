@@ -18,6 +18,9 @@ public enum Activation: Sendable, Equatable {
 /// Reverse-mode autodiff over recorded nodes. Each op computes its value now and records a hand-written
 /// backward closure; `backward` walks nodes newest-first and frees each node's value, gradient and
 /// closure once it is done, so peak memory is the forward activations plus one gradient front.
+/// A backward closure owns the gradient it is given (no other node holds it): it may overwrite it and pass it
+/// on as its input's gradient (batch norm and the fused ReLUs do), so gradients handed to `accumulate` must be
+/// tensors nobody else keeps.
 public final class Tape {
     public let training: Bool
     var values: [Tensor?] = []
