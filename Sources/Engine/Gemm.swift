@@ -22,7 +22,9 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
     let splitRows = m >= n
     let side = splitRows ? m : n
     let parts = max(1, min(8, side / 128))
-    if parts == 1 && k >= 4096 {
+    // Long K (weight gradients): slicing K packs each operand once, where splitting C packs one of them
+    // again for every block.
+    if k >= 4096 && k >= 4 * side {
         sgemmSplitK(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     }
@@ -40,7 +42,7 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
     }
 }
 
-/// Small C, long K (weight gradients: K runs over every output pixel): up to 8 slices of K, each product into its
+/// Long K (weight gradients: K runs over every output pixel): up to 8 slices of K, each product into its
 /// own buffer, then C = beta*C + the slices' sum in slice order. Slices depend on the shape alone.
 private func sgemmSplitK(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                          _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
