@@ -31,6 +31,19 @@ struct ConvGeometry {
         ho = py.output; wo = px.output; padTop = py.before; padLeft = px.before
     }
 
+    /// Profile row of this conv kind (head convs are the ones with a bias).
+    func profileName(bias: Bool) -> StaticString {
+        switch (k, stride, bias) {
+        case (1, 1, false): return "conv1x1"
+        case (1, 2, false): return "conv1x1 s2"
+        case (3, 1, false): return "conv3x3 s1"
+        case (3, 2, false): return "conv3x3 s2"
+        case (3, 1, true): return "conv3x3 s1 +bias"
+        case (7, 2, false): return "conv7x7 s2"
+        default: return bias ? "conv other +bias" : "conv other"
+        }
+    }
+
     /// Pointwise stride 1: the NHWC input already is the [N*H*W, Cin] matrix.
     var isPointwise: Bool { k == 1 && stride == 1 }
 
@@ -192,19 +205,23 @@ enum Reduce {
         return out
     }
 
-    /// Sum of f(i) over 0..<n, in fixed chunks (Double within and across chunks).
-    static func sum(_ n: Int, grain: Int = 4096, _ f: (Int) -> Double) -> Double {
+    /// Sum of body(range) over fixed chunks of 0..<n, combined in chunk order.
+    static func sumChunks(_ n: Int, grain: Int, _ body: (Range<Int>) -> Double) -> Double {
         if n == 0 { return 0 }
-        let chunks = (n + grain - 1) / grain
-        var partial = [Double](repeating: 0, count: chunks)
+        var partial = [Double](repeating: 0, count: (n + grain - 1) / grain)
         partial.withUnsafeMutableBufferPointer { buf in
             let pp = UncheckedBox(buf.baseAddress!)
-            Threads.parallelChunks(n, grain: grain) { c, range in
-                var s = 0.0
-                for i in range { s += f(i) }
-                pp.value[c] = s
-            }
+            Threads.parallelChunks(n, grain: grain) { c, range in pp.value[c] = body(range) }
         }
         return partial.reduce(0, +)
+    }
+
+    /// Sum of f(i) over 0..<n, in fixed chunks (Double within and across chunks).
+    static func sum(_ n: Int, grain: Int = 4096, _ f: (Int) -> Double) -> Double {
+        sumChunks(n, grain: grain) { range in
+            var s = 0.0
+            for i in range { s += f(i) }
+            return s
+        }
     }
 }

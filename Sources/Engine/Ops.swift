@@ -63,13 +63,39 @@ extension Tape {
     }
 
     /// n-ary sum of equal shapes.
-    public func add(_ xs: [Var]) -> Var {
+    public func add(_ xs: [Var]) -> Var { add(xs, relu: false) }
+
+    /// Sum, then an activation. ReLU is fused (one pass writes max(sum, 0); backward masks the gradient by
+    /// that output, so the sum itself is never stored); swish stays a separate op.
+    public func add(_ xs: [Var], activation: Activation) -> Var {
+        switch activation {
+        case .relu: return xs.count == 1 ? relu(xs[0]) : add(xs, relu: true)
+        case .swish: return swish(add(xs))
+        case .none: return add(xs)
+        }
+    }
+
+    func add(_ xs: [Var], relu: Bool) -> Var {
         precondition(!xs.isEmpty, "add: needs at least one input")
         for v in xs { precondition(v.shape == xs[0].shape, "add: shapes differ: \(xs.map(\.shape))") }
         if xs.count == 1 { return xs[0] }
-        let y = value(xs[0]).copy()
-        for v in xs.dropFirst() { y.add(value(v)) }
-        return record(y, needsGrad: anyNeeds(xs)) { [unowned self] g in
+        // first two inputs in one pass (no copy then add), then any others
+        let y = Tensor(uninitialized: xs[0].shape)
+        let yp = SendablePtr(y.ptr), ap = SendablePtr(value(xs[0]).ptr), bp = SendablePtr(value(xs[1]).ptr)
+        if relu && xs.count == 2 {
+            Tape.map(y.count) { r in for i in r { yp.p[i] = max(ap.p[i] + bp.p[i], 0) } }
+        } else {
+            Tape.map(y.count) { r in for i in r { yp.p[i] = ap.p[i] + bp.p[i] } }
+            for v in xs.dropFirst(2) { y.add(value(v)) }
+            if relu { Tape.map(y.count) { r in for i in r { yp.p[i] = max(yp.p[i], 0) } } }
+        }
+        let output = relu ? y : nil
+        return record(y, needsGrad: anyNeeds(xs), op: relu ? "add+relu" : "add") { [unowned self, output] g in
+            // a backward closure owns its incoming gradient: mask it in place
+            if let output {
+                let gp = SendablePtr(g.ptr), op = SendablePtr(output.ptr)
+                Tape.map(g.count) { r in SIMDKernels.reluBackward(op.p, gp.p, gp.p, r) }
+            }
             var first = true
             for v in xs where self.needs[v.id] {
                 self.accumulate(v, first ? g : g.copy())

@@ -33,27 +33,41 @@ public final class SGD {
 
     public func zeroGrad() { for p in parameters { p.zeroGrad() } }
 
-    /// One update; returns the global gradient norm before clipping.
+    /// Work items of an update: (parameter index, element range), ranges of at most 64K elements. Fixed by the
+    /// parameter shapes alone, so sums over them come out the same for any thread count.
+    private lazy var items: [(Int, Range<Int>)] = parameters.enumerated().flatMap { i, p in
+        stride(from: 0, to: max(p.value.count, 1), by: 1 << 16).map { (i, $0..<min(p.value.count, $0 + (1 << 16))) }
+    }
+
+    /// One update; returns the global gradient norm before clipping. Two passes over all parameters at once
+    /// (many parameters are tiny BN vectors: one parallel loop each would cost more than the arithmetic).
     @discardableResult
     public func step(learningRate lr: Float) -> Float {
-        var sq = 0.0
-        for p in parameters {
-            let g = SendablePtr(p.grad.ptr), w = SendablePtr(p.value.ptr), wd = weightDecay
-            if p.decays && wd != 0 { Tape.map(p.grad.count) { r in for i in r { g.p[i] += wd * w.p[i] } } }
-            sq += Reduce.sum(p.grad.count) { i in Double(g.p[i]) * Double(g.p[i]) }
+        let items = self.items, wd = weightDecay
+        let ps = UncheckedBox(parameters)
+        var partial = [Double](repeating: 0, count: items.count)
+        partial.withUnsafeMutableBufferPointer { buf in
+            let out = UncheckedBox(buf.baseAddress!), its = UncheckedBox(items)
+            Threads.parallelFor(items.count) { t in
+                let (i, r) = its.value[t]
+                let p = ps.value[i]
+                let g = p.grad.ptr, w = p.value.ptr
+                if p.decays && wd != 0 { for j in r { g[j] += wd * w[j] } }
+                out.value[t] = SIMDKernels.sumOfSquares(g + r.lowerBound, r.count)
+            }
         }
-        let norm = Float(sq.squareRoot())
+        let norm = Float(partial.reduce(0, +).squareRoot())
         lastGradNorm = norm
         var factor: Float = 1
         if let clipNorm, norm > clipNorm, norm > 0 { factor = clipNorm / norm }
-        let m = momentum
-        for (p, v) in zip(parameters, state) {
-            let g = SendablePtr(p.grad.ptr), w = SendablePtr(p.value.ptr), vp = SendablePtr(v.ptr)
-            Tape.map(p.value.count) { r in
-                for i in r {
-                    vp.p[i] = m * vp.p[i] + factor * g.p[i]
-                    w.p[i] -= lr * vp.p[i]
-                }
+        let m = momentum, vs = UncheckedBox(state), its = UncheckedBox(items)
+        Threads.parallelFor(items.count) { t in
+            let (i, r) = its.value[t]
+            let p = ps.value[i]
+            let g = p.grad.ptr, w = p.value.ptr, v = vs.value[i].ptr
+            for j in r {
+                v[j] = m * v[j] + factor * g[j]
+                w[j] -= lr * v[j]
             }
         }
         stepCount += 1

@@ -38,4 +38,18 @@ enum SIMDKernels {
             ch += 1
         }
     }
+
+    /// Sum of squares: 8 float lanes within blocks of 1024 elements, blocks added in Double.
+    static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
+        var total = 0.0, i = 0
+        while i < n {
+            let end = min(n, i + 1024)
+            var acc = F8()
+            while i + 8 <= end { let v = load(x + i); acc += v * v; i += 8 }
+            var s = Double(acc.sum())
+            while i < end { s += Double(x[i] * x[i]); i += 1 }
+            total += s
+        }
+        return total
+    }
 }

@@ -18,6 +18,9 @@ public enum Activation: Sendable, Equatable {
 /// Reverse-mode autodiff over recorded nodes. Each op computes its value now and records a hand-written
 /// backward closure; `backward` walks nodes newest-first and frees each node's value, gradient and
 /// closure once it is done, so peak memory is the forward activations plus one gradient front.
+/// A backward closure owns the gradient it is given (no other node holds it): it may overwrite it and pass it
+/// on as its input's gradient (batch norm and the fused ReLUs do), so gradients handed to `accumulate` must be
+/// tensors nobody else keeps.
 public final class Tape {
     public let training: Bool
     var values: [Tensor?] = []
@@ -25,13 +28,31 @@ public final class Tape {
     var backs: [((Tensor) -> Void)?] = []
     var needs: [Bool] = []
     var params: [Parameter?] = []
+    /// Op name and backward FLOPs of each node, for the profiler.
+    var ops: [StaticString] = []
+    var backwardFlops: [Double] = []
+    /// When the previous node was recorded (profiler on only).
+    var mark: UInt64
 
-    public init(training: Bool) { self.training = training }
+    public init(training: Bool) {
+        self.training = training
+        mark = Profiler.enabled ? Profiler.now() : 0
+    }
 
     /// Number of recorded nodes.
     public var nodeCount: Int { values.count }
 
-    func record(_ value: Tensor, needsGrad: Bool, param: Parameter? = nil, back: ((Tensor) -> Void)? = nil) -> Var {
+    /// Appends a node. `op` names it in profiles (the calling op by default); `flops` are its forward and
+    /// backward multiply-add FLOPs where known.
+    func record(_ value: Tensor, needsGrad: Bool, param: Parameter? = nil, op: StaticString = #function,
+                flops: (forward: Double, backward: Double) = (0, 0), back: ((Tensor) -> Void)? = nil) -> Var {
+        if Profiler.enabled {
+            let t = Profiler.now()
+            Profiler.add(Profiler.name(op), forward: Double(t - mark) / 1e9, calls: 1, forwardFlops: flops.forward)
+            mark = t
+        }
+        ops.append(op)
+        backwardFlops.append(needsGrad ? flops.backward : 0)
         values.append(value)
         grads.append(nil)
         needs.append(needsGrad)
@@ -76,8 +97,13 @@ public final class Tape {
         var i = out.id
         while i >= 0 {
             if let g = grads[i] {
+                let t0 = Profiler.enabled ? Profiler.now() : 0
                 if let p = params[i] { p.grad.add(g) }
                 else if let back = backs[i] { back(g) }
+                if Profiler.enabled {
+                    Profiler.add(params[i] != nil ? "param grad" : Profiler.name(ops[i]),
+                                 backward: Double(Profiler.now() - t0) / 1e9, backwardFlops: backwardFlops[i])
+                }
             }
             grads[i] = nil
             backs[i] = nil

@@ -3,14 +3,22 @@ import Dispatch
 
 /// Thread settings for OpenBLAS and the engine's own loops. Engine loops split work into fixed chunks
 /// whose boundaries never depend on the thread count, so reductions give the same bits for any count.
+///
+/// OpenBLAS itself always runs single-threaded: `sgemm` splits each product over the engine's threads.
+/// With two pools (OpenBLAS's pthreads and the engine's), OpenBLAS workers spin for a while after every
+/// product and take the cores from the engine's loops that follow; one pool avoids that.
 public enum Threads {
-    nonisolated(unsafe) private static var current: Int = max(1, Int(openblas_get_num_threads()))
+    nonisolated(unsafe) private static var current: Int = {
+        let n = max(1, Int(openblas_get_num_threads()))   // OpenBLAS's default (OPENBLAS_NUM_THREADS or cores)
+        openblas_set_num_threads(1)
+        return n
+    }()
 
-    /// Sets OpenBLAS threads and the engine's loop parallelism.
+    /// Sets the engine's parallelism (its loops and the split of every sgemm); OpenBLAS gets 1 thread.
     public static func set(_ n: Int) {
         precondition(n >= 1, "Threads.set: need at least one thread, got \(n)")
-        openblas_set_num_threads(Int32(n))
         current = n
+        openblas_set_num_threads(1)
     }
 
     public static var count: Int { current }

@@ -14,6 +14,9 @@ public final class Network {
     public private(set) var parameters: [Parameter] = []
     /// Every BatchNorm once, in plan order (for running statistics in checkpoints).
     public private(set) var batchNorms: [BatchNorm] = []
+    /// Activation node -> the batch-norm or add node it alone consumes: the pair runs as one fused engine op.
+    let fusedActivations: [Int: Int]
+    let fusedProducers: Set<Int>
 
     /// What a forward pass returns: the backbone levels L3..L7 and the head outputs by plan name.
     public struct Outputs {
@@ -25,6 +28,8 @@ public final class Network {
     /// or removing a layer does not change the others' initial values.
     public init(plan: ModelPlan, seed: UInt64, initializers: (LayerNode) -> (kernel: Initializer, bias: Initializer) = Network.defaultInitializers) {
         self.plan = plan
+        fusedActivations = Network.fusablePairs(plan)
+        fusedProducers = Set(fusedActivations.values)
         let root = RNG(seed: seed)
         for node in plan.nodes {
             let key = node.weightKey
@@ -76,23 +81,35 @@ public final class Network {
         let act: Activation = plan.activation == .relu ? .relu : .swish
         var v: [Var] = []
         v.reserveCapacity(plan.nodes.count)
+        var fused: [Int: Var] = [:]   // batch-norm or add node -> output of its fused activation
         for node in plan.nodes {
             let xs = node.inputs.map { v[$0] }
             let y: Var
             switch node.op {
             case .input: y = image
             case .conv: y = convs[node.weightKey]!(xs[0], on: tape)
+            case .batchNorm where fusedProducers.contains(node.id):
+                // Only its activation reads this node: compute both now, the activation node takes the result.
+                y = tape.batchNorm(xs[0], norms[node.weightKey]!, activation: act)
+                fused[node.id] = y
             case .batchNorm: y = norms[node.weightKey]!(xs[0], on: tape)
-            case .activation: y = tape.activation(xs[0], act)
+            case .activation:
+                if let producer = fusedActivations[node.id] { y = fused.removeValue(forKey: producer)! }
+                else { y = tape.activation(xs[0], act) }
             case .maxPool: y = tape.maxPool3x3s2(xs[0])
             case let .upsample(factor):
                 y = tape.cropTopLeft(tape.upsampleNearest(xs[0], factor: factor), height: node.shape.h, width: node.shape.w)
             case .add:
+                var terms = xs
                 if let k = node.residualBlock, let sd = stochasticDepth, tape.training {
                     let factors = sd.factors(block: k, of: plan.blockCount, batch: xs[0].shape[0])
-                    y = tape.add([tape.scalePerExample(xs[0], factors), xs[1]])
+                    terms = [tape.scalePerExample(xs[0], factors), xs[1]]
+                }
+                if fusedProducers.contains(node.id) {
+                    y = tape.add(terms, activation: act)
+                    fused[node.id] = y
                 } else {
-                    y = tape.add(xs)
+                    y = tape.add(terms)
                 }
             case .mean: y = tape.scale(tape.add(xs), 1 / Float(xs.count))
             case .globalAvgPool: y = tape.globalAvgPool(xs[0])
@@ -101,6 +118,21 @@ public final class Network {
             v.append(y)
         }
         return Outputs(levels: plan.levels.mapValues { v[$0] }, outputs: plan.outputs.mapValues { v[$0] })
+    }
+
+    /// Activation nodes whose input is a batch norm or an add that nothing else reads (no other node, level or
+    /// output).
+    static func fusablePairs(_ plan: ModelPlan) -> [Int: Int] {
+        var readers = [Int](repeating: 0, count: plan.nodes.count)
+        for node in plan.nodes { for i in node.inputs { readers[i] += 1 } }
+        for i in plan.levels.values { readers[i] += 1 }
+        for i in plan.outputs.values { readers[i] += 1 }
+        var pairs: [Int: Int] = [:]
+        for node in plan.nodes where node.op == .activation && node.inputs.count == 1 {
+            let producer = node.inputs[0]
+            if [.batchNorm, .add].contains(plan.nodes[producer].op) && readers[producer] == 1 { pairs[node.id] = producer }
+        }
+        return pairs
     }
 
     /// FNV-1a of a layer name: its RNG stream.

@@ -31,13 +31,17 @@ final class GradientTests: XCTestCase {
     func testBatchNormTrainingAndInference() {
         var rng = RNG(seed: 2)
         for training in [true, false] {
-            let bn = BatchNorm(name: "bn", channels: 3)
-            bn.runningMean.data = [0.1, -0.2, 0.3]
-            bn.runningVar.data = [0.5, 1.5, 2.0]
-            let x = GradCheck.randomTensor([2, 5, 3, 3], &rng, scale: 2)
-            let gamma = GradCheck.randomTensor([3], &rng), beta = GradCheck.randomTensor([3], &rng)
-            GradCheck.check("batchNorm training=\(training)", inputs: [x, gamma, beta], training: training) { t, v in
-                t.batchNorm(v[0], bn, gamma: v[1], beta: v[2])
+            for relu in [false, true] {
+                let bn = BatchNorm(name: "bn", channels: 3)
+                bn.runningMean.data = [0.1, -0.2, 0.3]
+                bn.runningVar.data = [0.5, 1.5, 2.0]
+                // fused ReLU: spaced inputs keep the outputs away from the kink
+                let x = relu ? GradCheck.spacedTensor([2, 5, 3, 3], &rng, gap: 0.3) : GradCheck.randomTensor([2, 5, 3, 3], &rng, scale: 2)
+                let gamma = GradCheck.randomTensor([3], &rng), beta = GradCheck.randomTensor([3], &rng)
+                GradCheck.check("batchNorm relu=\(relu) training=\(training)", inputs: [x, gamma, beta], training: training,
+                                h: relu ? 1e-3 : 1e-2) { t, v in
+                    t.batchNorm(v[0], bn, gamma: v[1], beta: v[2], relu: relu)
+                }
             }
         }
     }

@@ -1,0 +1,103 @@
+import Foundation
+import XCTest
+@testable import Engine
+
+/// The speed-oriented kernels against the plain code they replace.
+final class FastKernelTests: XCTestCase {
+    func testSIMDExpAndLog1pMatchLibm() {
+        var worstExp: Float = 0, worstLog: Float = 0
+        for i in 0..<4000 {
+            let x = -Float(i) * 0.02                       // 0 ... -80
+            let e = SIMDMath.expNonPositive(SIMD8(repeating: x))[3]
+            worstExp = max(worstExp, abs(e - expf(x)) / expf(x))
+            let u = Float(i) / 3999                         // 0 ... 1
+            let l = SIMDMath.log1pUnit(SIMD8(repeating: u))[5]
+            if u > 0 { worstLog = max(worstLog, abs(l - log1pf(u)) / log1pf(u)) } else { XCTAssertEqual(l, 0) }
+        }
+        XCTAssertLessThan(worstExp, 4e-7, "exp relative error")
+        var worstSqrt: Float = 0
+        for i in 0..<4000 {
+            let x = Float(i) / 3999 * pow(10, Float(i % 9) - 6)
+            let r = SIMDMath.sqrt(SIMD8(repeating: x))[2]
+            if x > 0 { worstSqrt = max(worstSqrt, abs(r - x.squareRoot()) / x.squareRoot()) } else { XCTAssertEqual(r, 0) }
+        }
+        XCTAssertLessThan(worstSqrt, 4e-7, "sqrt relative error")
+        XCTAssertLessThan(worstLog, 4e-7, "log1p relative error")
+        XCTAssertEqual(SIMDMath.log1pUnit(SIMD8(repeating: 1e-12))[0], 1e-12, accuracy: 1e-18)   // no cancellation
+    }
+
+    /// Loss and gradient of the 8-lane focal kernel equal the scalar reference, including the scalar tail
+    /// (37 entries), zero weights and saturated logits.
+    func testFocalKernelMatchesScalarTerm() {
+        var rng = RNG(seed: 5)
+        let n = 37
+        var x = (0..<n).map { _ in 4 * rng.normal() }
+        x[3] = 40; x[4] = -40; x[5] = 0
+        let t = (0..<n).map { Float($0 % 4 == 0 ? 1 : 0) }
+        let w = (0..<n).map { Float($0 % 7 == 6 ? 0 : 1) }
+        for gamma: Float in [0, 1, 1.5, 2, 2.5] {   // fast paths and the general exp path
+            var grad = [Float](repeating: .nan, count: n)
+            let loss = grad.withUnsafeMutableBufferPointer { g in
+                FocalKernel.run(x, t, w, g.baseAddress!, 0..<n, alpha: 0.25, gamma: gamma, gradScale: 0.5)
+            }
+            var want = 0.0
+            for i in 0..<n {
+                let (l, d) = focalTerm(x[i], positive: t[i] == 1, alpha: 0.25, gamma: gamma)
+                want += Double(w[i] * l)
+                XCTAssertEqual(grad[i], w[i] * d * 0.5, accuracy: 1e-6 + 1e-5 * abs(d), "gradient \(i) gamma \(gamma)")
+            }
+            XCTAssertEqual(loss, want, accuracy: 1e-5 * abs(want), "loss gamma \(gamma)")
+        }
+    }
+
+    /// Fused batchNorm+relu gives the values and gradients of batchNorm then relu, training and inference.
+    func testFusedBatchNormReluMatchesSeparateOps() {
+        var rng = RNG(seed: 6)
+        let x = GradCheck.randomTensor([2, 5, 4, 7], &rng, scale: 2)
+        let seed = GradCheck.randomTensor([2, 5, 4, 7], &rng)
+        for training in [true, false] {
+            var results: [[Float]] = []
+            for fused in [false, true] {
+                let bn = BatchNorm(name: "bn", channels: 7)
+                bn.gamma.value.data = (0..<7).map { Float($0) * 0.3 - 0.5 }
+                bn.beta.value.data = (0..<7).map { Float($0) * 0.2 - 0.6 }
+                let px = Parameter(name: "x", value: x.copy(), decays: false)
+                let tape = Tape(training: training)
+                let y = fused ? tape.batchNorm(tape.param(px), bn, activation: .relu)
+                              : tape.relu(tape.batchNorm(tape.param(px), bn))
+                let out = tape.value(y).data
+                tape.backward(y, seed: seed)
+                results.append(out + px.grad.data + bn.gamma.grad.data + bn.beta.grad.data + bn.runningMean.data + bn.runningVar.data)
+            }
+            for (a, b) in zip(results[0], results[1]) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(a)), "training \(training)") }
+        }
+    }
+}
+
+extension FastKernelTests {
+    /// Fused add+relu (2 and 3 inputs, one input used twice) gives the values and gradients of add then relu.
+    func testFusedAddReluMatchesSeparateOps() {
+        var rng = RNG(seed: 8)
+        let a = GradCheck.spacedTensor([2, 3, 4, 5], &rng), b = GradCheck.randomTensor([2, 3, 4, 5], &rng)
+        let seed = GradCheck.randomTensor([2, 3, 4, 5], &rng)
+        for pick in [[0, 1], [0, 1, 0]] {
+            var results: [[Float]] = []
+            for fused in [false, true] {
+                let ps = [a, b].enumerated().map { Parameter(name: "in\($0.offset)", value: $0.element.copy(), decays: false) }
+                let t = Tape(training: true)
+                let vs = ps.map { t.param($0) }, xs = pick.map { vs[$0] }
+                let y = fused ? t.add(xs, activation: .relu) : t.relu(t.add(xs))
+                let out = t.value(y).data
+                t.backward(y, seed: seed)
+                results.append(out + ps[0].grad.data + ps[1].grad.data)
+            }
+            XCTAssertEqual(results[0], results[1], "inputs \(pick)")
+        }
+        // sums of two spaced tensors sit on multiples of 0.1; the shift keeps them 0.025 away from the kink
+        let c = GradCheck.spacedTensor([2, 3, 4, 5], &rng)
+        for i in 0..<c.count { c[i] += 0.025 }
+        GradCheck.check("add+relu", inputs: [a, c], h: 1e-3) { t, v in
+            t.add([v[0], v[1]], activation: .relu)
+        }
+    }
+}
