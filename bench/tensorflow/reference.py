@@ -1,7 +1,7 @@
 """TensorFlow reference for `spinebench bench train`: the same training step on tf-models-official's SpineNet.
 
 Times forward + backward + SGD-momentum update of SpineNet-49 (TFM's block list) at a given width, resampling
-alpha, endpoint filters, input size and batch, on synthetic data, with 2 intra-op threads and XLA off, and prints
+alpha, endpoint filters, input size and batch, on synthetic data, with the given number of intra- and inter-op threads (2) and XLA off, and prints
 one line in the format `spinebench bench train` uses (median step, images/s, params, peak RSS) so the two can be
 read side by side. `make bench-tf` makes the virtualenv and runs both.
 """
@@ -34,7 +34,7 @@ def main():
     a = p.parse_args()
 
     tf.config.threading.set_intra_op_parallelism_threads(a.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(a.threads)
     tf.config.optimizer.set_jit(False)
     tf.random.set_seed(0)
 
