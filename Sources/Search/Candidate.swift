@@ -34,6 +34,12 @@ public struct Candidate: Codable, Hashable, Sendable {
 
     public init(genes: [Gene]) { self.genes = genes }
 
+    /// A spec's permuted blocks as a candidate (parents sorted; levels taken as built, no shift), e.g. to
+    /// score a hand-made block list in a space's proxy task.
+    public init(spec: ModelSpec) {
+        genes = spec.blocks.map { Gene(level: $0.level, type: $0.type, inputs: ($0.inputs ?? []).sorted(), output: $0.output) }
+    }
+
     public var text: String { genes.map(\.text).joined(separator: " ") }
 
     /// A short stable id (FNV-1a of the text) for run folders and logs.

@@ -17,6 +17,9 @@ public struct SearchRunner {
     public var dataDir = "data"
     /// Where the spec is written; nil: the spec library's folder (ablations/specs).
     public var specsDir: String?
+    /// Specs to score in the space's proxy task before searching (e.g. the hand-made reconstruction the
+    /// search replaces), recorded in `references.json` beside the logs, never in them.
+    public var references: [String] = []
 
     public init(spacePath: String, threads: Int) {
         self.spacePath = spacePath
@@ -32,6 +35,9 @@ public struct SearchRunner {
         let space = try SpaceDefinition.load(spacePath)
         let folder = Self.folder(resultsDir: resultsDir, space: space)
         let commit = ProvenanceProbe.commit()
+        if !references.isEmpty {
+            try scoreReferences(space: space, folder: folder, commit: commit, progress: progress)
+        }
         if !mergeOnly {
             let total = budget ?? space.budget
             let mine = Evolution.shardBudget(total: total, shard: shard)
@@ -51,6 +57,45 @@ public struct SearchRunner {
         return try merge(space: space, folder: folder, progress: progress)
     }
 
+    /// A spec scored in the proxy task, for comparison with what the search finds.
+    public struct ReferenceScore: Codable, Sendable {
+        public var reward: Double
+        public var metrics: [String: Double]
+        public var seconds: Double
+        public var commit: String
+        public var spaceHash: String
+        /// Where the spec leaves the space (it is scored anyway).
+        public var violations: [String]
+        public var candidate: String
+    }
+
+    static func referencesPath(_ folder: String) -> String { folder + "/references.json" }
+
+    static func readReferences(_ folder: String) throws -> [String: ReferenceScore] {
+        guard let data = FileManager.default.contents(atPath: referencesPath(folder)) else { return [:] }
+        return try JSONDecoder().decode([String: ReferenceScore].self, from: data)
+    }
+
+    func scoreReferences(space: SpaceDefinition, folder: String, commit: String, progress: Harness.Progress) throws {
+        let library = try SpecLibrary.standard()
+        let reward = try ProxyReward(space: space, dataDir: dataDir, runsDir: runsDir, threads: threads, progress: progress)
+        var scores = try Self.readReferences(folder)
+        for name in references {
+            let spec = try library.spec(named: name)
+            let candidate = Candidate(spec: spec)
+            let started = Date()
+            let r = try reward.evaluate(candidate, label: "\(space.name) reference \(spec.name)")
+            scores[spec.name] = ReferenceScore(reward: r.value, metrics: r.metrics, seconds: Date().timeIntervalSince(started),
+                                               commit: commit, spaceHash: space.hash,
+                                               violations: space.violations(of: candidate), candidate: candidate.text)
+            progress.log("\(space.name): reference \(spec.name) (\(spec.provenance.rawValue)) \(space.proxy.metric) "
+                         + "\(String(format: "%.2f", r.value))")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try FileSystem.writeAtomically(try encoder.encode(scores), to: Self.referencesPath(folder))
+        }
+    }
+
     static func folder(resultsDir: String, space: SpaceDefinition) -> String { "\(resultsDir)/search/\(space.name)" }
 
     /// Reads every shard's log, writes the best candidate's spec and the summaries.
@@ -64,9 +109,10 @@ public struct SearchRunner {
         }
         let entries = logs.flatMap(\.entries)
         guard let best = SearchSummary.best(of: entries),
-              let summary = SearchSummary(space: space, entries: entries, shards: logs.count) else {
+              var summary = SearchSummary(space: space, entries: entries, shards: logs.count) else {
             throw SearchError.nothingEvaluated(folder: folder)
         }
+        summary.references = try Self.readReferences(folder).filter { $0.value.spaceHash == space.hash }.mapValues(\.reward)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileSystem.writeAtomically(try encoder.encode(summary), to: folder + "/summary.json")

@@ -24,9 +24,11 @@ public struct SearchSummary: Codable, Equatable, Sendable {
     public var bestOrigin: String
     public var best: String
     public var commits: [String]
+    /// Hand-made specs scored in the same proxy task (`--reference`), by name.
+    public var references: [String: Double] = [:]
 
     enum CodingKeys: String, CodingKey {
-        case space, writes, algorithm, metric, candidates, shards, failures, seconds, best, commits
+        case space, writes, algorithm, metric, candidates, shards, failures, seconds, best, commits, references
         case minReward = "min_reward", medianReward = "median_reward", maxReward = "max_reward"
         case randomMean = "random_mean", randomCount = "random_count"
         case bestIndex = "best_index", bestShard = "best_shard", bestOrigin = "best_origin"
@@ -73,12 +75,14 @@ public struct SearchSummary: Codable, Equatable, Sendable {
         out += "Reward: AP (%) on images held out of the train split after short proxy training; the val split "
             + "the tables use is never read. `random mean`: mean reward of the randomly drawn candidates (evolution's "
             + "initial population), i.e. what sampling the space without search gives.\n\n"
-        out += "| space | writes | algorithm | candidates | failed | min | median | max | random mean (n) | best found at | time |\n"
-        out += "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        out += "| space | writes | algorithm | candidates | failed | min | median | max | random mean (n) | best found at | time | reference (hand-made) |\n"
+        out += "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         for s in summaries {
             out += "| \(s.space) | \(s.writes) | \(s.algorithm) | \(s.candidates) (\(s.shards) shard\(s.shards == 1 ? "" : "s")) | "
                 + "\(s.failures) | \(f(s.minReward)) | \(f(s.medianReward)) | \(f(s.maxReward)) | \(f(s.randomMean)) (\(s.randomCount)) | "
-                + "step \(s.bestIndex + 1) of shard \(s.bestShard) (\(s.bestOrigin)) | \(clockText(s.seconds)) |\n"
+                + "step \(s.bestIndex + 1) of shard \(s.bestShard) (\(s.bestOrigin)) | \(clockText(s.seconds)) | "
+                + (s.references.isEmpty ? "-" : s.references.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", "))
+                + " |\n"
         }
         let total = summaries.map(\.seconds).reduce(0, +)
         out += "\nTotal search time: \(clockText(total)) of candidate training and scoring.\n\nBest block lists "

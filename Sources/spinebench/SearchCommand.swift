@@ -19,6 +19,9 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Run only shard i/n (0-based), e.g. $SLURM_ARRAY_TASK_ID/4.") var shard: String?
     @Flag(help: "Evaluate nothing: merge the logs, write the best spec and the summaries.") var merge = false
     @Option(help: "Folder the spec is written to (default: ablations/specs).") var specs: String?
+    @Option(name: .customLong("reference"),
+            help: "A spec to score in the same proxy task first, for comparison (repeatable), e.g. the hand-made r35-sp18.")
+    var references: [String] = []
     @Option(help: "Threads for OpenBLAS and the engine (default: all cores).") var threads: Int?
     @Option(help: "Results folder (logs go to RESULTS/search/SPACE).") var results = "results"
     @Option(help: "Folder for the candidates' throw-away runs.") var runs = "runs"
@@ -30,6 +33,7 @@ struct SearchCommand: ParsableCommand {
         runner.shard = try shard.map(Shard.init(parsing:)) ?? .all
         runner.mergeOnly = merge
         runner.specsDir = specs
+        runner.references = references
         runner.resultsDir = results
         runner.runsDir = runs
         runner.dataDir = data

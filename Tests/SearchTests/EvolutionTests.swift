@@ -92,7 +92,7 @@ final class EvolutionTests: XCTestCase {
         let spacePath = dir + "/hourglass.yaml"
         try FileSystem.writeAtomically(try String(contentsOfFile: TestSupport.root + "/ablations/search/hourglass.yaml",
                                                   encoding: .utf8)
-            .replacingOccurrences(of: "population: 8, sample: 3", with: "population: 3, sample: 2"), to: spacePath)
+            .replacingOccurrences(of: "population: 6, sample: 3", with: "population: 3, sample: 2"), to: spacePath)
         var runner = SearchRunner(spacePath: spacePath, threads: 1)
         runner.mergeOnly = true
         runner.resultsDir = results

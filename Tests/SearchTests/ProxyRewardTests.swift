@@ -18,7 +18,7 @@ final class ProxyRewardTests: XCTestCase {
         for (old, new) in [("kind: fmnist-det, fallback: shapes, seed: 0, size: 64, images: 1000", "kind: shapes, seed: 5, size: 64, images: 40"),
                            ("held_out: 0.2", "held_out: 0.25"), ("endpoints: 64", "endpoints: 16"),
                            ("head_filters: 64", "head_filters: 16"), ("head_convs: 2", "head_convs: 1"),
-                           ("epochs: 4", "epochs: 1"), ("batch: 16", "batch: 10"), ("budget: 24", "budget: 2")] {
+                           ("epochs: 6", "epochs: 1"), ("batch: 16", "batch: 10"), ("budget: 16", "budget: 2")] {
             XCTAssertTrue(text.contains(old), old)
             text = text.replacingOccurrences(of: old, with: new)
         }
@@ -43,14 +43,16 @@ final class ProxyRewardTests: XCTestCase {
         XCTAssertTrue(file.source.contains("held out"), file.source)
     }
 
-    /// `spinebench search` on the tiny space: two candidates trained and scored (AP in [0, 100]), logged,
-    /// and the best written as a searched spec the library can build.
+    /// `spinebench search` on the tiny space: the hand-made fish scored as a reference, two candidates
+    /// trained and scored (AP in [0, 100]), logged, and the best written as a searched spec the library builds.
     func testSearchTrainsScoresLogsAndWritesTheSpec() throws {
         var runner = SearchRunner(spacePath: try tinySpace(), threads: 2)
         runner.resultsDir = dir + "/results"
         runner.runsDir = dir + "/runs"
         runner.dataDir = dir + "/data"
         runner.specsDir = dir + "/specs"
+        runner.references = ["fish"]    // the hand-made (ConnectionRule) fish, scored first for comparison
+        FileManager.default.changeCurrentDirectoryPath(TestSupport.root)
         let outcome = try runner.run(progress: Progress(plainInterval: 1e9))
         let log = try SearchLog(path: dir + "/results/search/fish/shard-0-of-1.jsonl").read()
         XCTAssertEqual(log.count, 2)
@@ -61,6 +63,9 @@ final class ProxyRewardTests: XCTestCase {
             XCTAssertTrue((0...100).contains(e.reward))
         }
         XCTAssertEqual(outcome.summary.candidates, 2)
+        let reference = try XCTUnwrap(try SearchRunner.readReferences(dir + "/results/search/fish")["fish"])
+        XCTAssertEqual(reference.violations, [], "ConnectionRule stays inside the space")
+        XCTAssertEqual(outcome.summary.references["fish"], reference.reward)
         let spec = try SpecLibrary(directory: dir + "/specs").spec(named: "fish")
         XCTAssertEqual(spec.provenance, .searched)
         XCTAssertNoThrow(try ModelBuilder.build(spec))
