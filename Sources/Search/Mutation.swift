@@ -35,7 +35,7 @@ extension SpaceDefinition {
         c.genes.indices.filter { parentChoices(forBlock: $0, output: c.genes[$0].output).count > 2 }
     }
 
-    /// One random mutation that changes the candidate (nil when the space leaves nothing to change).
+    /// One random mutation that changes the candidate and leaves no block dead (nil when none is found).
     public func mutate(_ parent: Candidate, _ rng: inout SplitMix64) throws -> (Candidate, MutationKind)? {
         let kinds = mutationKinds(for: parent)
         guard !kinds.isEmpty else { return nil }
@@ -44,7 +44,7 @@ extension SpaceDefinition {
             var c = parent
             apply(kind, to: &c, &rng)
             if !search.connections { c = try ruleConnected(c) }
-            if c != parent { return (c, kind) }
+            if c != parent && isLive(c) { return (c, kind) }
         }
         return nil
     }

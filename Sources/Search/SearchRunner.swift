@@ -108,10 +108,18 @@ public struct SearchRunner {
             }
         }
         let entries = logs.flatMap(\.entries)
-        guard let best = SearchSummary.best(of: entries),
+        // Only a candidate inside the space as this commit defines it can be written (logs of an older
+        // commit may hold candidates a later rule excludes, e.g. ones with dead blocks).
+        guard let best = SearchSummary.best(of: entries.filter { space.violations(of: $0.candidate).isEmpty }),
               var summary = SearchSummary(space: space, entries: entries, shards: logs.count) else {
             throw SearchError.nothingEvaluated(folder: folder)
         }
+        summary.bestIndex = best.index
+        summary.bestShard = best.shard
+        summary.bestOrigin = best.origin
+        summary.best = best.candidate.text
+        summary.bestReward = best.reward
+        summary.outside = entries.filter { !space.violations(of: $0.candidate).isEmpty }.count
         summary.references = try Self.readReferences(folder).filter { $0.value.spaceHash == space.hash }.mapValues(\.reward)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

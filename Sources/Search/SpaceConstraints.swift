@@ -54,7 +54,56 @@ extension SpaceDefinition {
         if !search.connections, let rule = try? ruleConnected(c), rule != c {
             problems.append("connections are not searched, so they must be ConnectionRule's: \(rule.text)")
         }
-        return problems + SearchSpace.violations(of: spec)
+        problems += SearchSpace.violations(of: spec)
+        for k in Self.deadBlocks(of: spec) {
+            problems.append("block \(k) feeds no output (it would be pruned, wasting Table 1's allocation)")
+        }
+        return problems
+    }
+
+    /// Blocks the builder prunes because no path leads from them to an output (after the output-block
+    /// rule has merged unconsumed same-level blocks). The paper's published lists have none, and a dead
+    /// block would make e.g. "R35-SP18" a 16-block model, so the space excludes them.
+    static func deadBlocks(of spec: ModelSpec) -> [Int] {
+        guard let plan = try? ModelBuilder.build(spec, options: BuildOptions(
+            inputSize: 64, filterSizeScale: 0.25, resampleAlpha: 0.25, endpointsNumFilters: 8, head: HeadConfig.none)) else {
+            return Array(spec.blocks.indices)
+        }
+        let names = Set(plan.nodes.map(\.name))
+        return spec.blocks.indices.filter { !names.contains("block\($0)/conv1/conv") }
+    }
+
+    /// Whether no block of the candidate is dead, worked out on the block list itself (the sampler asks
+    /// this for every draw; building a plan each time was far too slow). Mirrors the builder: each
+    /// output block also takes every earlier block that feeds nothing yet and has its level and type
+    /// (same channels); of the stem only the last block starts out feeding nothing. Tests check it
+    /// against `deadBlocks(of:)`, which asks the builder.
+    func isLive(_ c: Candidate) -> Bool {
+        let stem = stemBlockCount
+        var levels = self.stem.enumerated().flatMap { Array(repeating: $0.offset + 2, count: $0.element) }
+        var types = Array(repeating: BlockType.bottleneck, count: stem)
+        var consumed = (0..<stem).map { $0 < stem - 1 }
+        var parents: [[Int]] = []
+        for g in c.genes {
+            var ps = g.inputs
+            for p in g.inputs { consumed[p] = true }
+            if g.output {
+                for j in levels.indices where !consumed[j] && levels[j] == g.builtLevel && types[j] == g.type {
+                    ps.append(j)
+                    consumed[j] = true
+                }
+            }
+            parents.append(ps)
+            levels.append(g.builtLevel)
+            types.append(g.type)
+            consumed.append(false)
+        }
+        var live = Set<Int>()
+        for k in c.genes.indices.reversed() where c.genes[k].output || live.contains(stem + k) {
+            live.insert(stem + k)
+            for p in parents[k] { live.insert(p) }
+        }
+        return c.genes.indices.allSatisfy { live.contains(stem + $0) }
     }
 
     /// The candidate with ConnectionRule's parents (used when the space does not search connections).
@@ -66,9 +115,16 @@ extension SpaceDefinition {
         return bare
     }
 
-    /// A uniformly random member of the space: orders (if searched) are random permutations, parents random
+    /// A uniformly random member of the space (uniform over the draws that leave no block dead): orders (if searched) are random permutations, parents random
     /// pairs of the allowed choices, adjustments (if searched) random shifts and types.
     public func randomCandidate(_ rng: inout SplitMix64) throws -> Candidate {
+        var c = try drawCandidate(&rng)
+        for _ in 0..<1000 where !isLive(c) { c = try drawCandidate(&rng) }
+        return c
+    }
+
+    /// One draw of the rules above; `randomCandidate` redraws until no block is dead.
+    private func drawCandidate(_ rng: inout SplitMix64) throws -> Candidate {
         var inter = intermediateLevels, outs = outputLevels
         if search.order {
             inter = rng.permutation(inter.count).map { inter[$0] }

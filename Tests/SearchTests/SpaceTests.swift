@@ -49,6 +49,7 @@ final class SpaceTests: XCTestCase {
                 var c = try space.randomCandidate(&rng)
                 for step in 0..<8 {
                     XCTAssertEqual(space.violations(of: c), [], "\(space.name) seed \(seed) step \(step): \(c.text)")
+                    XCTAssertTrue(space.isLive(c))
                     let plan = try ModelBuilder.build(try c.spec(in: space), options: options)
                     XCTAssertEqual(plan.counts.params > 0, true)
                     distinct.insert(c)
@@ -61,6 +62,29 @@ final class SpaceTests: XCTestCase {
             XCTAssertGreaterThan(distinct.count, 80, "\(space.name): the sampler and mutations explore")
         }
         XCTAssertEqual(kindsSeen, Set(MutationKind.allCases))
+    }
+
+    /// The fast liveness check on block lists agrees with the builder's pruning, on live and dead draws.
+    func testLivenessAgreesWithTheBuilder() throws {
+        var live = 0, dead = 0
+        for name in ["r35-sp18", "r14-sp39", "fish"] {
+            var space = try TestSupport.shipped(name)
+            space.search.adjustments = name == "r14-sp39"
+            for seed in 0..<40 {
+                var rng = SplitMix64(seed: UInt64(seed), 5)
+                var c = try space.randomCandidate(&rng)
+                // Re-pick parents at random (no liveness filter) to get dead blocks too.
+                for k in c.genes.indices {
+                    let choices = space.parentChoices(forBlock: k, output: c.genes[k].output)
+                    c.genes[k].inputs = rng.permutation(choices.count).prefix(2).map { choices[$0] }.sorted()
+                }
+                let builderSays = SpaceDefinition.deadBlocks(of: try c.spec(in: space)).isEmpty
+                XCTAssertEqual(space.isLive(c), builderSays, "\(name): \(c.text)")
+                if builderSays { live += 1 } else { dead += 1 }
+            }
+        }
+        XCTAssertGreaterThan(live, 10)
+        XCTAssertGreaterThan(dead, 10)
     }
 
     /// The checker fails each kind of broken candidate, naming the rule.
