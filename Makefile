@@ -11,7 +11,7 @@ B        ?=
 APT_PKGS := libopenblas-dev libhdf5-dev hdf5-tools pkg-config zlib1g-dev dataset-fashion-mnist
 ABLATE_FLAGS = --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SHARD),--shard $(SHARD))
 
-.PHONY: all deps build test bench bench-tf ablation-permutation ablation-connections tables diff clean
+.PHONY: all deps build test bench bench-tf ablation-permutation ablation-connections search tables diff clean
 
 all: build
 
@@ -70,6 +70,16 @@ ablation-permutation: build
 ablation-connections: build
 	$(BIN) ablate ablations/connections.yaml $(ABLATE_FLAGS)
 	$(BIN) tables
+
+## search: the architecture searches of ablations/search (SPACES="r35-sp18 fish" to choose, BUDGET=n
+## candidates per space, SHARD=i/n, THREADS=n); resumes from results/search/SPACE/*.jsonl, writes the best
+## candidates to ablations/specs and results/search/summary.md
+SPACES   ?= r35-sp18 r23-sp30 r14-sp39 r0-sp53 hourglass fish
+BUDGET   ?=
+THREADS  ?=
+SEARCH_FLAGS = $(if $(BUDGET),--budget $(BUDGET)) $(if $(SHARD),--shard $(SHARD)) $(if $(THREADS),--threads $(THREADS))
+search: build
+	for s in $(SPACES); do $(BIN) search ablations/search/$$s.yaml $(SEARCH_FLAGS) || exit 1; done
 
 ## tables: regenerate results/*.md, *.csv, *.svg from the stored records
 tables: build

@@ -31,8 +31,9 @@ let package = Package(
         .target(name: "Harness",
                 dependencies: ["Engine", "Models", "Detection", "Datasets",
                                .product(name: "Yams", package: "Yams")]),
+        .target(name: "Search", dependencies: ["Models", "Harness", "Datasets", .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "spinebench",
-                          dependencies: ["Harness", "Engine", "Models", "Detection", "Datasets",
+                          dependencies: ["Harness", "Search", "Engine", "Models", "Detection", "Datasets",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
@@ -40,5 +41,6 @@ let package = Package(
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Engine", "Models"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Engine", "Models", "Detection", "Datasets"]),
+        .testTarget(name: "SearchTests", dependencies: ["Search", "Harness", "Models", "Datasets"]),
     ]
 )

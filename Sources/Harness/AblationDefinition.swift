@@ -118,7 +118,7 @@ public struct AblationDefinition: Codable, Sendable {
 
 extension DecodingError {
     /// The dotted path of the field a YAML/JSON decode failed on.
-    var fieldPath: String {
+    public var fieldPath: String {
         let path: [CodingKey]
         switch self {
         case .keyNotFound(let key, let c): path = c.codingPath + [key]
@@ -129,7 +129,7 @@ extension DecodingError {
         return s.isEmpty ? "(root)" : s
     }
 
-    var plainDescription: String {
+    public var plainDescription: String {
         switch self {
         case .keyNotFound: return "this field to be present"
         case .typeMismatch(let type, _): return "a value of type \(type)"

@@ -10,11 +10,11 @@ struct BuiltDetector {
 }
 
 /// Builds a run's detector from the model's block list at the profile's proxy setting, and counts it
-/// there and at the paper's setting.
+/// there and at the paper's setting. `spec` (a search candidate) replaces the library lookup of `model`.
 enum DetectorFactory {
-    static func build(model: String, profile: AblationDefinition.Profile, numClasses: Int, seed: UInt64) throws -> BuiltDetector {
-        let library = try SpecLibrary.standard()
-        let spec = try library.spec(named: model)
+    static func build(model: String, spec given: ModelSpec? = nil, profile: AblationDefinition.Profile, numClasses: Int,
+                      seed: UInt64) throws -> BuiltDetector {
+        let spec = try given ?? SpecLibrary.standard().spec(named: model)
         let anchors = ModelBuilder.anchorsPerLocation
         let trained = try ModelBuilder.build(spec, options: Models.BuildOptions(
             inputSize: profile.input, filterSizeScale: profile.scale, resampleAlpha: profile.alpha,

@@ -23,7 +23,8 @@ public enum RecordStore {
     public static func writeTables(ablationsDir: String, resultsDir: String) throws -> [String] {
         let records = try load(resultsDir: resultsDir)
         var written: [String] = []
-        for file in FileSystem.files(under: ablationsDir, suffix: ".yaml") where !file.contains("/specs/") {
+        // Ablation files sit directly in the folder; subfolders hold specs and search spaces.
+        for file in FileSystem.files(under: ablationsDir, suffix: ".yaml") where !file.dropFirst(ablationsDir.count + 1).contains("/") {
             let def = try AblationDefinition.load(file)
             let profiles = Set(records.filter { $0.ablation == def.name }.map(\.profile))
             for profile in profiles.sorted() {

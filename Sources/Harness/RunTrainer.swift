@@ -16,6 +16,9 @@ public final class RunTrainer {
     let label: String
     /// Test hook: stop (as a kill would) right after this many epochs are checkpointed.
     var interruptAfterEpochs: Int?
+    /// The architecture to train when it is not in the spec library (a search candidate); nil looks
+    /// `config.model` up there.
+    public var spec: ModelSpec?
 
     /// Focal loss and box loss settings of SPINENET.md section 5.
     static let focalAlpha: Float = 0.25, focalGamma: Float = 1.5, huberDelta: Float = 0.1, boxWeight: Float = 50
@@ -41,7 +44,7 @@ public final class RunTrainer {
         let val = try DetectionLoader(file: file, split: "val", options: LoaderOptions(
             batchSize: p.batch, outputSize: p.input, training: false, seed: UInt64(config.seed)))
         let numClasses = file.classNames.count
-        let built = try DetectorFactory.build(model: config.model, profile: p, numClasses: numClasses,
+        let built = try DetectorFactory.build(model: config.model, spec: spec, profile: p, numClasses: numClasses,
                                               seed: UInt64(config.seed))
         let detector = built.network
         let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize ?? 3)), imageHeight: p.input, imageWidth: p.input)
@@ -124,7 +127,7 @@ public final class RunTrainer {
     /// The record of a run that stopped (NaN or exploding loss): no metrics, the reason, the sizes.
     func failureRecord(_ reason: String, commit: String) throws -> ResultRecord {
         let file = try DatasetFile.open(datasetPath)
-        let built = try DetectorFactory.build(model: config.model, profile: config.profile,
+        let built = try DetectorFactory.build(model: config.model, spec: spec, profile: config.profile,
                                               numClasses: file.classNames.count, seed: UInt64(config.seed))
         let p = config.profile
         return ResultRecord(

@@ -61,7 +61,8 @@ public struct TableWriter {
         for table in definition.tables { out += "\n" + markdown(table) }
         out += "\nAP columns are ours, mean ± sample std over seeds (COCO-style, %). Params / MACs: trained size; "
         out += "in brackets at the paper's size (640 px, 91 classes, paper head). `reconstructed`: no published "
-        out += "block list, built by the documented rule; `*`: paper figure UNVERIFIED against the PDF.\n"
+        out += "block list, built by the documented rule; `searched`: found by `spinebench search` at the proxy task "
+        out += "(ablations/search, results/search/summary.md); `*`: paper figure UNVERIFIED against the PDF.\n"
         return out
     }
 

@@ -9,7 +9,7 @@ struct SpineBench: ParsableCommand {
         subcommands: [
             DescribeCommand.self, DataCommand.self, TrainCommand.self, EvaluateCommand.self,
             AblateCommand.self, TablesCommand.self, DiffCommand.self, CocoEvalCommand.self,
-            BenchCommand.self,
+            BenchCommand.self, SearchCommand.self,
         ]
     )
 }

@@ -35,7 +35,7 @@ final class TablesTests: XCTestCase {
             for profile in ["smoke", "quick", "paper"] { XCTAssertNoThrow(try def.profile(profile, file: name)) }
         }
         let perm = try AblationDefinition.load(Self.packageRoot + "/ablations/permutation.yaml")
-        XCTAssertEqual(perm.models, ["r50-fpn", "r35-sp18", "r23-sp30", "r14-sp39", "r0-sp53", "spinenet-49", "hourglass", "fish"])
+        XCTAssertEqual(perm.models, ["r50-fpn", "r35-sp18", "r23-sp30", "r14-sp39", "r0-sp53", "spinenet-49", "hourglass", "fish", "r0-sp53-searched"])
     }
 
     func testBadAblationFileNamesTheField() throws {

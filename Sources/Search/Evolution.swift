@@ -1,0 +1,95 @@
+import Datasets
+import Foundation
+import Harness
+
+/// What the proxy task says about one candidate.
+public struct Reward: Sendable {
+    public var value: Double
+    public var metrics: [String: Double]
+    /// Why the candidate could not be scored (its value is then 0).
+    public var failure: String?
+
+    public init(value: Double, metrics: [String: Double] = [:], failure: String? = nil) {
+        self.value = value; self.metrics = metrics; self.failure = failure
+    }
+}
+
+/// Scores a candidate; `label` names it in progress lines. Tests plug in cheap known functions.
+public typealias RewardFunction = (_ candidate: Candidate, _ label: String) throws -> Reward
+
+/// Regularized evolution (Real et al. 2019), which replaces the paper's RL controller on a CPU budget:
+/// the first P candidates are random members of the space; after that each step samples S members of
+/// the population (the P most recent candidates), mutates the best of them once, scores the child and
+/// lets the oldest member die. `algorithm.kind: random` gives random search with the same log.
+///
+/// Step k draws its randomness from its own stream (seed, shard, k), and the population is the last P
+/// log entries, so replaying a log rebuilds the exact state: an interrupted search resumes where it
+/// stopped and ends as an uninterrupted one would. Each shard runs its own evolution (seed + shard);
+/// merging shards is reading their logs together and taking the best.
+public struct Evolution {
+    public let space: SpaceDefinition
+    public let shard: Shard
+
+    public init(space: SpaceDefinition, shard: Shard = .all) {
+        self.space = space
+        self.shard = shard
+    }
+
+    /// Candidates shard i of n evaluates out of `total` (the first total % n shards take one more).
+    public static func shardBudget(total: Int, shard: Shard) -> Int {
+        total / shard.count + (shard.index < total % shard.count ? 1 : 0)
+    }
+
+    /// Runs (or resumes) this shard's search until its log holds `budget` entries; returns them all.
+    @discardableResult
+    public func run(budget: Int, log: SearchLog, commit: String, reward: RewardFunction,
+                    report: (LogEntry) -> Void = { _ in }) throws -> [LogEntry] {
+        var entries = try log.read()
+        for (i, e) in entries.enumerated() {
+            if e.spaceHash != space.hash {
+                throw SearchError.foreignLog(file: log.path, line: i + 1,
+                                             reason: "written for space hash \(e.spaceHash), the space file now hashes to \(space.hash)")
+            }
+            if e.shard != shard.description || e.index != i {
+                throw SearchError.foreignLog(file: log.path, line: i + 1,
+                                             reason: "entry \(e.index) of shard \(e.shard) where entry \(i) of shard \(shard) belongs")
+            }
+        }
+        var seen = Set(entries.map(\.candidate))
+        while entries.count < budget {
+            let k = entries.count
+            let (child, origin, parent) = try propose(step: k, history: entries, seen: seen)
+            let started = Date()
+            let r = try reward(child, "\(space.name) \(k + 1)/\(budget)")
+            let entry = LogEntry(index: k, shard: shard.description, origin: origin, parent: parent, candidate: child,
+                                 reward: r.value, metrics: r.metrics, seconds: Date().timeIntervalSince(started),
+                                 commit: commit, spaceHash: space.hash, failure: r.failure)
+            try log.append(entry)
+            entries.append(entry)
+            seen.insert(child)
+            report(entry)
+        }
+        return entries
+    }
+
+    /// The candidate of step k: random while the population fills (or in random search), else the
+    /// mutated winner of a tournament. Already-seen candidates are redrawn (rewards are deterministic,
+    /// so scoring one twice would waste budget).
+    func propose(step k: Int, history: [LogEntry], seen: Set<Candidate>) throws -> (Candidate, String, Int?) {
+        var rng = SplitMix64(seed: space.seed, UInt64(shard.index), UInt64(shard.count), UInt64(k))
+        let p = space.algorithm.population
+        if space.algorithm.kind == "evolution" && k >= p {
+            let population = Array(history.suffix(p))
+            for _ in 0..<100 {
+                let sample = rng.permutation(population.count).prefix(space.algorithm.sample).map { population[$0] }
+                let best = sample.dropFirst().reduce(sample[0]) { $1.reward > $0.reward ? $1 : $0 }
+                if let (child, kind) = try space.mutate(best.candidate, &rng), !seen.contains(child) {
+                    return (child, kind.rawValue, best.index)
+                }
+            }
+        }
+        var c = try space.randomCandidate(&rng)
+        for _ in 0..<100 where seen.contains(c) { c = try space.randomCandidate(&rng) }
+        return (c, "random", nil)
+    }
+}

@@ -1,0 +1,64 @@
+import Datasets
+import Foundation
+import Harness
+import Models
+
+/// The paper's reward: a candidate is trained briefly at the NAS-proxy setting (width 0.25, alpha 0.25,
+/// small head, small images) on part of the train split and scored by AP on the held-out rest. The val
+/// split the tables report is never read: the data file is built from the train split only.
+///
+/// Training and scoring are the harness's (RunTrainer, the COCO evaluator); this only prepares the
+/// held-out file and runs one candidate as a throw-away run (its folder is deleted afterwards).
+public final class ProxyReward {
+    public let space: SpaceDefinition
+    public let datasetPath: String
+    let runsDir: String
+    let threads: Int
+    let progress: Harness.Progress
+
+    /// Builds (once) the source dataset and its held-out file under `dataDir`.
+    public init(space: SpaceDefinition, dataDir: String, runsDir: String, threads: Int, progress: Harness.Progress) throws {
+        self.space = space
+        self.runsDir = runsDir + "/search/" + space.name
+        self.threads = threads
+        self.progress = progress
+        datasetPath = try Self.heldOutDataset(space.proxy, dataDir: dataDir, log: progress.log)
+    }
+
+    /// The source is the builder's train split (`images` of them; the builder also draws one val image,
+    /// which nothing reads); the held-out file splits it into train and a held-out "val".
+    static func heldOutDataset(_ proxy: SpaceDefinition.ProxySettings, dataDir: String, log: (String) -> Void) throws -> String {
+        let d = proxy.dataset
+        let size: AblationDefinition.Profile.DatasetSize = try harnessValue(
+            ["size": d.size, "train": d.images, "val": 1, "max_objects": d.maxObjects])
+        let source = try DatasetCache.ensure(try proxy.datasetChoice, size: size, dataDir: dataDir, log: log)
+        let path = source.replacingOccurrences(of: ".h5", with: "-heldout\(proxy.heldOutImages).h5")
+        if !FileManager.default.fileExists(atPath: path) {
+            let checksum = try writeHeldOutSplit(from: source, heldOut: proxy.heldOutImages, to: path)
+            log("built \(path): \(d.images - proxy.heldOutImages) train / \(proxy.heldOutImages) held-out images of \(source)'s train split, checksum \(checksum)")
+        }
+        return path
+    }
+
+    /// Trains and scores one candidate; a diverged training scores 0 with the reason.
+    public func evaluate(_ candidate: Candidate, label: String) throws -> Reward {
+        let config = RunConfig(ablation: "search-" + space.name, model: "c-" + candidate.id, profileName: "proxy",
+                               profile: try space.proxy.profile, datasetKind: space.proxy.dataset.kind,
+                               datasetSeed: space.proxy.dataset.seed, seed: 0)
+        let trainer = RunTrainer(config: config, datasetPath: datasetPath, runsDir: runsDir, threads: threads,
+                                 progress: progress, label: label)
+        trainer.spec = try candidate.spec(in: space, name: "c-" + candidate.id)
+        defer { try? FileManager.default.removeItem(atPath: runsDir + "/" + config.name) }
+        do {
+            let record = try trainer.run()
+            guard let value = record.metrics[space.proxy.metric] else {
+                throw SearchError.badSpace(file: space.name, field: "proxy.metric",
+                                           expected: "one of \(record.metrics.keys.sorted().joined(separator: ", "))")
+            }
+            return Reward(value: value, metrics: record.metrics)
+        } catch let error as HarnessError {
+            guard case .trainingDiverged = error else { throw error }
+            return Reward(value: 0, failure: error.description)
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Harness
+import Models
+
+/// `spinebench search SPACE.yaml`: runs (or resumes) this shard's search, then merges every shard's log
+/// in the space's folder, writes the best candidate as a spec with its provenance, and rewrites the
+/// summaries. With `mergeOnly` it evaluates nothing (the step after a cluster array finishes).
+public struct SearchRunner {
+    public var spacePath: String
+    /// Total candidates over all shards; nil takes the space file's.
+    public var budget: Int?
+    public var shard: Shard = .all
+    public var threads: Int
+    public var mergeOnly = false
+    public var resultsDir = "results"
+    public var runsDir = "runs"
+    public var dataDir = "data"
+    /// Where the spec is written; nil: the spec library's folder (ablations/specs).
+    public var specsDir: String?
+    /// Specs to score in the space's proxy task before searching (e.g. the hand-made reconstruction the
+    /// search replaces), recorded in `references.json` beside the logs, never in them.
+    public var references: [String] = []
+
+    public init(spacePath: String, threads: Int) {
+        self.spacePath = spacePath
+        self.threads = threads
+    }
+
+    public struct Outcome {
+        public var summary: SearchSummary
+        public var specPath: String
+    }
+
+    public func run(progress: Harness.Progress) throws -> Outcome {
+        let space = try SpaceDefinition.load(spacePath)
+        let folder = Self.folder(resultsDir: resultsDir, space: space)
+        let commit = ProvenanceProbe.commit()
+        if !references.isEmpty {
+            try scoreReferences(space: space, folder: folder, commit: commit, progress: progress)
+        }
+        if !mergeOnly {
+            let total = budget ?? space.budget
+            let mine = Evolution.shardBudget(total: total, shard: shard)
+            let reward = try ProxyReward(space: space, dataDir: dataDir, runsDir: runsDir, threads: threads, progress: progress)
+            progress.log("search \(space.name): \(mine) of \(total) candidates in shard \(shard), proxy data \(reward.datasetPath)")
+            var bestSoFar = -Double.infinity
+            try Evolution(space: space, shard: shard).run(
+                budget: mine, log: SearchLog(path: SearchLog.path(folder: folder, shard: shard)), commit: commit,
+                reward: { try reward.evaluate($0, label: $1) },
+                report: { e in
+                    bestSoFar = max(bestSoFar, e.reward)
+                    progress.log("\(space.name) \(e.index + 1)/\(mine) [\(e.origin)] \(space.proxy.metric) "
+                                 + "\(String(format: "%.2f", e.reward)) in \(String(format: "%.0f", e.seconds)) s "
+                                 + "(best \(String(format: "%.2f", bestSoFar)))\(e.failure.map { ": " + $0 } ?? "")")
+                })
+        }
+        return try merge(space: space, folder: folder, progress: progress)
+    }
+
+    /// A spec scored in the proxy task, for comparison with what the search finds.
+    public struct ReferenceScore: Codable, Sendable {
+        public var reward: Double
+        public var metrics: [String: Double]
+        public var seconds: Double
+        public var commit: String
+        public var spaceHash: String
+        /// Where the spec leaves the space (it is scored anyway).
+        public var violations: [String]
+        public var candidate: String
+    }
+
+    static func referencesPath(_ folder: String) -> String { folder + "/references.json" }
+
+    static func readReferences(_ folder: String) throws -> [String: ReferenceScore] {
+        guard let data = FileManager.default.contents(atPath: referencesPath(folder)) else { return [:] }
+        return try JSONDecoder().decode([String: ReferenceScore].self, from: data)
+    }
+
+    func scoreReferences(space: SpaceDefinition, folder: String, commit: String, progress: Harness.Progress) throws {
+        let library = try SpecLibrary.standard()
+        let reward = try ProxyReward(space: space, dataDir: dataDir, runsDir: runsDir, threads: threads, progress: progress)
+        var scores = try Self.readReferences(folder)
+        for name in references {
+            let spec = try library.spec(named: name)
+            let candidate = Candidate(spec: spec)
+            let started = Date()
+            let r = try reward.evaluate(candidate, label: "\(space.name) reference \(spec.name)")
+            scores[spec.name] = ReferenceScore(reward: r.value, metrics: r.metrics, seconds: Date().timeIntervalSince(started),
+                                               commit: commit, spaceHash: space.hash,
+                                               violations: space.violations(of: candidate), candidate: candidate.text)
+            progress.log("\(space.name): reference \(spec.name) (\(spec.provenance.rawValue)) \(space.proxy.metric) "
+                         + "\(String(format: "%.2f", r.value))")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try FileSystem.writeAtomically(try encoder.encode(scores), to: Self.referencesPath(folder))
+        }
+    }
+
+    static func folder(resultsDir: String, space: SpaceDefinition) -> String { "\(resultsDir)/search/\(space.name)" }
+
+    /// Reads every shard's log, writes the best candidate's spec and the summaries.
+    func merge(space: SpaceDefinition, folder: String, progress: Harness.Progress) throws -> Outcome {
+        let logs = try SearchLog.readAll(folder: folder)
+        for (file, entries) in logs {
+            if let i = entries.firstIndex(where: { $0.spaceHash != space.hash }) {
+                throw SearchError.foreignLog(file: file, line: i + 1,
+                                             reason: "written for space hash \(entries[i].spaceHash), not \(space.hash)")
+            }
+        }
+        let entries = logs.flatMap(\.entries)
+        // Only a candidate inside the space as this commit defines it can be written (logs of an older
+        // commit may hold candidates a later rule excludes, e.g. ones with dead blocks).
+        guard let best = SearchSummary.best(of: entries.filter { space.violations(of: $0.candidate).isEmpty }),
+              var summary = SearchSummary(space: space, entries: entries, shards: logs.count) else {
+            throw SearchError.nothingEvaluated(folder: folder)
+        }
+        summary.bestIndex = best.index
+        summary.bestShard = best.shard
+        summary.bestOrigin = best.origin
+        summary.best = best.candidate.text
+        summary.bestReward = best.reward
+        summary.outside = entries.filter { !space.violations(of: $0.candidate).isEmpty }.count
+        summary.references = try Self.readReferences(folder).filter { $0.value.spaceHash == space.hash }.mapValues(\.reward)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try FileSystem.writeAtomically(try encoder.encode(summary), to: folder + "/summary.json")
+        let all = try FileSystem.files(under: resultsDir + "/search", suffix: "/summary.json").map {
+            try JSONDecoder().decode(SearchSummary.self, from: Data(contentsOf: URL(fileURLWithPath: $0)))
+        }
+        try FileSystem.writeAtomically(SearchSummary.markdown(all), to: resultsDir + "/search/summary.md")
+
+        guard let dir = specsDir ?? SpecLibrary.locate() else {
+            throw HarnessError.badArgument("no ablations/specs folder found to write \(space.writes).yaml (pass --specs)")
+        }
+        let specPath = "\(dir)/\(space.writes).yaml"
+        let text = Self.specText(best: best, space: space, spacePath: spacePath, folder: folder, summary: summary)
+        _ = try ModelSpec.parse(yaml: text, file: specPath)   // never write a spec the library cannot read
+        try FileSystem.writeAtomically(text, to: specPath)
+        progress.log("\(space.name): best \(space.proxy.metric) \(String(format: "%.2f", best.reward)) of \(entries.count) "
+                     + "candidates (random mean \(String(format: "%.2f", summary.randomMean))) -> \(specPath)")
+        return Outcome(summary: summary, specPath: specPath)
+    }
+
+    static func specText(best: LogEntry, space: SpaceDefinition, spacePath: String, folder: String,
+                         summary: SearchSummary) -> String {
+        let parts = [space.search.order ? "order" : nil, space.search.connections ? "connections" : nil,
+                     space.search.adjustments ? "block adjustments" : nil].compactMap { $0 }.joined(separator: " and ")
+        let note = "Searched (\(parts)) by \(summary.algorithm) over \(summary.candidates) candidates; best held-out "
+            + "\(space.proxy.metric) \(String(format: "%.2f", best.reward)) (random mean \(String(format: "%.2f", summary.randomMean))). "
+            + space.note
+        let header = """
+            \(space.writes): written by `spinebench search \(spacePath)`; do not edit by hand, re-run the search.
+            Log: \(folder)/ (one JSON line per candidate); summary: \(folder)/summary.json.
+            """
+        let provenance = SpecWriter.SearchProvenance(
+            space: spacePath, spaceHash: space.hash, algorithm: space.algorithm.kind, budget: summary.candidates,
+            shards: summary.shards, seed: space.seed, reward: best.reward, metric: "held-out " + space.proxy.metric,
+            candidate: "\(best.shard)#\(best.index)", commit: best.commit, log: folder)
+        return SpecWriter.yaml(of: best.candidate, in: space, name: space.writes, provenance: .searched, note: note,
+                               header: header, search: provenance)
+    }
+}

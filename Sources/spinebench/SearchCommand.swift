@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import Harness
+import Search
+
+struct SearchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Search a space file's block order and/or connections; write the best candidate as a spec.",
+        discussion: """
+            Every candidate and its reward is appended to results/search/SPACE/shard-I-of-N.jsonl, so an \
+            interrupted search resumes where it stopped. Shards run independent evolutions (seed + shard); \
+            after the last one, `--merge` (or any shard finishing) merges the logs and writes \
+            ablations/specs/WRITES.yaml and results/search/summary.md.
+            """)
+
+    @Argument(help: "A space file, e.g. ablations/search/r35-sp18.yaml.") var space: String
+    @Option(help: "Candidates over all shards (default: the space file's budget).") var budget: Int?
+    @Option(help: "Run only shard i/n (0-based), e.g. $SLURM_ARRAY_TASK_ID/4.") var shard: String?
+    @Flag(help: "Evaluate nothing: merge the logs, write the best spec and the summaries.") var merge = false
+    @Option(help: "Folder the spec is written to (default: ablations/specs).") var specs: String?
+    @Option(name: .customLong("reference"),
+            help: "A spec to score in the same proxy task first, for comparison (repeatable), e.g. the hand-made r35-sp18.")
+    var references: [String] = []
+    @Option(help: "Threads for OpenBLAS and the engine (default: all cores).") var threads: Int?
+    @Option(help: "Results folder (logs go to RESULTS/search/SPACE).") var results = "results"
+    @Option(help: "Folder for the candidates' throw-away runs.") var runs = "runs"
+    @Option(help: "Folder for generated datasets.") var data = "data"
+
+    func run() throws {
+        var runner = SearchRunner(spacePath: space, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        runner.budget = budget
+        runner.shard = try shard.map(Shard.init(parsing:)) ?? .all
+        runner.mergeOnly = merge
+        runner.specsDir = specs
+        runner.references = references
+        runner.resultsDir = results
+        runner.runsDir = runs
+        runner.dataDir = data
+        let outcome = try runner.run(progress: Progress())
+        let s = outcome.summary
+        print("\(s.space): \(s.candidates) candidates, \(s.metric) min \(String(format: "%.2f", s.minReward)) "
+              + "median \(String(format: "%.2f", s.medianReward)) max \(String(format: "%.2f", s.maxReward)), "
+              + "random mean \(String(format: "%.2f", s.randomMean)); best written to \(outcome.specPath)")
+    }
+}

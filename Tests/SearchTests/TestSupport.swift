@@ -1,0 +1,38 @@
+import Foundation
+import Harness
+@testable import Search
+
+/// The package root (spec files, space files) and scratch folders for the search tests.
+enum TestSupport {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// Every space file shipped in ablations/search, by name.
+    static func shippedSpaces() throws -> [SpaceDefinition] {
+        try FileSystem.files(under: root + "/ablations/search", suffix: ".yaml").map(SpaceDefinition.load)
+    }
+
+    static func shipped(_ name: String) throws -> SpaceDefinition {
+        try SpaceDefinition.load(root + "/ablations/search/\(name).yaml")
+    }
+
+    static func scratch(_ label: String) throws -> String {
+        let dir = NSTemporaryDirectory() + "spinebench-search-\(label)-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileSystem.createDirectory(dir)
+        return dir
+    }
+
+    /// A cheap known reward: minus the total level distance between every block and its parents (short
+    /// resampling paths score high). Random candidates score around -40 in R0-SP53's space; 0 is the ceiling.
+    static func levelDistanceReward(_ space: SpaceDefinition) -> RewardFunction {
+        { c, _ in
+            var levels = space.stem.enumerated().flatMap { Array(repeating: $0.offset + 2, count: $0.element) }
+            var total = 0
+            for g in c.genes {
+                total += g.inputs.map { abs(levels[$0] - g.builtLevel) }.reduce(0, +)
+                levels.append(g.builtLevel)
+            }
+            return Reward(value: -Double(total), metrics: ["distance": Double(total)])
+        }
+    }
+}
