@@ -16,6 +16,12 @@ public struct AblationDefinition: Codable, Sendable {
         /// Kind to use when the first one's source files are not installed.
         public var fallback: String?
         public var seed: UInt64
+
+        public init(kind: String, fallback: String?, seed: UInt64) {
+            self.kind = kind
+            self.fallback = fallback
+            self.seed = seed
+        }
     }
 
     public struct TableDefinition: Codable, Sendable {
@@ -70,6 +76,29 @@ public struct AblationDefinition: Codable, Sendable {
             enum CodingKeys: String, CodingKey {
                 case size, train, val, maxObjects = "max_objects"
             }
+
+            public init(size: Int, train: Int, val: Int, maxObjects: Int) {
+                (self.size, self.train, self.val, self.maxObjects) = (size, train, val, maxObjects)
+            }
+        }
+
+        public init(dataset: DatasetSize, input: Int, scale: Double, alpha: Double, endpoints: Int, headFilters: Int,
+                    headConvs: Int, epochs: Int, batch: Int, learningRate: Double, warmupFraction: Double,
+                    weightDecay: Double, seeds: Int, anchorSize: Double?) {
+            self.dataset = dataset
+            self.input = input
+            self.scale = scale
+            self.alpha = alpha
+            self.endpoints = endpoints
+            self.headFilters = headFilters
+            self.headConvs = headConvs
+            self.epochs = epochs
+            self.batch = batch
+            self.learningRate = learningRate
+            self.warmupFraction = warmupFraction
+            self.weightDecay = weightDecay
+            self.seeds = seeds
+            self.anchorSize = anchorSize
         }
         enum CodingKeys: String, CodingKey {
             case dataset, input, scale, alpha, endpoints, epochs, batch, seeds

@@ -29,9 +29,8 @@ public final class ProxyReward {
     /// which nothing reads); the held-out file splits it into train and a held-out "val".
     static func heldOutDataset(_ proxy: SpaceDefinition.ProxySettings, dataDir: String, log: (String) -> Void) throws -> String {
         let d = proxy.dataset
-        let size: AblationDefinition.Profile.DatasetSize = try harnessValue(
-            ["size": d.size, "train": d.images, "val": 1, "max_objects": d.maxObjects])
-        let source = try DatasetCache.ensure(try proxy.datasetChoice, size: size, dataDir: dataDir, log: log)
+        let size = AblationDefinition.Profile.DatasetSize(size: d.size, train: d.images, val: 1, maxObjects: d.maxObjects)
+        let source = try DatasetCache.ensure(proxy.datasetChoice, size: size, dataDir: dataDir, log: log)
         let path = source.replacingOccurrences(of: ".h5", with: "-heldout\(proxy.heldOutImages).h5")
         if !FileManager.default.fileExists(atPath: path) {
             let checksum = try writeHeldOutSplit(from: source, heldOut: proxy.heldOutImages, to: path)
@@ -43,7 +42,7 @@ public final class ProxyReward {
     /// Trains and scores one candidate; a diverged training scores 0 with the reason.
     public func evaluate(_ candidate: Candidate, label: String) throws -> Reward {
         let config = RunConfig(ablation: "search-" + space.name, model: "c-" + candidate.id, profileName: "proxy",
-                               profile: try space.proxy.profile, datasetKind: space.proxy.dataset.kind,
+                               profile: space.proxy.profile, datasetKind: space.proxy.dataset.kind,
                                datasetSeed: space.proxy.dataset.seed, seed: 0)
         let trainer = RunTrainer(config: config, datasetPath: datasetPath, runsDir: runsDir, threads: threads,
                                  progress: progress, label: label)

@@ -95,24 +95,17 @@ public struct SpaceDefinition: Codable, Sendable {
 
         /// The training settings in the harness's form (its `dataset` sizes are the held-out file's splits).
         public var profile: AblationDefinition.Profile {
-            get throws {
-                try harnessValue([
-                    "dataset": ["size": dataset.size, "train": dataset.images - heldOutImages, "val": heldOutImages,
-                                "max_objects": dataset.maxObjects],
-                    "input": input, "scale": scale, "alpha": alpha, "endpoints": endpoints, "head_filters": headFilters,
-                    "head_convs": headConvs, "epochs": epochs, "batch": batch, "learning_rate": learningRate,
-                    "warmup_fraction": warmupFraction, "weight_decay": weightDecay, "seeds": 1, "anchor_size": anchorSize,
-                ])
-            }
+            AblationDefinition.Profile(
+                dataset: .init(size: dataset.size, train: dataset.images - heldOutImages, val: heldOutImages,
+                               maxObjects: dataset.maxObjects),
+                input: input, scale: scale, alpha: alpha, endpoints: endpoints, headFilters: headFilters,
+                headConvs: headConvs, epochs: epochs, batch: batch, learningRate: learningRate,
+                warmupFraction: warmupFraction, weightDecay: weightDecay, seeds: 1, anchorSize: anchorSize)
         }
 
         /// The data choice in the harness's form.
         public var datasetChoice: AblationDefinition.DatasetChoice {
-            get throws {
-                var fields: [String: Any] = ["kind": dataset.kind, "seed": dataset.seed]
-                if let f = dataset.fallback { fields["fallback"] = f }
-                return try harnessValue(fields)
-            }
+            AblationDefinition.DatasetChoice(kind: dataset.kind, fallback: dataset.fallback, seed: dataset.seed)
         }
     }
 
@@ -198,9 +191,4 @@ public struct SpaceDefinition: Codable, Sendable {
         }
         if p.epochs < 1 || p.batch < 1 || p.input < 32 { throw fail("proxy", "epochs, batch >= 1 and input >= 32") }
     }
-}
-
-/// Harness's settings types are Codable without public initialisers: build them from their file form.
-func harnessValue<T: Decodable>(_ fields: [String: Any]) throws -> T {
-    try JSONDecoder().decode(T.self, from: JSONSerialization.data(withJSONObject: fields))
 }
