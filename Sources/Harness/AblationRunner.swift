@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// Runs an ablation's share of runs (all, or one shard), skipping runs already recorded for this
 /// commit and config, writing one record per run, and turning a diverged run into a failure record
@@ -38,12 +39,14 @@ public struct AblationRunner {
         let runs = plan.runs.filter { (onlyModels?.contains($0.model) ?? true) && (onlySeeds?.contains($0.seed) ?? true) }
         let dataset = try DatasetCache.ensure(def.dataset, size: profile.dataset, dataDir: dataDir, log: progress.log)
         let commit = ProvenanceProbe.commit()
+        let library = try SpecLibrary.standard()
         var summary = Summary()
         progress.log("\(def.name) (\(profileName)): \(runs.count) run(s) in shard \(shard), dataset \(dataset)")
 
         for (i, run) in runs.enumerated() {
             let config = RunConfig(ablation: def.name, model: run.model, profileName: profileName, profile: profile,
-                                   datasetKind: def.dataset.kind, datasetSeed: def.dataset.seed, seed: run.seed)
+                                   datasetKind: def.dataset.kind, datasetSeed: def.dataset.seed, seed: run.seed,
+                                   spec: try library.spec(named: run.model))
             let label = "\(i + 1)/\(runs.count) \(run.model) seed \(run.seed)"
             let recordPath = resultsDir + "/" + ResultRecord.relativePath(ablation: def.name, profile: profileName,
                                                                           model: run.model, seed: run.seed)

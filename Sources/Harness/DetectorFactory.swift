@@ -7,6 +7,8 @@ struct BuiltDetector {
     var displayName: String
     var provenance: String
     var size: ResultRecord.Size
+    /// `RunConfig.modelHash` of the spec it was built from, checked against the run's config.
+    var modelHash: String
 }
 
 /// Builds a run's detector from the model's block list at the profile's proxy setting, and counts it
@@ -26,7 +28,8 @@ enum DetectorFactory {
             network: Network(plan: trained, seed: seed),
             displayName: spec.aliases.first ?? spec.name, provenance: spec.provenance.rawValue,
             size: .init(params: t.params, macs: t.macs, backboneParams: t.backboneParams, backboneMacs: t.backboneMACs,
-                        paperParams: p.params, paperMacs: p.macs))
+                        paperParams: p.params, paperMacs: p.macs),
+            modelHash: RunConfig.modelHash(spec))
     }
 }
 

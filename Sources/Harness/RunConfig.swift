@@ -1,10 +1,16 @@
 import Foundation
+import Models
 
 /// Everything that decides one training run's result. Its hash goes into the record, so a run
-/// already recorded for this commit and config can be skipped.
+/// already recorded for this commit and config can be skipped, and into every checkpoint, so a run
+/// resumes only weights of the same config.
 public struct RunConfig: Codable, Sendable, Hashable {
     public var ablation: String
     public var model: String
+    /// Hash of the architecture `model` resolved to (`RunConfig.modelHash`): the name alone does not
+    /// change when a spec file is rewritten (e.g. by the search), and stale records or checkpoints
+    /// must not be taken for the new architecture.
+    public var modelHash: String
     public var profileName: String
     public var profile: AblationDefinition.Profile
     public var datasetKind: String
@@ -12,9 +18,10 @@ public struct RunConfig: Codable, Sendable, Hashable {
     public var seed: Int
 
     public init(ablation: String, model: String, profileName: String, profile: AblationDefinition.Profile,
-                datasetKind: String, datasetSeed: UInt64, seed: Int) {
+                datasetKind: String, datasetSeed: UInt64, seed: Int, spec: ModelSpec) {
         self.ablation = ablation
         self.model = model
+        self.modelHash = Self.modelHash(spec)
         self.profileName = profileName
         self.profile = profile
         self.datasetKind = datasetKind
@@ -27,6 +34,25 @@ public struct RunConfig: Codable, Sendable, Hashable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return stableHash((try? encoder.encode(self)) ?? Data())
+    }
+
+    /// Sorted-key JSON of the parsed spec (connections filled in), FNV-1a. Comments and layout of the
+    /// YAML do not count, nor `note` (prose); blocks, connections, stem, scaling and names do.
+    public static func modelHash(_ spec: ModelSpec) -> String {
+        var spec = spec
+        spec.note = ""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return stableHash((try? encoder.encode(spec)) ?? Data())
+    }
+
+    /// Throws when `built` (the hash of the spec a run actually builds) is not the one this config was
+    /// made for: the spec changed under it, or a caller passed a different one.
+    func checkModel(_ built: String) throws {
+        guard built == modelHash else {
+            throw HarnessError.badArgument("\(name): the config was made for architecture \(modelHash) but '\(model)' now "
+                                           + "builds \(built); its spec changed since, so this run must be trained again")
+        }
     }
 
     /// "permutation/quick/r0-sp53/seed-0": names the run in logs, checkpoints and errors.

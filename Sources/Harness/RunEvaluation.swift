@@ -37,6 +37,7 @@ public enum RunEvaluation {
         let file = try DatasetFile.open(manifest.datasetPath)
         let built = try DetectorFactory.build(model: config.model, profile: p, numClasses: file.classNames.count,
                                               seed: UInt64(config.seed))
+        try config.checkModel(built.modelHash)
         try checkpoint.restore(into: built.network,
                                optimizer: SGD(parameters: built.network.parameters, weightDecay: 0))
         let val = try DetectionLoader(file: file, split: "val", options: LoaderOptions(

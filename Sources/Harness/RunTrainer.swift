@@ -46,6 +46,7 @@ public final class RunTrainer {
         let numClasses = file.classNames.count
         let built = try DetectorFactory.build(model: config.model, spec: spec, profile: p, numClasses: numClasses,
                                               seed: UInt64(config.seed))
+        try config.checkModel(built.modelHash)
         let detector = built.network
         let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize ?? 3)), imageHeight: p.input, imageWidth: p.input)
 

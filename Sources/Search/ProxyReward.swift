@@ -41,12 +41,13 @@ public final class ProxyReward {
 
     /// Trains and scores one candidate; a diverged training scores 0 with the reason.
     public func evaluate(_ candidate: Candidate, label: String) throws -> Reward {
+        let spec = try candidate.spec(in: space, name: "c-" + candidate.id)
         let config = RunConfig(ablation: "search-" + space.name, model: "c-" + candidate.id, profileName: "proxy",
                                profile: space.proxy.profile, datasetKind: space.proxy.dataset.kind,
-                               datasetSeed: space.proxy.dataset.seed, seed: 0)
+                               datasetSeed: space.proxy.dataset.seed, seed: 0, spec: spec)
         let trainer = RunTrainer(config: config, datasetPath: datasetPath, runsDir: runsDir, threads: threads,
                                  progress: progress, label: label)
-        trainer.spec = try candidate.spec(in: space, name: "c-" + candidate.id)
+        trainer.spec = spec
         defer { try? FileManager.default.removeItem(atPath: runsDir + "/" + config.name) }
         do {
             let record = try trainer.run()

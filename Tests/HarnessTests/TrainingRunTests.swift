@@ -2,6 +2,7 @@ import Datasets
 import Detection
 import Engine
 import Foundation
+import Models
 import XCTest
 @testable import Harness
 
@@ -30,8 +31,43 @@ final class TrainingRunTests: XCTestCase {
         try DatasetCache.ensure(.init(kind: "shapes", fallback: nil, seed: 3), size: p.dataset, dataDir: dir) { _ in }
     }
 
-    func config(_ p: AblationDefinition.Profile, model: String = "r0-sp53") -> RunConfig {
-        RunConfig(ablation: "test", model: model, profileName: "unit", profile: p, datasetKind: "shapes", datasetSeed: 3, seed: 0)
+    func config(_ p: AblationDefinition.Profile, model: String = "r0-sp53") throws -> RunConfig {
+        RunConfig(ablation: "test", model: model, profileName: "unit", profile: p, datasetKind: "shapes", datasetSeed: 3, seed: 0,
+                  spec: try SpecLibrary.standard().spec(named: model))
+    }
+
+    /// An ablation file of `models` with one profile, "smoke" (one epoch on 16 tiny images), and its
+    /// runner writing everything under the test's directory.
+    func smokeAblation(_ name: String, models: [String], learningRate: String) throws -> AblationRunner {
+        let rows = models.map { "{ model: \($0) }" }.joined(separator: ", ")
+        let yaml = """
+            name: \(name)
+            title: t
+            dataset: { kind: shapes, seed: 3 }
+            tables:
+              - { id: t, title: t, baseline: \(models[0]), rows: [\(rows)], claims: [] }
+            profiles:
+              smoke:
+                dataset: { size: 64, train: 16, val: 8, max_objects: 2 }
+                input: 64
+                scale: 0.25
+                alpha: 0.25
+                endpoints: 16
+                head_filters: 16
+                head_convs: 1
+                epochs: 1
+                batch: 8
+                learning_rate: \(learningRate)
+                warmup_fraction: 0
+                weight_decay: 0
+                seeds: 1
+            """
+        try yaml.write(toFile: dir + "/\(name).yaml", atomically: true, encoding: .utf8)
+        var runner = AblationRunner(definitionPath: dir + "/\(name).yaml", profileName: "smoke", threads: 2)
+        runner.resultsDir = dir + "/results"
+        runner.runsDir = dir + "/runs"
+        runner.dataDir = dir + "/data"
+        return runner
     }
 
     /// The whole detector (backbone, head, focal + Huber losses, SGD) fits one batch: the loss must fall.
@@ -41,7 +77,7 @@ final class TrainingRunTests: XCTestCase {
                                          options: LoaderOptions(batchSize: 8, outputSize: 64, training: false))
         let batch = try loader.makeBatch(epoch: 0, index: 0)
         let built = try DetectorFactory.build(model: "r0-sp53", profile: p, numClasses: 8, seed: 0)
-        let trainer = RunTrainer(config: config(p), datasetPath: "", runsDir: dir, threads: 2, progress: Progress(), label: "t")
+        let trainer = RunTrainer(config: try config(p), datasetPath: "", runsDir: dir, threads: 2, progress: Progress(), label: "t")
         let anchors = AnchorSet(config: AnchorConfig(anchorSize: 1), imageHeight: 64, imageWidth: 64)
         let sgd = SGD(parameters: built.network.parameters, momentum: 0.9, weightDecay: 0, clipNorm: 10)
         var losses: [Double] = []
@@ -58,13 +94,13 @@ final class TrainingRunTests: XCTestCase {
     func testInterruptedRunResumesToTheSameRecord() throws {
         let p = profile()
         let data = try dataset(p)
-        let straight = try RunTrainer(config: config(p), datasetPath: data, runsDir: dir + "/a", threads: 2,
+        let straight = try RunTrainer(config: try config(p), datasetPath: data, runsDir: dir + "/a", threads: 2,
                                       progress: Progress(), label: "a").run()
-        let first = RunTrainer(config: config(p), datasetPath: data, runsDir: dir + "/b", threads: 2,
+        let first = RunTrainer(config: try config(p), datasetPath: data, runsDir: dir + "/b", threads: 2,
                                progress: Progress(), label: "b")
         first.interruptAfterEpochs = 1
         XCTAssertThrowsError(try first.run()) { XCTAssertTrue("\($0)".contains("interrupted"), "\($0)") }
-        var resumed = try RunTrainer(config: config(p), datasetPath: data, runsDir: dir + "/b", threads: 2,
+        var resumed = try RunTrainer(config: try config(p), datasetPath: data, runsDir: dir + "/b", threads: 2,
                                      progress: Progress(), label: "b").run()
         XCTAssertEqual(resumed.training.resumedFromEpoch, 1)
         resumed.training.resumedFromEpoch = 0
@@ -74,35 +110,42 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/a/test/unit/r0-sp53/seed-0/val-detections.json"))
     }
 
+    /// A spec file rewritten under the same model name (as the search does) is trained again: its old
+    /// record is not taken as "already recorded" and its old checkpoint is not resumed; and
+    /// `evaluate` refuses a run directory whose spec changed since.
+    func testChangedSpecIsTrainedAgainNotSkippedOrResumed() throws {
+        let specs = dir + "/specs"
+        try FileSystem.createDirectory(specs)
+        let original = try String(contentsOfFile: "ablations/specs/r0-sp53.yaml", encoding: .utf8)
+        let rewired = original.replacingOccurrences(of: "{level: 4, inputs: [8, 10]}", with: "{level: 4, inputs: [7, 10]}")
+        XCTAssertNotEqual(rewired, original)
+        try original.write(toFile: specs + "/r0-sp53.yaml", atomically: true, encoding: .utf8)
+        setenv("SPINEBENCH_SPECS", specs, 1)
+        defer { unsetenv("SPINEBENCH_SPECS") }
+        let runner = try smokeAblation("respec", models: ["r0-sp53"], learningRate: "0.02")
+        let recordPath = dir + "/results/records/respec/smoke/r0-sp53/seed-0.json"
+
+        XCTAssertEqual(try runner.run(progress: Progress()).trained, 1)
+        let before = try ResultRecord.read(recordPath)
+        XCTAssertEqual(try runner.run(progress: Progress()).skipped, 1, "an unchanged spec is skipped")
+
+        try rewired.write(toFile: specs + "/r0-sp53.yaml", atomically: true, encoding: .utf8)
+        let again = try runner.run(progress: Progress())
+        XCTAssertEqual(again.skipped, 0)
+        XCTAssertEqual(again.trained, 1)
+        let after = try ResultRecord.read(recordPath)
+        XCTAssertEqual(after.training.resumedFromEpoch, 0, "resumed a checkpoint of the old spec")
+        XCTAssertNotEqual(after.provenance.configHash, before.provenance.configHash)
+
+        try original.write(toFile: specs + "/r0-sp53.yaml", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try RunEvaluation.evaluate(runDir: dir + "/runs/respec/smoke/r0-sp53/seed-0", threads: 2)) {
+            XCTAssertTrue("\($0)".contains("trained again"), "\($0)")
+        }
+    }
+
     /// A learning rate that blows the loss up stops that run with a failure record; the ablation goes on.
     func testDivergingRunIsRecordedAsFailed() throws {
-        let yaml = """
-            name: diverge
-            title: t
-            dataset: { kind: shapes, seed: 3 }
-            tables:
-              - { id: t, title: t, baseline: r0-sp53, rows: [{ model: r0-sp53 }, { model: r0-sp53-sequential }], claims: [] }
-            profiles:
-              smoke:
-                dataset: { size: 64, train: 16, val: 8, max_objects: 2 }
-                input: 64
-                scale: 0.25
-                alpha: 0.25
-                endpoints: 16
-                head_filters: 16
-                head_convs: 1
-                epochs: 1
-                batch: 8
-                learning_rate: 1.0e+6
-                warmup_fraction: 0
-                weight_decay: 0
-                seeds: 1
-            """
-        try yaml.write(toFile: dir + "/diverge.yaml", atomically: true, encoding: .utf8)
-        var runner = AblationRunner(definitionPath: dir + "/diverge.yaml", profileName: "smoke", threads: 2)
-        runner.resultsDir = dir + "/results"
-        runner.runsDir = dir + "/runs"
-        runner.dataDir = dir + "/data"
+        let runner = try smokeAblation("diverge", models: ["r0-sp53", "r0-sp53-sequential"], learningRate: "1.0e+6")
         let summary = try runner.run(progress: Progress())
         XCTAssertEqual(summary.failed, 2)
         let record = try ResultRecord.read(dir + "/results/records/diverge/smoke/r0-sp53/seed-0.json")
