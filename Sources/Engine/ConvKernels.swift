@@ -106,11 +106,21 @@ struct ConvGeometry {
     }
 }
 
+/// Engine-wide convolution settings. Benchmarks turn Winograd off to measure what it buys.
+public enum Convolution {
+    /// 3x3 stride-1 convs with enough tiles run as Winograd F(4,3) / F(2,3) (see Winograd.swift).
+    nonisolated(unsafe) public static var winograd = true
+}
+
 enum ConvKernels {
-    /// y [N,Ho,Wo,Cout] = conv(x, w) (+ bias).
+    /// y [N,Ho,Wo,Cout] = conv(x, w) (+ bias). 3x3 stride-1 convs with enough tiles go through Winograd
+    /// (`winograd: false` forces im2col).
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
-                        bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
-        if g.isPointwise {
+                        bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
+                        winograd: Bool = Convolution.winograd) {
+        if winograd, let wino = Winograd.variant(for: g) {
+            WinogradConv.forward(g, wino, x: x, w: w, y: y)
+        } else if g.isPointwise {
             sgemm(m: g.n * g.h * g.w, n: g.cout, k: g.cin, x, lda: g.cin, w, ldb: g.cout, y, ldc: g.cout)
         } else {
             let per = g.imagesPerChunk, rows = g.rowsPerImage, kkc = g.kkc
@@ -134,7 +144,12 @@ enum ConvKernels {
 
     /// dw = sum col^T dy, dx = col2im(dy w^T); either output may be skipped.
     static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
-                         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?) {
+                         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?,
+                         winograd: Bool = Convolution.winograd) {
+        if winograd, let wino = Winograd.variant(for: g) {
+            WinogradConv.backward(g, wino, x: x, w: w, dy: dy, dx: dx, dw: dw)
+            return
+        }
         if g.isPointwise {
             let m = g.n * g.h * g.w
             if let dw { sgemm(transA: true, m: g.cin, n: g.cout, k: m, x, lda: g.cin, dy, ldb: g.cout, dw, ldc: g.cout) }

@@ -68,8 +68,9 @@ private func sgemmSplitK(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k
     }
 }
 
+/// One cblas_sgemm call on the calling thread (OpenBLAS is pinned to one thread).
 @inline(__always)
-private func sgemmPart(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+func sgemmPart(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                        _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,

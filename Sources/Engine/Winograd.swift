@@ -1,0 +1,378 @@
+import CBLAS
+
+/// Winograd minimal filtering F(m x m, 3 x 3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+/// Networks", 2016) for 3x3 stride-1 "SAME" convolutions. An m x m output tile is read from a t x t input
+/// tile (t = m + 2); in the transformed domain the t^2 positions are independent products of
+/// [tiles, Cin] x [Cin, Cout], so a tile costs t^2 instead of 9 m^2 multiplies per channel pair
+/// (F(2,3): 2.25x fewer, F(4,3): 4x fewer) plus transforms that grow with Cin + Cout, not Cin * Cout.
+///
+/// Forward:      Y = A^T [ (G w G^T) . (B^T x B) ] A per tile.
+/// Input grad:   the same correlation of dy with the kernel flipped and its channels swapped.
+/// Weight grad:  dU = sum over tiles of (B^T x B) . (A dy A^T), then dw = G^T dU G.
+struct Winograd: Sendable {
+    let m: Int, t: Int
+    let input: Sandwich        // B^T: t x t
+    let filter: Sandwich       // G: t x 3
+    let output: Sandwich       // A^T: m x t
+    let outputGrad: Sandwich   // A: t x m
+    let filterGrad: Sandwich   // G^T: 3 x t
+
+    init(m: Int, bt: [Float], g: [Float], at: [Float]) {
+        let t = m + 2
+        self.m = m; self.t = t
+        input = Sandwich(bt, rows: t, cols: t)
+        filter = Sandwich(g, rows: t, cols: 3)
+        output = Sandwich(at, rows: m, cols: t)
+        outputGrad = Sandwich(Self.transpose(at, rows: m, cols: t), rows: t, cols: m)
+        filterGrad = Sandwich(Self.transpose(g, rows: t, cols: 3), rows: 3, cols: t)
+    }
+
+    static func transpose(_ a: [Float], rows: Int, cols: Int) -> [Float] {
+        (0..<(rows * cols)).map { i in a[(i % rows) * cols + i / rows] }
+    }
+
+    /// Interpolation points 0, 1, -1 and infinity.
+    static let f2 = Winograd(
+        m: 2,
+        bt: [1, 0, -1, 0,
+             0, 1, 1, 0,
+             0, -1, 1, 0,
+             0, 1, 0, -1],
+        g: [1, 0, 0,
+            0.5, 0.5, 0.5,
+            0.5, -0.5, 0.5,
+            0, 0, 1],
+        at: [1, 1, 1, 0,
+             0, 1, -1, -1])
+
+    /// Interpolation points 0, 1, -1, 2, -2 and infinity.
+    static let f4 = Winograd(
+        m: 4,
+        bt: [4, 0, -5, 0, 1, 0,
+             0, -4, -4, 1, 1, 0,
+             0, 4, -4, -1, 1, 0,
+             0, -2, -1, 2, 1, 0,
+             0, 2, -1, -2, 1, 0,
+             0, 4, 0, -5, 0, 1],
+        g: [1.0 / 4, 0, 0,
+            -1.0 / 6, -1.0 / 6, -1.0 / 6,
+            -1.0 / 6, 1.0 / 6, -1.0 / 6,
+            1.0 / 24, 1.0 / 12, 1.0 / 6,
+            1.0 / 24, -1.0 / 12, 1.0 / 6,
+            0, 0, 1],
+        at: [1, 1, 1, 1, 1, 0,
+             0, 1, -1, 2, -2, 0,
+             0, 1, 1, 4, 4, 0,
+             0, 1, -1, 8, -8, 1])
+
+    /// The variant for a conv, or nil where im2col is better: only 3x3 stride 1, and only with enough output
+    /// tiles that the per-call filter transform (which grows with Cin * Cout) is paid back.
+    static func variant(for g: ConvGeometry) -> Winograd? {
+        guard g.k == 3, g.stride == 1, g.h >= 2, g.w >= 2 else { return nil }
+        let w = min(g.h, g.w) >= 4 ? f4 : f2
+        let tiles = g.n * ((g.h + w.m - 1) / w.m) * ((g.w + w.m - 1) / w.m)
+        return tiles >= 48 ? w : nil
+    }
+}
+
+/// out = P in P^T for a stack of t x t (or s x s) matrices whose entries are vectors of `len` floats:
+/// out[a][b] = sum_ij P[a][i] in[i][j] P[b][j]. P's zero entries are skipped, and each entry of the output
+/// is one pass over the vectors, so the work vectorizes over channels (contiguous in NHWC).
+struct Sandwich: Sendable {
+    let rows: Int, cols: Int
+    /// Row a of P: its nonzero entries (column, value) at terms[start[a]..<start[a+1]].
+    let start: [Int], column: [Int], value: [Float]
+
+    init(_ p: [Float], rows: Int, cols: Int) {
+        precondition(p.count == rows * cols)
+        self.rows = rows; self.cols = cols
+        var start = [0], column: [Int] = [], value: [Float] = []
+        for a in 0..<rows {
+            for i in 0..<cols where p[a * cols + i] != 0 { column.append(i); value.append(p[a * cols + i]) }
+            start.append(column.count)
+        }
+        self.start = start; self.column = column; self.value = value
+    }
+
+    /// Scratch floats `apply` needs for vectors of `len`.
+    func scratch(len: Int) -> Int { rows * cols * len }
+
+    /// Input entry (i, j) at src + i*srcRow + j*srcCol; output entry (a, b) at dst + a*dstRow + b*dstCol.
+    func apply(_ src: UnsafePointer<Float>, srcRow: Int, srcCol: Int,
+               _ dst: UnsafeMutablePointer<Float>, dstRow: Int, dstCol: Int,
+               len: Int, scratch mid: UnsafeMutablePointer<Float>) {
+        var ptrs = (UnsafePointer<Float>(mid), UnsafePointer<Float>(mid), UnsafePointer<Float>(mid),
+                    UnsafePointer<Float>(mid), UnsafePointer<Float>(mid), UnsafePointer<Float>(mid))
+        var coefs = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
+        withUnsafeMutableBytes(of: &ptrs) { pb in
+            withUnsafeMutableBytes(of: &coefs) { cb in
+                let p = pb.baseAddress!.assumingMemoryBound(to: UnsafePointer<Float>.self)
+                let c = cb.baseAddress!.assumingMemoryBound(to: Float.self)
+                // mid[a][j] = sum_i P[a][i] in[i][j]
+                for a in 0..<rows {
+                    let n = start[a + 1] - start[a]
+                    for j in 0..<cols {
+                        for e in 0..<n {
+                            p[e] = src + column[start[a] + e] * srcRow + j * srcCol
+                            c[e] = value[start[a] + e]
+                        }
+                        Self.combine(p, c, n, mid + (a * cols + j) * len, len)
+                    }
+                }
+                // out[a][b] = sum_j P[b][j] mid[a][j]
+                for b in 0..<rows {
+                    let n = start[b + 1] - start[b]
+                    for e in 0..<n { c[e] = value[start[b] + e] }
+                    for a in 0..<rows {
+                        for e in 0..<n { p[e] = UnsafePointer(mid + (a * cols + column[start[b] + e]) * len) }
+                        Self.combine(p, c, n, dst + a * dstRow + b * dstCol, len)
+                    }
+                }
+            }
+        }
+    }
+
+    /// dst[0..<len] = sum_e c[e] * p[e][0..<len] (n <= 6 terms, in term order; n = 0 gives zeros).
+    @inline(__always)
+    static func combine(_ p: UnsafeMutablePointer<UnsafePointer<Float>>, _ c: UnsafeMutablePointer<Float>, _ n: Int,
+                        _ dst: UnsafeMutablePointer<Float>, _ len: Int) {
+        typealias F8 = SIMD8<Float>
+        var i = 0
+        while i + 8 <= len {
+            var acc = F8()
+            for e in 0..<n { acc += F8(repeating: c[e]) * UnsafeRawPointer(p[e] + i).loadUnaligned(as: F8.self) }
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: acc, as: F8.self)
+            i += 8
+        }
+        while i < len {
+            var acc: Float = 0
+            for e in 0..<n { acc += c[e] * p[e][i] }
+            dst[i] = acc
+            i += 1
+        }
+    }
+}
+
+/// The three passes of a Winograd conv over NHWC tensors, tiles processed in chunks whose size depends on
+/// the shape alone (so results never depend on the thread count): transforms run in parallel over tiles,
+/// the t^2 products in parallel over positions, each product on one thread.
+enum WinogradConv {
+    /// y = conv(x, w) for a 3x3 stride-1 SAME conv (no bias).
+    static func forward(_ g: ConvGeometry, _ wino: Winograd, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
+                        y: UnsafeMutablePointer<Float>) {
+        let plan = Plan(wino, n: g.n, h: g.h, w: g.w, channels: g.cin + g.cout)
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: wino.t * wino.t * g.cin * g.cout)
+        defer { u.deallocate() }
+        transformFilter(wino, w, cin: g.cin, cout: g.cout, u)
+        forward(plan, x: x, cin: g.cin, u: u, cout: g.cout, y: y)
+    }
+
+    /// dx (overwritten) and dw (overwritten) of a 3x3 stride-1 SAME conv; either may be skipped.
+    static func backward(_ g: ConvGeometry, _ wino: Winograd, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
+                         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?) {
+        let plan = Plan(wino, n: g.n, h: g.h, w: g.w, channels: g.cin + g.cout)
+        if let dx {
+            let flipped = flippedTransposed(w, cin: g.cin, cout: g.cout)
+            let u = UnsafeMutablePointer<Float>.allocate(capacity: wino.t * wino.t * g.cin * g.cout)
+            defer { flipped.deallocate(); u.deallocate() }
+            transformFilter(wino, flipped, cin: g.cout, cout: g.cin, u)
+            forward(plan, x: dy, cin: g.cout, u: u, cout: g.cin, y: dx)
+        }
+        if let dw { weightGradient(plan, x: x, cin: g.cin, dy: dy, cout: g.cout, dw: dw) }
+    }
+
+    /// Tile grid of one conv and the chunking of its tiles.
+    struct Plan {
+        let wino: Winograd
+        let n: Int, h: Int, w: Int
+        let tilesY: Int, tilesX: Int, tiles: Int, chunk: Int
+
+        init(_ wino: Winograd, n: Int, h: Int, w: Int, channels: Int) {
+            self.wino = wino; self.n = n; self.h = h; self.w = w
+            tilesY = (h + wino.m - 1) / wino.m
+            tilesX = (w + wino.m - 1) / wino.m
+            tiles = n * tilesY * tilesX
+            // transformed inputs and products of a chunk stay near 16 MB (the L3 holds them between phases)
+            let limit = max(16, (4 << 20) / (wino.t * wino.t * max(1, channels)))
+            let chunks = max(1, (tiles + limit - 1) / limit)
+            chunk = (tiles + chunks - 1) / chunks
+        }
+
+        /// Top-left input pixel of a tile (the window starts one pixel above and left: SAME padding 1).
+        @inline(__always) func origin(_ tile: Int) -> (img: Int, y: Int, x: Int) {
+            let per = tilesY * tilesX, r = tile % per
+            return (tile / per, (r / tilesX) * wino.m - 1, (r % tilesX) * wino.m - 1)
+        }
+    }
+
+    /// Transformed filters U [t*t][cin][cout] of a kernel [3][3][cin][cout].
+    static func transformFilter(_ wino: Winograd, _ w: UnsafePointer<Float>, cin: Int, cout: Int,
+                                _ u: UnsafeMutablePointer<Float>) {
+        let len = cin * cout
+        mapSlices(len) { lo, count, mid in
+            wino.filter.apply(w + lo, srcRow: 3 * len, srcCol: len, u + lo, dstRow: wino.t * len, dstCol: len,
+                              len: count, scratch: mid)
+        } scratch: { wino.filter.scratch(len: $0) }
+    }
+
+    /// Kernel [3][3][cout][cin] flipped in space with channels swapped: the input gradient's kernel.
+    static func flippedTransposed(_ w: UnsafePointer<Float>, cin: Int, cout: Int) -> UnsafeMutablePointer<Float> {
+        let f = UnsafeMutablePointer<Float>.allocate(capacity: 9 * cin * cout)
+        for tap in 0..<9 {
+            let src = w + (8 - tap) * cin * cout, dst = f + tap * cin * cout
+            for ci in 0..<cin { for co in 0..<cout { dst[co * cin + ci] = src[ci * cout + co] } }
+        }
+        return f
+    }
+
+    /// Runs body over fixed slices of 0..<len (thread-count independent), each with its own scratch.
+    static func mapSlices(_ len: Int, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void,
+                          scratch: (Int) -> Int) {
+        let grain = 4096
+        Threads.parallelChunks(len, grain: grain) { _, r in
+            let mid = UnsafeMutablePointer<Float>.allocate(capacity: scratch(r.count))
+            defer { mid.deallocate() }
+            body(r.lowerBound, r.count, mid)
+        }
+    }
+
+    /// y [n,h,w,cout] = conv3x3(x [n,h,w,cin], kernel) with U = transformFilter(kernel).
+    static func forward(_ plan: Plan, x: UnsafePointer<Float>, cin: Int, u: UnsafePointer<Float>, cout: Int,
+                        y: UnsafeMutablePointer<Float>) {
+        let wino = plan.wino, t2 = wino.t * wino.t
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: t2 * plan.chunk * cin)
+        let prod = UnsafeMutablePointer<Float>.allocate(capacity: t2 * plan.chunk * cout)
+        defer { v.deallocate(); prod.deallocate() }
+        let vP = SendablePtr(v), mP = SendablePtr(prod), uP = UncheckedBox(u)
+        var first = 0
+        while first < plan.tiles {
+            let count = min(plan.chunk, plan.tiles - first)
+            transformInputs(plan, x, channels: cin, first: first, count: count, into: v)
+            Threads.parallelFor(t2) { e in
+                sgemmPart(false, false, count, cout, cin, 1, vP.p + e * count * cin, cin, uP.value + e * cin * cout, cout,
+                          0, mP.p + e * count * cout, cout)
+            }
+            transformOutputs(plan, prod, channels: cout, first: first, count: count, into: y)
+            first += count
+        }
+    }
+
+    /// dw [3,3,cin,cout] = sum over pixels of x (SAME-padded) times dy, through the transformed domain.
+    static func weightGradient(_ plan: Plan, x: UnsafePointer<Float>, cin: Int, dy: UnsafePointer<Float>, cout: Int,
+                               dw: UnsafeMutablePointer<Float>) {
+        let wino = plan.wino, t2 = wino.t * wino.t
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: t2 * plan.chunk * cin)
+        let dm = UnsafeMutablePointer<Float>.allocate(capacity: t2 * plan.chunk * cout)
+        let du = UnsafeMutablePointer<Float>.allocate(capacity: t2 * cin * cout)
+        defer { v.deallocate(); dm.deallocate(); du.deallocate() }
+        let vP = SendablePtr(v), mP = SendablePtr(dm), duP = SendablePtr(du)
+        var first = 0
+        while first < plan.tiles {
+            let count = min(plan.chunk, plan.tiles - first)
+            transformInputs(plan, x, channels: cin, first: first, count: count, into: v)
+            transformOutputGradients(plan, dy, channels: cout, first: first, count: count, into: dm)
+            let beta: Float = first == 0 ? 0 : 1
+            Threads.parallelFor(t2) { e in
+                sgemmPart(true, false, cin, cout, count, 1, vP.p + e * count * cin, cin, mP.p + e * count * cout, cout,
+                          beta, duP.p + e * cin * cout, cout)
+            }
+            first += count
+        }
+        let len = cin * cout
+        mapSlices(len) { lo, count, mid in
+            wino.filterGrad.apply(duP.p + lo, srcRow: wino.t * len, srcCol: len, dw + lo, dstRow: 3 * len, dstCol: len,
+                                  len: count, scratch: mid)
+        } scratch: { wino.filterGrad.scratch(len: $0) }
+    }
+
+    /// v[e][tile - first][c] = (B^T x_tile B)[e][c] for the chunk's tiles.
+    static func transformInputs(_ plan: Plan, _ x: UnsafePointer<Float>, channels c: Int, first: Int, count: Int,
+                                into v: UnsafeMutablePointer<Float>) {
+        let wino = plan.wino, t = wino.t, h = plan.h, w = plan.w
+        let xP = UncheckedBox(x), vP = SendablePtr(v)
+        Threads.parallelChunks(count, grain: 8) { _, range in
+            let patch = UnsafeMutablePointer<Float>.allocate(capacity: t * t * c + wino.input.scratch(len: c))
+            defer { patch.deallocate() }
+            let mid = patch + t * t * c
+            for i in range {
+                let (img, y0, x0) = plan.origin(first + i)
+                let image = xP.value + img * h * w * c
+                let dst = vP.p + i * c
+                if y0 >= 0 && x0 >= 0 && y0 + t <= h && x0 + t <= w {
+                    wino.input.apply(image + (y0 * w + x0) * c, srcRow: w * c, srcCol: c, dst,
+                                     dstRow: t * count * c, dstCol: count * c, len: c, scratch: mid)
+                } else {
+                    gather(image, h: h, w: w, c: c, y0: y0, x0: x0, size: t, into: patch)
+                    wino.input.apply(patch, srcRow: t * c, srcCol: c, dst,
+                                     dstRow: t * count * c, dstCol: count * c, len: c, scratch: mid)
+                }
+            }
+        }
+    }
+
+    /// dm[e][tile - first][k] = (A dy_tile A^T)[e][k]; dy is zero outside the image.
+    static func transformOutputGradients(_ plan: Plan, _ dy: UnsafePointer<Float>, channels c: Int, first: Int,
+                                         count: Int, into dm: UnsafeMutablePointer<Float>) {
+        let wino = plan.wino, t = wino.t, m = wino.m, h = plan.h, w = plan.w
+        let dyP = UncheckedBox(dy), dmP = SendablePtr(dm)
+        Threads.parallelChunks(count, grain: 8) { _, range in
+            let patch = UnsafeMutablePointer<Float>.allocate(capacity: m * m * c + wino.outputGrad.scratch(len: c))
+            defer { patch.deallocate() }
+            let mid = patch + m * m * c
+            for i in range {
+                let (img, y0, x0) = plan.origin(first + i)
+                let image = dyP.value + img * h * w * c
+                let dst = dmP.p + i * c
+                if y0 + 1 + m <= h && x0 + 1 + m <= w {
+                    wino.outputGrad.apply(image + ((y0 + 1) * w + x0 + 1) * c, srcRow: w * c, srcCol: c, dst,
+                                          dstRow: t * count * c, dstCol: count * c, len: c, scratch: mid)
+                } else {
+                    gather(image, h: h, w: w, c: c, y0: y0 + 1, x0: x0 + 1, size: m, into: patch)
+                    wino.outputGrad.apply(patch, srcRow: m * c, srcCol: c, dst,
+                                          dstRow: t * count * c, dstCol: count * c, len: c, scratch: mid)
+                }
+            }
+        }
+    }
+
+    /// y tile = A^T prod_tile A, written where it lies inside the image.
+    static func transformOutputs(_ plan: Plan, _ prod: UnsafePointer<Float>, channels c: Int, first: Int,
+                                 count: Int, into y: UnsafeMutablePointer<Float>) {
+        let wino = plan.wino, t = wino.t, m = wino.m, h = plan.h, w = plan.w
+        let pP = UncheckedBox(prod), yP = SendablePtr(y)
+        Threads.parallelChunks(count, grain: 8) { _, range in
+            let tile = UnsafeMutablePointer<Float>.allocate(capacity: m * m * c + wino.output.scratch(len: c))
+            defer { tile.deallocate() }
+            let mid = tile + m * m * c
+            for i in range {
+                let (img, y0, x0) = plan.origin(first + i)
+                let oy = y0 + 1, ox = x0 + 1
+                let image = yP.p + img * h * w * c
+                let src = pP.value + i * c
+                if oy + m <= h && ox + m <= w {
+                    wino.output.apply(src, srcRow: t * count * c, srcCol: count * c, image + (oy * w + ox) * c,
+                                      dstRow: w * c, dstCol: c, len: c, scratch: mid)
+                } else {
+                    wino.output.apply(src, srcRow: t * count * c, srcCol: count * c, tile,
+                                      dstRow: m * c, dstCol: c, len: c, scratch: mid)
+                    for r in 0..<min(m, h - oy) {
+                        (image + ((oy + r) * w + ox) * c).update(from: tile + r * m * c, count: min(m, w - ox) * c)
+                    }
+                }
+            }
+        }
+    }
+
+    /// size x size x c window at (y0, x0) of one image, zeros outside it.
+    static func gather(_ image: UnsafePointer<Float>, h: Int, w: Int, c: Int, y0: Int, x0: Int, size: Int,
+                       into patch: UnsafeMutablePointer<Float>) {
+        let lo = max(0, -x0), hi = max(lo, min(size, w - x0))
+        for r in 0..<size {
+            let row = patch + r * size * c, iy = y0 + r
+            guard iy >= 0 && iy < h && hi > lo else { row.update(repeating: 0, count: size * c); continue }
+            if lo > 0 { row.update(repeating: 0, count: lo * c) }
+            (row + lo * c).update(from: image + (iy * w + x0 + lo) * c, count: (hi - lo) * c)
+            if hi < size { (row + hi * c).update(repeating: 0, count: (size - hi) * c) }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import XCTest
+@testable import Engine
+
+/// Winograd 3x3 convolutions against the im2col path they replace, and their gradients against finite
+/// differences.
+final class WinogradTests: XCTestCase {
+    /// 1-D F(m, 3): A^T [(G g) . (B^T d)] is the correlation y[i] = sum_k d[i+k] g[k]. Catches a wrong
+    /// entry in any transform matrix.
+    func testTransformMatricesComputeCorrelation() {
+        var rng = RNG(seed: 11)
+        for wino in [Winograd.f2, Winograd.f4] {
+            let t = wino.t, m = wino.m
+            let d = (0..<t).map { _ in rng.normal() }, g = (0..<3).map { _ in rng.normal() }
+            // one-vector sandwiches of a rank-one 2-D input d d^T reduce to the 1-D transforms squared
+            func apply(_ s: Sandwich, _ input: [Float], _ n: Int) -> [Float] {
+                var out = [Float](repeating: 0, count: s.rows * s.rows)
+                var mid = [Float](repeating: 0, count: s.scratch(len: 1))
+                input.withUnsafeBufferPointer { i in
+                    out.withUnsafeMutableBufferPointer { o in
+                        mid.withUnsafeMutableBufferPointer { sc in
+                            s.apply(i.baseAddress!, srcRow: n, srcCol: 1, o.baseAddress!, dstRow: s.rows, dstCol: 1,
+                                    len: 1, scratch: sc.baseAddress!)
+                        }
+                    }
+                }
+                return out
+            }
+            let v = apply(wino.input, (0..<(t * t)).map { d[$0 / t] * d[$0 % t] }, t)
+            let u = apply(wino.filter, (0..<9).map { g[$0 / 3] * g[$0 % 3] }, 3)
+            let y = apply(wino.output, zip(u, v).map(*), t)
+            for i in 0..<m {
+                for j in 0..<m {
+                    let yi = (0..<3).reduce(Float(0)) { $0 + d[i + $1] * g[$1] }
+                    let yj = (0..<3).reduce(Float(0)) { $0 + d[j + $1] * g[$1] }
+                    XCTAssertEqual(y[i * m + j], yi * yj, accuracy: 1e-4 * (1 + abs(yi * yj)), "F(\(m),3) [\(i),\(j)]")
+                }
+            }
+        }
+    }
+
+    struct Case { let n, h, w, cin, cout: Int }
+
+    /// Forward, input and weight gradients of both variants equal im2col's on shapes with ragged edge tiles,
+    /// maps smaller than a tile, and (last case) several chunks of tiles.
+    func testMatchesIm2col() {
+        let cases = [Case(n: 2, h: 9, w: 7, cin: 5, cout: 11), Case(n: 1, h: 4, w: 4, cin: 3, cout: 2),
+                     Case(n: 3, h: 2, w: 3, cin: 17, cout: 9), Case(n: 2, h: 16, w: 16, cin: 64, cout: 91),
+                     Case(n: 4, h: 32, w: 30, cin: 256, cout: 768)]
+        var rng = RNG(seed: 12)
+        for c in cases {
+            let x = GradCheck.randomTensor([c.n, c.h, c.w, c.cin], &rng)
+            let w = GradCheck.randomTensor([3, 3, c.cin, c.cout], &rng, scale: (1 / Float(9 * c.cin)).squareRoot())
+            let dy = GradCheck.randomTensor([c.n, c.h, c.w, c.cout], &rng)
+            let g = ConvGeometry(x: x.shape, w: w.shape, stride: 1)
+            let y0 = Tensor(zeros: dy.shape), dx0 = Tensor(zeros: x.shape), dw0 = Tensor(zeros: w.shape)
+            ConvKernels.forward(g, x: x.ptr, w: w.ptr, bias: nil, y: y0.ptr, winograd: false)
+            ConvKernels.backward(g, x: x.ptr, w: w.ptr, dy: dy.ptr, dx: dx0.ptr, dw: dw0.ptr, winograd: false)
+            for wino in [Winograd.f2, Winograd.f4] {
+                let y = Tensor(zeros: dy.shape), dx = Tensor(zeros: x.shape), dw = Tensor(zeros: w.shape)
+                WinogradConv.forward(g, wino, x: x.ptr, w: w.ptr, y: y.ptr)
+                WinogradConv.backward(g, wino, x: x.ptr, w: w.ptr, dy: dy.ptr, dx: dx.ptr, dw: dw.ptr)
+                for (name, got, want) in [("y", y, y0), ("dx", dx, dx0), ("dw", dw, dw0)] {
+                    let err = Self.relativeMaxError(got.data, want.data)
+                    XCTAssertLessThan(err, wino.m == 2 ? 2e-6 : 2e-5, "F(\(wino.m),3) \(name) \(c)")
+                }
+            }
+        }
+    }
+
+    /// The tape's conv takes the Winograd path on a shape with enough tiles, and its gradients still match
+    /// finite differences.
+    func testTapeGradientsThroughWinograd() {
+        var rng = RNG(seed: 13)
+        let x = GradCheck.randomTensor([3, 16, 16, 2], &rng), w = GradCheck.randomTensor([3, 3, 2, 3], &rng, scale: 0.3)
+        let g = ConvGeometry(x: x.shape, w: w.shape, stride: 1)
+        XCTAssertEqual(Winograd.variant(for: g)?.m, 4)
+        GradCheck.check("winograd conv", inputs: [x, w, GradCheck.randomTensor([3], &rng)]) { t, v in
+            t.conv2d(v[0], v[1], bias: v[2], stride: 1)
+        }
+    }
+
+    /// max |a - b| over max |b|.
+    static func relativeMaxError(_ a: [Float], _ b: [Float]) -> Float {
+        var diff: Float = 0, scale: Float = 0
+        for (x, y) in zip(a, b) { diff = max(diff, abs(x - y)); scale = max(scale, abs(y)) }
+        return diff / max(scale, 1e-20)
+    }
+}
