@@ -5,6 +5,15 @@ import PackageDescription
 /// Modules follow DESIGN.md: data flows Datasets -> Engine/Models -> Detection -> Harness -> CLI.
 /// Release builds use the default -O (not -Ounchecked) so preconditions on shapes stay checked.
 
+/// The engine's own loops (SIMD8 kernels, Winograd transforms, batch norm) compile for Haswell-level x86 (AVX2 + FMA,
+/// every Intel CPU since 2013 and AMD since 2015) rather than the SSE2 baseline. A fixed level, not "native": the same commit
+/// gives the same machine code, so the same bits, on every x86 machine.
+#if arch(x86_64)
+let engineFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let engineFlags: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "spinebench",
     platforms: [.macOS(.v13)],
@@ -24,7 +33,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "Engine", dependencies: ["CBLAS"]),
+        .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: engineFlags),
         .target(name: "Models", dependencies: ["Engine", .product(name: "Yams", package: "Yams")]),
         .target(name: "Detection", dependencies: ["Engine"]),
         .target(name: "Datasets", dependencies: ["CHDF5", "CZlib"]),

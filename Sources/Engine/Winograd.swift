@@ -16,10 +16,13 @@ struct Winograd: Sendable {
     let output: Sandwich       // A^T: m x t
     let outputGrad: Sandwich   // A: t x m
     let filterGrad: Sandwich   // G^T: 3 x t
+    /// The tile transforms written out (the three above, fast).
+    let tiles: WinogradTiles.Kind
 
     init(m: Int, bt: [Float], g: [Float], at: [Float]) {
         let t = m + 2
         self.m = m; self.t = t
+        tiles = m == 2 ? .f2 : .f4
         input = Sandwich(bt, rows: t, cols: t)
         filter = Sandwich(g, rows: t, cols: 3)
         output = Sandwich(at, rows: m, cols: t)
@@ -65,10 +68,11 @@ struct Winograd: Sendable {
              0, 1, 1, 4, 4, 0,
              0, 1, -1, 8, -8, 1])
 
-    /// The variant for a conv, or nil where im2col is better: only 3x3 stride 1, and only with enough output
-    /// tiles that the per-call filter transform (which grows with Cin * Cout) is paid back.
+    /// The variant for a conv, or nil where im2col is better: only 3x3 stride 1 with at least 8 channels each
+    /// way, and only with enough output tiles that the per-call filter transform (which grows with
+    /// Cin * Cout) is paid back.
     static func variant(for g: ConvGeometry) -> Winograd? {
-        guard g.k == 3, g.stride == 1, g.h >= 2, g.w >= 2 else { return nil }
+        guard g.k == 3, g.stride == 1, g.h >= 2, g.w >= 2, g.cin >= 8, g.cout >= 8 else { return nil }
         let w = min(g.h, g.w) >= 4 ? f4 : f2
         let tiles = g.n * ((g.h + w.m - 1) / w.m) * ((g.w + w.m - 1) / w.m)
         return tiles >= 48 ? w : nil
@@ -140,13 +144,13 @@ struct Sandwich: Sendable {
         var i = 0
         while i + 8 <= len {
             var acc = F8()
-            for e in 0..<n { acc += F8(repeating: c[e]) * UnsafeRawPointer(p[e] + i).loadUnaligned(as: F8.self) }
+            for e in 0..<n { acc.addProduct(F8(repeating: c[e]), UnsafeRawPointer(p[e] + i).loadUnaligned(as: F8.self)) }
             UnsafeMutableRawPointer(dst + i).storeBytes(of: acc, as: F8.self)
             i += 8
         }
         while i < len {
             var acc: Float = 0
-            for e in 0..<n { acc += c[e] * p[e][i] }
+            for e in 0..<n { acc.addProduct(c[e], p[e][i]) }
             dst[i] = acc
             i += 1
         }
@@ -291,7 +295,7 @@ enum WinogradConv {
         let wino = plan.wino, t = wino.t, h = plan.h, w = plan.w
         let xP = UncheckedBox(x), vP = SendablePtr(v)
         Threads.parallelChunks(count, grain: 8) { _, range in
-            let patch = UnsafeMutablePointer<Float>.allocate(capacity: t * t * c + wino.input.scratch(len: c))
+            let patch = UnsafeMutablePointer<Float>.allocate(capacity: t * t * c + WinogradTiles.scratch)
             defer { patch.deallocate() }
             let mid = patch + t * t * c
             for i in range {
@@ -299,12 +303,12 @@ enum WinogradConv {
                 let image = xP.value + img * h * w * c
                 let dst = vP.p + i * c
                 if y0 >= 0 && x0 >= 0 && y0 + t <= h && x0 + t <= w {
-                    wino.input.apply(image + (y0 * w + x0) * c, srcRow: w * c, srcCol: c, dst,
-                                     dstRow: t * count * c, dstCol: count * c, len: c, scratch: mid)
+                    WinogradTiles.input(wino.tiles, image + (y0 * w + x0) * c, srcRow: w * c, srcCol: c, dst,
+                                        dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
                 } else {
                     gather(image, h: h, w: w, c: c, y0: y0, x0: x0, size: t, into: patch)
-                    wino.input.apply(patch, srcRow: t * c, srcCol: c, dst,
-                                     dstRow: t * count * c, dstCol: count * c, len: c, scratch: mid)
+                    WinogradTiles.input(wino.tiles, patch, srcRow: t * c, srcCol: c, dst,
+                                        dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
                 }
             }
         }
@@ -316,7 +320,7 @@ enum WinogradConv {
         let wino = plan.wino, t = wino.t, m = wino.m, h = plan.h, w = plan.w
         let dyP = UncheckedBox(dy), dmP = SendablePtr(dm)
         Threads.parallelChunks(count, grain: 8) { _, range in
-            let patch = UnsafeMutablePointer<Float>.allocate(capacity: m * m * c + wino.outputGrad.scratch(len: c))
+            let patch = UnsafeMutablePointer<Float>.allocate(capacity: m * m * c + WinogradTiles.scratch)
             defer { patch.deallocate() }
             let mid = patch + m * m * c
             for i in range {
@@ -324,12 +328,12 @@ enum WinogradConv {
                 let image = dyP.value + img * h * w * c
                 let dst = dmP.p + i * c
                 if y0 + 1 + m <= h && x0 + 1 + m <= w {
-                    wino.outputGrad.apply(image + ((y0 + 1) * w + x0 + 1) * c, srcRow: w * c, srcCol: c, dst,
-                                          dstRow: t * count * c, dstCol: count * c, len: c, scratch: mid)
+                    WinogradTiles.outputGrad(wino.tiles, image + ((y0 + 1) * w + x0 + 1) * c, srcRow: w * c, srcCol: c,
+                                             dst, dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
                 } else {
                     gather(image, h: h, w: w, c: c, y0: y0 + 1, x0: x0 + 1, size: m, into: patch)
-                    wino.outputGrad.apply(patch, srcRow: m * c, srcCol: c, dst,
-                                          dstRow: t * count * c, dstCol: count * c, len: c, scratch: mid)
+                    WinogradTiles.outputGrad(wino.tiles, patch, srcRow: m * c, srcCol: c, dst,
+                                             dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
                 }
             }
         }
@@ -341,7 +345,7 @@ enum WinogradConv {
         let wino = plan.wino, t = wino.t, m = wino.m, h = plan.h, w = plan.w
         let pP = UncheckedBox(prod), yP = SendablePtr(y)
         Threads.parallelChunks(count, grain: 8) { _, range in
-            let tile = UnsafeMutablePointer<Float>.allocate(capacity: m * m * c + wino.output.scratch(len: c))
+            let tile = UnsafeMutablePointer<Float>.allocate(capacity: m * m * c + WinogradTiles.scratch)
             defer { tile.deallocate() }
             let mid = tile + m * m * c
             for i in range {
@@ -350,11 +354,11 @@ enum WinogradConv {
                 let image = yP.p + img * h * w * c
                 let src = pP.value + i * c
                 if oy + m <= h && ox + m <= w {
-                    wino.output.apply(src, srcRow: t * count * c, srcCol: count * c, image + (oy * w + ox) * c,
-                                      dstRow: w * c, dstCol: c, len: c, scratch: mid)
+                    WinogradTiles.output(wino.tiles, src, srcRow: t * count * c, srcCol: count * c,
+                                         image + (oy * w + ox) * c, dstRow: w * c, dstCol: c, channels: c, scratch: mid)
                 } else {
-                    wino.output.apply(src, srcRow: t * count * c, srcCol: count * c, tile,
-                                      dstRow: m * c, dstCol: c, len: c, scratch: mid)
+                    WinogradTiles.output(wino.tiles, src, srcRow: t * count * c, srcCol: count * c, tile,
+                                         dstRow: m * c, dstCol: c, channels: c, scratch: mid)
                     for r in 0..<min(m, h - oy) {
                         (image + ((oy + r) * w + ox) * c).update(from: tile + r * m * c, count: min(m, w - ox) * c)
                     }

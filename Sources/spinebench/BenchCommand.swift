@@ -85,6 +85,8 @@ struct BenchOpsCommand: ParsableCommand {
     @OptionGroup var options: BenchOptions
     @Option(help: "Batch size.") var batch: Int = 16
     @Option(help: "Only ops whose label contains this text.") var only: String?
+    @Option(help: "Time this conv instead of the standard set: N,H,W,CIN,COUT,K,STRIDE (repeatable).")
+    var conv: [String] = []
 
     func run() throws {
         try options.apply()
@@ -94,7 +96,17 @@ struct BenchOpsCommand: ParsableCommand {
         print(String(format: "sgemm peak this run: %.1f GFLOP/s (best of %d sizes)", peak, gemm.count))
         let w = [26, 8, 8, 9, 9, 7, 7, 8]
         print(row(["op", "fwd ms", "bwd ms", "fwd GF/s", "bwd GF/s", "fwd/pk", "bwd/pk", "fwd GB/s"], widths: w))
-        for r in Benchmark.standardOps(n: batch, repeats: options.repeats, only: only) {
+        let results = try conv.isEmpty ? Benchmark.standardOps(n: batch, repeats: options.repeats, only: only)
+            : conv.map { text in
+                let v = text.split(separator: ",").compactMap { Int($0) }
+                guard v.count == 7, v.allSatisfy({ $0 >= 1 }) else {
+                    throw ValidationError("--conv expects N,H,W,CIN,COUT,K,STRIDE (positive integers), got '\(text)'")
+                }
+                return Benchmark.conv("conv \(v[5])x\(v[5]) s\(v[6]) \(v[3])->\(v[4]) \(v[0])x\(v[1])x\(v[2])",
+                                      n: v[0], h: v[1], w: v[2], cin: v[3], cout: v[4], k: v[5], stride: v[6],
+                                      repeats: options.repeats)
+            }
+        for r in results {
             let gbs = fmt(r.bytes / r.forwardSeconds / 1e9, 1)
             let ms = [fmt(r.forwardSeconds * 1e3, 2), fmt(r.backwardSeconds * 1e3, 2)]
             if let ff = r.forwardFlops, let bf = r.backwardFlops {
