@@ -12,7 +12,9 @@ import Engine
 /// to rounding in the batch-norm statistics: without a head its initial gradient norm is ~500 and moves by
 /// ~1% when only the order of the variance sums changes, and with the head the norm of later steps moves by
 /// ~1e-3 when the learning rate changes by 1e-5 of itself. Hence tight bounds on losses and on the detector's
-/// first gradient, looser ones where the dynamics amplify rounding.
+/// first gradient, looser ones where the dynamics amplify rounding. Winograd 3x3 convs round differently from
+/// im2col: they move the detector's first gradient norm by 1.9e-4 (F(2,3) alone or with F(4,3) alike; each
+/// conv agrees with im2col to 2e-6 / 2e-5, see WinogradTests), im2col built for AVX2 by 3e-5.
 final class TrainingKnownAnswerTests: XCTestCase {
     override func setUp() {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -55,6 +57,6 @@ final class TrainingKnownAnswerTests: XCTestCase {
     func testDetectorStepsMatchKnownAnswers() throws {
         check(try bench(head: true).losses(steps: 3),
               [(1.7438291, 4.7716527), (1.7433765, 4.9270735), (1.7424841, 5.2899833)],
-              normTolerance: [1e-4, 1e-2, 3e-2])
+              normTolerance: [5e-4, 1e-2, 3e-2])
     }
 }
