@@ -1,5 +1,4 @@
 import CBLAS
-import Dispatch
 
 /// Thread settings for OpenBLAS and the engine's own loops. Engine loops split work into fixed chunks
 /// whose boundaries never depend on the thread count, so reductions give the same bits for any count.
@@ -29,20 +28,11 @@ public enum Threads {
         return String(cString: c)
     }
 
-    /// Runs body(i) for i in 0..<n on up to `count` threads (items handed out in a fixed stride).
+    private static let pool = WorkerPool()
+
+    /// Runs body(i) for i in 0..<n on up to `count` threads (item i on participant i % threads).
     static func parallelFor(_ n: Int, _ body: (Int) -> Void) {
-        let workers = min(current, n)
-        if workers <= 1 {
-            for i in 0..<n { body(i) }
-            return
-        }
-        withoutActuallyEscaping(body) { b in
-            let box = UncheckedBox(b)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                var i = w
-                while i < n { box.value(i); i += workers }
-            }
-        }
+        pool.run(n, workers: current, body)
     }
 
     /// Runs body over 0..<total split in fixed chunks of `grain` (chunk index, range).
