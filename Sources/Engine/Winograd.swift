@@ -202,6 +202,16 @@ enum WinogradConv {
             chunk = (tiles + chunks - 1) / chunks
         }
 
+        /// Narrow layers run in items of a few tiles taken through all phases on one thread, so an item's
+        /// transformed inputs and products (~1 MB) stay in that core's L2. Nil for wide layers (the head's
+        /// 819-channel class conv would get < 32 tiles an item, too few rows for sgemm): they go phase by phase.
+        func fusedItems(cin: Int, cout: Int) -> (items: Int, per: Int)? {
+            let fused = (256 << 10) / (wino.t * wino.t * (cin + cout))
+            guard fused >= 32 && tiles >= 2 * fused else { return nil }
+            let items = (tiles + fused - 1) / fused
+            return (items, (tiles + items - 1) / items)
+        }
+
         /// Top-left input pixel of a tile (the window starts one pixel above and left: SAME padding 1).
         @inline(__always) func origin(_ tile: Int) -> (img: Int, y: Int, x: Int) {
             let per = tilesY * tilesX, r = tile % per
@@ -244,6 +254,22 @@ enum WinogradConv {
     static func forward(_ plan: Plan, x: UnsafePointer<Float>, cin: Int, u: UnsafePointer<Float>, cout: Int,
                         y: UnsafeMutablePointer<Float>) {
         let wino = plan.wino, t2 = wino.t * wino.t
+        if let (items, per) = plan.fusedItems(cin: cin, cout: cout) {
+            let xP = UncheckedBox(x), uP = UncheckedBox(u), yP = SendablePtr(y)
+            Threads.parallelFor(items) { item in
+                let first = item * per, count = min(per, plan.tiles - first)
+                let v = UnsafeMutablePointer<Float>.allocate(capacity: t2 * count * (cin + cout))
+                defer { v.deallocate() }
+                let prod = v + t2 * count * cin
+                transformInputs(plan, xP.value, channels: cin, first: first, count: count, into: v)
+                for e in 0..<t2 {
+                    sgemmPart(false, false, count, cout, cin, 1, v + e * count * cin, cin, uP.value + e * cin * cout, cout,
+                              0, prod + e * count * cout, cout)
+                }
+                transformOutputs(plan, prod, channels: cout, first: first, count: count, into: yP.p)
+            }
+            return
+        }
         let v = UnsafeMutablePointer<Float>.allocate(capacity: t2 * plan.chunk * cin)
         let prod = UnsafeMutablePointer<Float>.allocate(capacity: t2 * plan.chunk * cout)
         defer { v.deallocate(); prod.deallocate() }
@@ -264,25 +290,52 @@ enum WinogradConv {
     /// dw [3,3,cin,cout] = sum over pixels of x (SAME-padded) times dy, through the transformed domain.
     static func weightGradient(_ plan: Plan, x: UnsafePointer<Float>, cin: Int, dy: UnsafePointer<Float>, cout: Int,
                                dw: UnsafeMutablePointer<Float>) {
-        let wino = plan.wino, t2 = wino.t * wino.t
-        let v = UnsafeMutablePointer<Float>.allocate(capacity: t2 * plan.chunk * cin)
-        let dm = UnsafeMutablePointer<Float>.allocate(capacity: t2 * plan.chunk * cout)
-        let du = UnsafeMutablePointer<Float>.allocate(capacity: t2 * cin * cout)
-        defer { v.deallocate(); dm.deallocate(); du.deallocate() }
-        let vP = SendablePtr(v), mP = SendablePtr(dm), duP = SendablePtr(du)
-        var first = 0
-        while first < plan.tiles {
-            let count = min(plan.chunk, plan.tiles - first)
-            transformInputs(plan, x, channels: cin, first: first, count: count, into: v)
-            transformOutputGradients(plan, dy, channels: cout, first: first, count: count, into: dm)
-            let beta: Float = first == 0 ? 0 : 1
-            Threads.parallelFor(t2) { e in
-                sgemmPart(true, false, cin, cout, count, 1, vP.p + e * count * cin, cin, mP.p + e * count * cout, cout,
-                          beta, duP.p + e * cin * cout, cout)
+        let wino = plan.wino, t2 = wino.t * wino.t, len = cin * cout
+        let du = UnsafeMutablePointer<Float>.allocate(capacity: t2 * len)
+        defer { du.deallocate() }
+        let duP = SendablePtr(du)
+        if let (items, per) = plan.fusedItems(cin: cin, cout: cout) {
+            // each item sums its own tiles; the items' sums are then added in item order
+            let partial = UnsafeMutablePointer<Float>.allocate(capacity: items * t2 * len)
+            defer { partial.deallocate() }
+            let xP = UncheckedBox(x), dyP = UncheckedBox(dy), pP = SendablePtr(partial)
+            Threads.parallelFor(items) { item in
+                let first = item * per, count = min(per, plan.tiles - first)
+                let v = UnsafeMutablePointer<Float>.allocate(capacity: t2 * count * (cin + cout))
+                defer { v.deallocate() }
+                let dm = v + t2 * count * cin, sum = pP.p + item * t2 * len
+                transformInputs(plan, xP.value, channels: cin, first: first, count: count, into: v)
+                transformOutputGradients(plan, dyP.value, channels: cout, first: first, count: count, into: dm)
+                for e in 0..<t2 {
+                    sgemmPart(true, false, cin, cout, count, 1, v + e * count * cin, cin, dm + e * count * cout, cout,
+                              0, sum + e * len, cout)
+                }
             }
-            first += count
+            Threads.parallelChunks(t2 * len, grain: 16384) { _, r in
+                for j in r {
+                    var s = pP.p[j]
+                    for item in 1..<items { s += pP.p[item * t2 * len + j] }
+                    duP.p[j] = s
+                }
+            }
+        } else {
+            let v = UnsafeMutablePointer<Float>.allocate(capacity: t2 * plan.chunk * cin)
+            let dm = UnsafeMutablePointer<Float>.allocate(capacity: t2 * plan.chunk * cout)
+            defer { v.deallocate(); dm.deallocate() }
+            let vP = SendablePtr(v), mP = SendablePtr(dm)
+            var first = 0
+            while first < plan.tiles {
+                let count = min(plan.chunk, plan.tiles - first)
+                transformInputs(plan, x, channels: cin, first: first, count: count, into: v)
+                transformOutputGradients(plan, dy, channels: cout, first: first, count: count, into: dm)
+                let beta: Float = first == 0 ? 0 : 1
+                Threads.parallelFor(t2) { e in
+                    sgemmPart(true, false, cin, cout, count, 1, vP.p + e * count * cin, cin, mP.p + e * count * cout,
+                              cout, beta, duP.p + e * len, cout)
+                }
+                first += count
+            }
         }
-        let len = cin * cout
         mapSlices(len) { lo, count, mid in
             wino.filterGrad.apply(duP.p + lo, srcRow: wino.t * len, srcCol: len, dw + lo, dstRow: 3 * len, dstCol: len,
                                   len: count, scratch: mid)

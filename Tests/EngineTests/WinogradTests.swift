@@ -66,17 +66,20 @@ final class WinogradTests: XCTestCase {
     struct Case { let n, h, w, cin, cout: Int }
 
     /// Forward, input and weight gradients of both variants equal im2col's on shapes with ragged edge tiles,
-    /// maps smaller than a tile, and (last case) several chunks of tiles.
+    /// maps smaller than a tile, several chunks of tiles (wide), and items run whole on one thread (narrow, last).
     func testMatchesIm2col() {
         let cases = [Case(n: 2, h: 9, w: 7, cin: 8, cout: 11), Case(n: 1, h: 4, w: 4, cin: 12, cout: 8),
                      Case(n: 3, h: 2, w: 3, cin: 17, cout: 9), Case(n: 2, h: 16, w: 16, cin: 64, cout: 91),
-                     Case(n: 4, h: 32, w: 30, cin: 256, cout: 768)]
+                     Case(n: 4, h: 32, w: 30, cin: 256, cout: 768), Case(n: 6, h: 30, w: 29, cin: 16, cout: 24)]
         var rng = RNG(seed: 12)
         for c in cases {
             let x = GradCheck.randomTensor([c.n, c.h, c.w, c.cin], &rng)
             let w = GradCheck.randomTensor([3, 3, c.cin, c.cout], &rng, scale: (1 / Float(9 * c.cin)).squareRoot())
             let dy = GradCheck.randomTensor([c.n, c.h, c.w, c.cout], &rng)
             let g = ConvGeometry(x: x.shape, w: w.shape, stride: 1)
+            if c.cin == 16 {
+                XCTAssertNotNil(WinogradConv.Plan(.f4, n: c.n, h: c.h, w: c.w, channels: 40).fusedItems(cin: 16, cout: 24))
+            }
             let y0 = Tensor(zeros: dy.shape), dx0 = Tensor(zeros: x.shape), dw0 = Tensor(zeros: w.shape)
             ConvKernels.forward(g, x: x.ptr, w: w.ptr, bias: nil, y: y0.ptr, winograd: false)
             ConvKernels.backward(g, x: x.ptr, w: w.ptr, dy: dy.ptr, dx: dx0.ptr, dw: dw0.ptr, winograd: false)
