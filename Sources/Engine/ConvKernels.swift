@@ -114,23 +114,28 @@ public enum Convolution {
 
 enum ConvKernels {
     /// y [N,Ho,Wo,Cout] = conv(x, w) (+ bias). 3x3 stride-1 convs with enough tiles go through Winograd
-    /// (`winograd: false` forces im2col).
+    /// (`winograd: false` forces im2col). `keepColumns` (N*Ho*Wo*k*k*Cin floats), for an im2col conv, receives
+    /// every image's columns for the backward pass.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
-                        winograd: Bool = Convolution.winograd) {
+                        winograd: Bool = Convolution.winograd, keepColumns: UnsafeMutablePointer<Float>? = nil) {
         if winograd, let wino = Winograd.variant(for: g) {
-            WinogradConv.forward(g, wino, x: x, w: w, y: y)
-        } else if g.isPointwise {
+            WinogradConv.forward(g, wino, x: x, w: w, bias: bias, y: y)
+            return
+        }
+        if g.isPointwise {
             sgemm(m: g.n * g.h * g.w, n: g.cout, k: g.cin, x, lda: g.cin, w, ldb: g.cout, y, ldc: g.cout)
         } else {
             let per = g.imagesPerChunk, rows = g.rowsPerImage, kkc = g.kkc
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: per * rows * kkc)
-            defer { col.deallocate() }
-            let colP = SendablePtr(col), xP = SendablePtr(UnsafeMutablePointer(mutating: x))
+            let buffer = keepColumns == nil ? UnsafeMutablePointer<Float>.allocate(capacity: per * rows * kkc) : nil
+            defer { buffer?.deallocate() }
+            let xP = SendablePtr(UnsafeMutablePointer(mutating: x))
             var start = 0
             while start < g.n {
                 let count = min(per, g.n - start)
                 let s0 = start
+                let col = keepColumns.map { $0 + start * rows * kkc } ?? buffer!
+                let colP = SendablePtr(col)
                 Threads.parallelFor(count) { i in
                     g.im2col(xP.p + (s0 + i) * g.h * g.w * g.cin, colP.p + i * rows * kkc)
                 }
@@ -139,13 +144,19 @@ enum ConvKernels {
                 start += count
             }
         }
-        if let bias { addBias(y, rows: g.n * g.rowsPerImage, channels: g.cout, bias) }
+        if let bias {
+            let yP = SendablePtr(y), bP = UncheckedBox(bias)
+            Threads.parallelChunks(g.n * g.rowsPerImage, grain: 64) { _, r in
+                addBias(yP.p + r.lowerBound * g.cout, rows: r.count, channels: g.cout, bP.value)
+            }
+        }
     }
 
-    /// dw = sum col^T dy, dx = col2im(dy w^T); either output may be skipped.
+    /// dw = sum col^T dy, dx = col2im(dy w^T); either output may be skipped. `columns` are the ones
+    /// `forward` kept, if it did.
     static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?,
-                         winograd: Bool = Convolution.winograd) {
+                         winograd: Bool = Convolution.winograd, columns: UnsafePointer<Float>? = nil) {
         if winograd, let wino = Winograd.variant(for: g) {
             WinogradConv.backward(g, wino, x: x, w: w, dy: dy, dx: dx, dw: dw)
             return
@@ -157,6 +168,10 @@ enum ConvKernels {
             return
         }
         let per = g.imagesPerChunk, rows = g.rowsPerImage, kkc = g.kkc, imageSize = g.h * g.w * g.cin
+        if let columns, dx == nil {
+            if let dw { sgemm(transA: true, m: kkc, n: g.cout, k: g.n * rows, columns, lda: kkc, dy, ldb: g.cout, dw, ldc: g.cout) }
+            return
+        }
         let col = UnsafeMutablePointer<Float>.allocate(capacity: per * rows * kkc)
         defer { col.deallocate() }
         let colP = SendablePtr(col), xP = SendablePtr(UnsafeMutablePointer(mutating: x))

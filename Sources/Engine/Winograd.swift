@@ -161,14 +161,14 @@ struct Sandwich: Sendable {
 /// the shape alone (so results never depend on the thread count): transforms run in parallel over tiles,
 /// the t^2 products in parallel over positions, each product on one thread.
 enum WinogradConv {
-    /// y = conv(x, w) for a 3x3 stride-1 SAME conv (no bias).
+    /// y = conv(x, w) (+ bias) for a 3x3 stride-1 SAME conv.
     static func forward(_ g: ConvGeometry, _ wino: Winograd, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
-                        y: UnsafeMutablePointer<Float>) {
+                        bias: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>) {
         let plan = Plan(wino, n: g.n, h: g.h, w: g.w, channels: g.cin + g.cout)
         let u = UnsafeMutablePointer<Float>.allocate(capacity: wino.t * wino.t * g.cin * g.cout)
         defer { u.deallocate() }
         transformFilter(wino, w, cin: g.cin, cout: g.cout, u)
-        forward(plan, x: x, cin: g.cin, u: u, cout: g.cout, y: y)
+        forward(plan, x: x, cin: g.cin, u: u, cout: g.cout, bias: bias, y: y)
     }
 
     /// dx (overwritten) and dw (overwritten) of a 3x3 stride-1 SAME conv; either may be skipped.
@@ -250,12 +250,12 @@ enum WinogradConv {
         }
     }
 
-    /// y [n,h,w,cout] = conv3x3(x [n,h,w,cin], kernel) with U = transformFilter(kernel).
+    /// y [n,h,w,cout] = conv3x3(x [n,h,w,cin], kernel) (+ bias) with U = transformFilter(kernel).
     static func forward(_ plan: Plan, x: UnsafePointer<Float>, cin: Int, u: UnsafePointer<Float>, cout: Int,
-                        y: UnsafeMutablePointer<Float>) {
+                        bias: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>) {
         let wino = plan.wino, t2 = wino.t * wino.t
         if let (items, per) = plan.fusedItems(cin: cin, cout: cout) {
-            let xP = UncheckedBox(x), uP = UncheckedBox(u), yP = SendablePtr(y)
+            let xP = UncheckedBox(x), uP = UncheckedBox(u), yP = SendablePtr(y), bP = UncheckedBox(bias)
             Threads.parallelFor(items) { item in
                 let first = item * per, count = min(per, plan.tiles - first)
                 let v = UnsafeMutablePointer<Float>.allocate(capacity: t2 * count * (cin + cout))
@@ -266,7 +266,7 @@ enum WinogradConv {
                     sgemmPart(false, false, count, cout, cin, 1, v + e * count * cin, cin, uP.value + e * cin * cout, cout,
                               0, prod + e * count * cout, cout)
                 }
-                transformOutputs(plan, prod, channels: cout, first: first, count: count, into: yP.p)
+                transformOutputs(plan, prod, channels: cout, first: first, count: count, bias: bP.value, into: yP.p)
             }
             return
         }
@@ -282,7 +282,7 @@ enum WinogradConv {
                 sgemmPart(false, false, count, cout, cin, 1, vP.p + e * count * cin, cin, uP.value + e * cin * cout, cout,
                           0, mP.p + e * count * cout, cout)
             }
-            transformOutputs(plan, prod, channels: cout, first: first, count: count, into: y)
+            transformOutputs(plan, prod, channels: cout, first: first, count: count, bias: bias, into: y)
             first += count
         }
     }
@@ -394,9 +394,9 @@ enum WinogradConv {
 
     /// y tile = A^T prod_tile A, written where it lies inside the image.
     static func transformOutputs(_ plan: Plan, _ prod: UnsafePointer<Float>, channels c: Int, first: Int,
-                                 count: Int, into y: UnsafeMutablePointer<Float>) {
+                                 count: Int, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
         let wino = plan.wino, t = wino.t, m = wino.m, h = plan.h, w = plan.w
-        let pP = UncheckedBox(prod), yP = SendablePtr(y)
+        let pP = UncheckedBox(prod), yP = SendablePtr(y), bP = UncheckedBox(bias)
         Threads.parallelChunks(count, grain: 8) { _, range in
             let tile = UnsafeMutablePointer<Float>.allocate(capacity: m * m * c + WinogradTiles.scratch)
             defer { tile.deallocate() }
@@ -406,15 +406,20 @@ enum WinogradConv {
                 let oy = y0 + 1, ox = x0 + 1
                 let image = yP.p + img * h * w * c
                 let src = pP.value + i * c
-                if oy + m <= h && ox + m <= w {
+                let rows = min(m, h - oy), cols = min(m, w - ox)
+                if rows == m && cols == m {
                     WinogradTiles.output(wino.tiles, src, srcRow: t * count * c, srcCol: count * c,
                                          image + (oy * w + ox) * c, dstRow: w * c, dstCol: c, channels: c, scratch: mid)
                 } else {
                     WinogradTiles.output(wino.tiles, src, srcRow: t * count * c, srcCol: count * c, tile,
                                          dstRow: m * c, dstCol: c, channels: c, scratch: mid)
-                    for r in 0..<min(m, h - oy) {
-                        (image + ((oy + r) * w + ox) * c).update(from: tile + r * m * c, count: min(m, w - ox) * c)
+                    for r in 0..<rows {
+                        (image + ((oy + r) * w + ox) * c).update(from: tile + r * m * c, count: cols * c)
                     }
+                }
+                // the bias goes on while the tile is still in L1
+                if let b = bP.value {
+                    for r in 0..<rows { ConvKernels.addBias(image + ((oy + r) * w + ox) * c, rows: cols, channels: c, b) }
                 }
             }
         }

@@ -61,6 +61,9 @@ final class WorkerPool: @unchecked Sendable {
                 spins += 1
                 if spins & 1023 == 0 { sched_yield() }
             }
+            // Close the loop before the next one's item count is written: a worker that read this loop's
+            // last word could otherwise compare it with the next loop's count and claim a stale index.
+            next.store(loop << 32 | 0xffff_ffff, ordering: .sequentiallyConsistent)
             self.body = nil
         }
     }

@@ -10,7 +10,7 @@ final class WorkerPoolTests: XCTestCase {
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: 64)
         defer { counts.deallocate() }
         let cp = UncheckedBox(counts)
-        for loop in 0..<5_000 {
+        for loop in 0..<50_000 {
             let n = 1 + loop % 64, workers = [2, 3, 1, 4, 2][loop % 5]   // thread counts rise and fall
             counts.initialize(repeating: 0, count: 64)
             pool.run(n, workers: workers) { i in cp.value[i] += 1 }
