@@ -116,6 +116,7 @@ final class WorkerPool: @unchecked Sendable {
             if p != seen { return p }
             spins += 1
             if spins & 255 != 0 { continue }
+            sched_yield()   // on a busy machine, let a thread waiting for this core (ours or not) run
             let now = DispatchTime.now().uptimeNanoseconds
             if began == 0 { began = now; continue }
             if now - began < Self.spinNanoseconds { continue }
