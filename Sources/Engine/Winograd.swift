@@ -176,11 +176,12 @@ enum WinogradConv {
                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?) {
         let plan = Plan(wino, n: g.n, h: g.h, w: g.w, channels: g.cin + g.cout)
         if let dx {
-            let flipped = flippedTransposed(w, cin: g.cin, cout: g.cout)
+            // dx is the same correlation of dy with the kernel flipped in space and its channels swapped: the
+            // flip is read with negative strides, the swap done by the products (transposed U)
             let u = UnsafeMutablePointer<Float>.allocate(capacity: wino.t * wino.t * g.cin * g.cout)
-            defer { flipped.deallocate(); u.deallocate() }
-            transformFilter(wino, flipped, cin: g.cout, cout: g.cin, u)
-            forward(plan, x: dy, cin: g.cout, u: u, cout: g.cin, y: dx)
+            defer { u.deallocate() }
+            transformFilter(wino, w, cin: g.cin, cout: g.cout, u, flipped: true)
+            forward(plan, x: dy, cin: g.cout, u: u, cout: g.cin, transposedU: true, y: dx)
         }
         if let dw { weightGradient(plan, x: x, cin: g.cin, dy: dy, cout: g.cout, dw: dw) }
     }
@@ -219,41 +220,35 @@ enum WinogradConv {
         }
     }
 
-    /// Transformed filters U [t*t][cin][cout] of a kernel [3][3][cin][cout].
+    /// Transformed filters U [t*t][cin][cout] of a kernel [3][3][cin][cout] (flipped: of the kernel turned
+    /// by 180 degrees in space, read through negative strides).
     static func transformFilter(_ wino: Winograd, _ w: UnsafePointer<Float>, cin: Int, cout: Int,
-                                _ u: UnsafeMutablePointer<Float>) {
-        let len = cin * cout
-        mapSlices(len) { lo, count, mid in
-            wino.filter.apply(w + lo, srcRow: 3 * len, srcCol: len, u + lo, dstRow: wino.t * len, dstCol: len,
-                              len: count, scratch: mid)
-        } scratch: { wino.filter.scratch(len: $0) }
-    }
-
-    /// Kernel [3][3][cout][cin] flipped in space with channels swapped: the input gradient's kernel.
-    static func flippedTransposed(_ w: UnsafePointer<Float>, cin: Int, cout: Int) -> UnsafeMutablePointer<Float> {
-        let f = UnsafeMutablePointer<Float>.allocate(capacity: 9 * cin * cout)
-        for tap in 0..<9 {
-            let src = w + (8 - tap) * cin * cout, dst = f + tap * cin * cout
-            for ci in 0..<cin { for co in 0..<cout { dst[co * cin + ci] = src[ci * cout + co] } }
-        }
-        return f
-    }
-
-    /// Runs body over fixed slices of 0..<len (thread-count independent), each with its own scratch.
-    static func mapSlices(_ len: Int, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void,
-                          scratch: (Int) -> Int) {
-        let grain = 4096
-        Threads.parallelChunks(len, grain: grain) { _, r in
-            let mid = UnsafeMutablePointer<Float>.allocate(capacity: scratch(r.count))
-            defer { mid.deallocate() }
-            body(r.lowerBound, r.count, mid)
+                                _ u: UnsafeMutablePointer<Float>, flipped: Bool = false) {
+        let len = cin * cout, t = wino.t
+        let src = flipped ? w + 8 * len : w, step = flipped ? -len : len
+        mapSlices(len) { lo, count, scratch in
+            WinogradTiles.filter(wino.tiles, src + lo, srcRow: 3 * step, srcCol: step, u + lo, dstRow: t * len,
+                                 dstCol: len, channels: count, scratch: scratch)
         }
     }
 
-    /// y [n,h,w,cout] = conv3x3(x [n,h,w,cin], kernel) (+ bias) with U = transformFilter(kernel).
+    /// Runs body(lo, count, scratch) over fixed slices of 0..<len (thread-count independent), each at least 8
+    /// long (a short last slice starts earlier and overlaps the one before; it writes the same values).
+    static func mapSlices(_ len: Int, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        precondition(len >= 8, "Winograd filter transforms need at least 8 channel pairs, got \(len)")
+        Threads.parallelChunks(len, grain: 4096) { _, r in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: WinogradTiles.scratch) { scratch in
+                let lo = min(r.lowerBound, len - 8)
+                body(lo, r.upperBound - lo, scratch.baseAddress!)
+            }
+        }
+    }
+
+    /// y [n,h,w,cout] = conv3x3(x [n,h,w,cin], kernel) (+ bias) with U = transformFilter(kernel), each
+    /// position's U [cin][cout], or [cout][cin] when transposedU.
     static func forward(_ plan: Plan, x: UnsafePointer<Float>, cin: Int, u: UnsafePointer<Float>, cout: Int,
-                        bias: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>) {
-        let wino = plan.wino, t2 = wino.t * wino.t
+                        transposedU: Bool = false, bias: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>) {
+        let wino = plan.wino, t2 = wino.t * wino.t, ldu = transposedU ? cin : cout
         if let (items, per) = plan.fusedItems(cin: cin, cout: cout) {
             let xP = UncheckedBox(x), uP = UncheckedBox(u), yP = SendablePtr(y), bP = UncheckedBox(bias)
             Threads.parallelFor(items) { item in
@@ -263,8 +258,8 @@ enum WinogradConv {
                 let prod = v + t2 * count * cin
                 transformInputs(plan, xP.value, channels: cin, first: first, count: count, into: v)
                 for e in 0..<t2 {
-                    sgemmPart(false, false, count, cout, cin, 1, v + e * count * cin, cin, uP.value + e * cin * cout, cout,
-                              0, prod + e * count * cout, cout)
+                    sgemmPart(false, transposedU, count, cout, cin, 1, v + e * count * cin, cin, uP.value + e * cin * cout,
+                              ldu, 0, prod + e * count * cout, cout)
                 }
                 transformOutputs(plan, prod, channels: cout, first: first, count: count, bias: bP.value, into: yP.p)
             }
@@ -279,8 +274,8 @@ enum WinogradConv {
             let count = min(plan.chunk, plan.tiles - first)
             transformInputs(plan, x, channels: cin, first: first, count: count, into: v)
             Threads.parallelFor(t2) { e in
-                sgemmPart(false, false, count, cout, cin, 1, vP.p + e * count * cin, cin, uP.value + e * cin * cout, cout,
-                          0, mP.p + e * count * cout, cout)
+                sgemmPart(false, transposedU, count, cout, cin, 1, vP.p + e * count * cin, cin, uP.value + e * cin * cout,
+                          ldu, 0, mP.p + e * count * cout, cout)
             }
             transformOutputs(plan, prod, channels: cout, first: first, count: count, bias: bias, into: y)
             first += count
@@ -336,10 +331,10 @@ enum WinogradConv {
                 first += count
             }
         }
-        mapSlices(len) { lo, count, mid in
-            wino.filterGrad.apply(duP.p + lo, srcRow: wino.t * len, srcCol: len, dw + lo, dstRow: 3 * len, dstCol: len,
-                                  len: count, scratch: mid)
-        } scratch: { wino.filterGrad.scratch(len: $0) }
+        mapSlices(len) { lo, count, scratch in
+            WinogradTiles.filterGrad(wino.tiles, duP.p + lo, srcRow: wino.t * len, srcCol: len, dw + lo, dstRow: 3 * len,
+                                     dstCol: len, channels: count, scratch: scratch)
+        }
     }
 
     /// v[e][tile - first][c] = (B^T x_tile B)[e][c] for the chunk's tiles.

@@ -54,6 +54,28 @@ enum WinogradTiles {
     }
 }
 
+extension WinogradTiles {
+    /// G w G^T over a 3x3 kernel whose entries are `channels` (>= 8) floats: the filter transform.
+    static func filter(_ kind: Kind, _ src: UnsafePointer<Float>, srcRow: Int, srcCol: Int,
+                       _ dst: UnsafeMutablePointer<Float>, dstRow: Int, dstCol: Int, channels: Int,
+                       scratch: UnsafeMutablePointer<Float>) {
+        switch kind {
+        case .f2: apply(FilterF2.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
+        case .f4: apply(FilterF4.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
+        }
+    }
+
+    /// G^T dU G: the transformed weight gradient back to a 3x3 kernel.
+    static func filterGrad(_ kind: Kind, _ src: UnsafePointer<Float>, srcRow: Int, srcCol: Int,
+                           _ dst: UnsafeMutablePointer<Float>, dstRow: Int, dstCol: Int, channels: Int,
+                           scratch: UnsafeMutablePointer<Float>) {
+        switch kind {
+        case .f2: apply(FilterGradF2.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
+        case .f4: apply(FilterGradF4.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
+        }
+    }
+}
+
 /// One 1-D transform on 8 channels: `ins` vectors at s, s+ss, ... to `outs` vectors at d, d+ds, ...
 protocol Transform1D {
     static var ins: Int { get }
@@ -143,4 +165,54 @@ enum OutputGradF4: Transform1D {
         st(y3, d + 5 * ds)
     }
     typealias V = SIMD8<Float>
+}
+
+/// G of F(2,3): rows [1 0 0], [1/2 1/2 1/2], [1/2 -1/2 1/2], [0 0 1].
+enum FilterF2: Transform1D {
+    static let ins = 3, outs = 4
+    @inline(__always) static func apply(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        let g0 = ld(s), g1 = ld(s + ss), g2 = ld(s + 2 * ss)
+        let half = SIMD8<Float>(repeating: 0.5), even = half * (g0 + g2), odd = half * g1
+        st(g0, d); st(even + odd, d + ds); st(even - odd, d + 2 * ds); st(g2, d + 3 * ds)
+    }
+}
+
+/// G^T of F(2,3): rows [1 1/2 1/2 0], [0 1/2 -1/2 0], [0 1/2 1/2 1].
+enum FilterGradF2: Transform1D {
+    static let ins = 4, outs = 3
+    @inline(__always) static func apply(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        let u0 = ld(s), u1 = ld(s + ss), u2 = ld(s + 2 * ss), u3 = ld(s + 3 * ss)
+        let half = SIMD8<Float>(repeating: 0.5), p = half * (u1 + u2)
+        st(u0 + p, d); st(half * (u1 - u2), d + ds); st(p + u3, d + 2 * ds)
+    }
+}
+
+/// G of F(4,3): rows [1/4 0 0], [-1/6 -1/6 -1/6], [-1/6 1/6 -1/6], [1/24 1/12 1/6], [1/24 -1/12 1/6], [0 0 1].
+enum FilterF4: Transform1D {
+    static let ins = 3, outs = 6
+    @inline(__always) static func apply(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        typealias V = SIMD8<Float>
+        let g0 = ld(s), g1 = ld(s + ss), g2 = ld(s + 2 * ss)
+        let a = V(repeating: -1.0 / 6) * (g0 + g2), b = V(repeating: -1.0 / 6) * g1
+        let c = V(repeating: 1.0 / 24) * g0 + V(repeating: 1.0 / 6) * g2, e = V(repeating: 1.0 / 12) * g1
+        st(V(repeating: 0.25) * g0, d)
+        st(a + b, d + ds)
+        st(a - b, d + 2 * ds)
+        st(c + e, d + 3 * ds)
+        st(c - e, d + 4 * ds)
+        st(g2, d + 5 * ds)
+    }
+}
+
+/// G^T of F(4,3): rows [1/4 -1/6 -1/6 1/24 1/24 0], [0 -1/6 1/6 1/12 -1/12 0], [0 -1/6 -1/6 1/6 1/6 1].
+enum FilterGradF4: Transform1D {
+    static let ins = 6, outs = 3
+    @inline(__always) static func apply(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        typealias V = SIMD8<Float>
+        let u0 = ld(s), u1 = ld(s + ss), u2 = ld(s + 2 * ss), u3 = ld(s + 3 * ss), u4 = ld(s + 4 * ss), u5 = ld(s + 5 * ss)
+        let p12 = u1 + u2, m12 = u2 - u1, p34 = u3 + u4, m34 = u3 - u4
+        st(V(repeating: 0.25) * u0 - V(repeating: 1.0 / 6) * p12 + V(repeating: 1.0 / 24) * p34, d)
+        st(V(repeating: 1.0 / 6) * m12 + V(repeating: 1.0 / 12) * m34, d + ds)
+        st(V(repeating: 1.0 / 6) * p34 - V(repeating: 1.0 / 6) * p12 + u5, d + 2 * ds)
+    }
 }

@@ -38,7 +38,7 @@ final class WinogradTests: XCTestCase {
         }
     }
 
-    /// The written-out tile transforms equal the matrix form, with 13 channels (one overlapping slice).
+    /// The written-out tile and filter transforms equal the matrix form, with 13 channels (one overlapping slice).
     func testTileKernelsMatchMatrices() {
         var rng = RNG(seed: 14)
         let c = 13
@@ -50,6 +50,8 @@ final class WinogradTests: XCTestCase {
                 ("input", wino.input, t, { WinogradTiles.input($0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
                 ("output", wino.output, t, { WinogradTiles.output($0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
                 ("outputGrad", wino.outputGrad, m, { WinogradTiles.outputGrad($0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
+                ("filter", wino.filter, 3, { WinogradTiles.filter($0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
+                ("filterGrad", wino.filterGrad, t, { WinogradTiles.filterGrad($0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
             ]
             for (name, matrix, size, fast) in pairs {
                 let src = GradCheck.randomTensor([size * size * c], &rng)
