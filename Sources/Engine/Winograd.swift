@@ -73,9 +73,8 @@ struct Winograd: Sendable {
     /// Cin * Cout) is paid back.
     static func variant(for g: ConvGeometry) -> Winograd? {
         guard g.k == 3, g.stride == 1, g.h >= 2, g.w >= 2, g.cin >= 8, g.cout >= 8 else { return nil }
-        let w = min(g.h, g.w) >= 4 ? f4 : f2
-        let tiles = g.n * ((g.h + w.m - 1) / w.m) * ((g.w + w.m - 1) / w.m)
-        return tiles >= 48 ? w : nil
+        let candidates = min(g.h, g.w) >= 4 ? [f4, f2] : [f2]
+        return candidates.first { w in g.n * ((g.h + w.m - 1) / w.m) * ((g.w + w.m - 1) / w.m) >= 48 }
     }
 }
 

@@ -13,8 +13,9 @@ import Engine
 /// ~1% when only the order of the variance sums changes, and with the head the norm of later steps moves by
 /// ~1e-3 when the learning rate changes by 1e-5 of itself. Hence tight bounds on losses and on the detector's
 /// first gradient, looser ones where the dynamics amplify rounding. Winograd 3x3 convs round differently from
-/// im2col: they move the detector's first gradient norm by 1.9e-4 (F(2,3) alone or with F(4,3) alike; each
-/// conv agrees with im2col to 2e-6 / 2e-5, see WinogradTests), im2col built for AVX2 by 3e-5.
+/// im2col: they move the detector's first gradient norm by 2e-4 to 4e-4 depending on which layers take F(2,3)
+/// or F(4,3) (each conv agrees with im2col to 2e-6 / 2e-5 of its largest output, see WinogradTests; a wrong
+/// transform moves it by far more than 1e-3), im2col built for AVX2 by 3e-5.
 final class TrainingKnownAnswerTests: XCTestCase {
     override func setUp() {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -57,6 +58,6 @@ final class TrainingKnownAnswerTests: XCTestCase {
     func testDetectorStepsMatchKnownAnswers() throws {
         check(try bench(head: true).losses(steps: 3),
               [(1.7438291, 4.7716527), (1.7433765, 4.9270735), (1.7424841, 5.2899833)],
-              normTolerance: [5e-4, 1e-2, 3e-2])
+              normTolerance: [1e-3, 1e-2, 3e-2])
     }
 }
