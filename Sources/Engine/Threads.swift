@@ -30,7 +30,7 @@ public enum Threads {
 
     private static let pool = WorkerPool()
 
-    /// Runs body(i) for i in 0..<n on up to `count` threads (item i on participant i % threads).
+    /// Runs body(i) for i in 0..<n on up to `count` threads (the calling one included).
     static func parallelFor(_ n: Int, _ body: (Int) -> Void) {
         pool.run(n, workers: current, body)
     }

@@ -11,12 +11,14 @@ import CBLAS
 /// Weight grad:  dU = sum over tiles of (B^T x B) . (A dy A^T), then dw = G^T dU G.
 struct Winograd: Sendable {
     let m: Int, t: Int
+    // The transforms in matrix form: the definition of the variant, and the reference the written-out
+    // kernels of `tiles` are tested against.
     let input: Sandwich        // B^T: t x t
     let filter: Sandwich       // G: t x 3
     let output: Sandwich       // A^T: m x t
     let outputGrad: Sandwich   // A: t x m
     let filterGrad: Sandwich   // G^T: 3 x t
-    /// The tile transforms written out (the three above, fast).
+    /// Which written-out kernels (WinogradTiles) compute these transforms.
     let tiles: WinogradTiles.Kind
 
     init(m: Int, bt: [Float], g: [Float], at: [Float]) {
@@ -69,8 +71,8 @@ struct Winograd: Sendable {
              0, 1, -1, 8, -8, 1])
 
     /// The variant for a conv, or nil where im2col is better: only 3x3 stride 1 with at least 8 channels each
-    /// way, and only with enough output tiles that the per-call filter transform (which grows with
-    /// Cin * Cout) is paid back.
+    /// way, and only with at least 48 output tiles, so the per-call filter transform (which grows with
+    /// Cin * Cout) is paid back. F(4,3) first; F(2,3) where F(4,3) would leave too few tiles (4x4 maps).
     static func variant(for g: ConvGeometry) -> Winograd? {
         guard g.k == 3, g.stride == 1, g.h >= 2, g.w >= 2, g.cin >= 8, g.cout >= 8 else { return nil }
         let candidates = min(g.h, g.w) >= 4 ? [f4, f2] : [f2]
@@ -78,9 +80,9 @@ struct Winograd: Sendable {
     }
 }
 
-/// out = P in P^T for a stack of t x t (or s x s) matrices whose entries are vectors of `len` floats:
-/// out[a][b] = sum_ij P[a][i] in[i][j] P[b][j]. P's zero entries are skipped, and each entry of the output
-/// is one pass over the vectors, so the work vectorizes over channels (contiguous in NHWC).
+/// out = P in P^T for a stack of s x s matrices whose entries are vectors of `len` floats:
+/// out[a][b] = sum_ij P[a][i] in[i][j] P[b][j], for any transform matrix P. The engine runs the written-out
+/// kernels of WinogradTiles; this general form defines what they must compute and is what tests check them by.
 struct Sandwich: Sendable {
     let rows: Int, cols: Int
     /// Row a of P: its nonzero entries (column, value) at terms[start[a]..<start[a+1]].
