@@ -228,7 +228,7 @@ enum WinogradConv {
         let len = cin * cout, t = wino.t
         let src = flipped ? w + 8 * len : w, step = flipped ? -len : len
         mapSlices(len) { lo, count, scratch in
-            WinogradTiles.filter(wino.tiles, src + lo, srcRow: 3 * step, srcCol: step, u + lo, dstRow: t * len,
+            WinogradTiles.run(.filter, wino.tiles, src + lo, srcRow: 3 * step, srcCol: step, u + lo, dstRow: t * len,
                                  dstCol: len, channels: count, scratch: scratch)
         }
     }
@@ -257,7 +257,7 @@ enum WinogradConv {
                 let v = UnsafeMutablePointer<Float>.allocate(capacity: t2 * count * (cin + cout))
                 defer { v.deallocate() }
                 let prod = v + t2 * count * cin
-                transformInputs(plan, xP.value, channels: cin, first: first, count: count, into: v)
+                transformWindows(.input, plan, xP.value, channels: cin, first: first, count: count, into: v)
                 for e in 0..<t2 {
                     sgemmPart(false, transposedU, count, cout, cin, 1, v + e * count * cin, cin, uP.value + e * cin * cout,
                               ldu, 0, prod + e * count * cout, cout)
@@ -273,7 +273,7 @@ enum WinogradConv {
         var first = 0
         while first < plan.tiles {
             let count = min(plan.chunk, plan.tiles - first)
-            transformInputs(plan, x, channels: cin, first: first, count: count, into: v)
+            transformWindows(.input, plan, x, channels: cin, first: first, count: count, into: v)
             Threads.parallelFor(t2) { e in
                 sgemmPart(false, transposedU, count, cout, cin, 1, vP.p + e * count * cin, cin, uP.value + e * cin * cout,
                           ldu, 0, mP.p + e * count * cout, cout)
@@ -300,8 +300,8 @@ enum WinogradConv {
                 let v = UnsafeMutablePointer<Float>.allocate(capacity: t2 * count * (cin + cout))
                 defer { v.deallocate() }
                 let dm = v + t2 * count * cin, sum = pP.p + item * t2 * len
-                transformInputs(plan, xP.value, channels: cin, first: first, count: count, into: v)
-                transformOutputGradients(plan, dyP.value, channels: cout, first: first, count: count, into: dm)
+                transformWindows(.input, plan, xP.value, channels: cin, first: first, count: count, into: v)
+                transformWindows(.outputGrad, plan, dyP.value, channels: cout, first: first, count: count, into: dm)
                 for e in 0..<t2 {
                     sgemmPart(true, false, cin, cout, count, 1, v + e * count * cin, cin, dm + e * count * cout, cout,
                               0, sum + e * len, cout)
@@ -322,8 +322,8 @@ enum WinogradConv {
             var first = 0
             while first < plan.tiles {
                 let count = min(plan.chunk, plan.tiles - first)
-                transformInputs(plan, x, channels: cin, first: first, count: count, into: v)
-                transformOutputGradients(plan, dy, channels: cout, first: first, count: count, into: dm)
+                transformWindows(.input, plan, x, channels: cin, first: first, count: count, into: v)
+                transformWindows(.outputGrad, plan, dy, channels: cout, first: first, count: count, into: dm)
                 let beta: Float = first == 0 ? 0 : 1
                 Threads.parallelFor(t2) { e in
                     sgemmPart(true, false, cin, cout, count, 1, vP.p + e * count * cin, cin, mP.p + e * count * cout,
@@ -333,56 +333,34 @@ enum WinogradConv {
             }
         }
         mapSlices(len) { lo, count, scratch in
-            WinogradTiles.filterGrad(wino.tiles, duP.p + lo, srcRow: wino.t * len, srcCol: len, dw + lo, dstRow: 3 * len,
+            WinogradTiles.run(.filterGrad, wino.tiles, duP.p + lo, srcRow: wino.t * len, srcCol: len, dw + lo, dstRow: 3 * len,
                                      dstCol: len, channels: count, scratch: scratch)
         }
     }
 
-    /// v[e][tile - first][c] = (B^T x_tile B)[e][c] for the chunk's tiles.
-    static func transformInputs(_ plan: Plan, _ x: UnsafePointer<Float>, channels c: Int, first: Int, count: Int,
-                                into v: UnsafeMutablePointer<Float>) {
+    /// out[e][tile - first][c] = the transform of each tile's window of src, zeros outside the image: the
+    /// t x t input window (B^T x B, `.input`) or the m x m output window (A dy A^T, `.outputGrad`).
+    static func transformWindows(_ which: WinogradTiles.Transform, _ plan: Plan, _ src: UnsafePointer<Float>,
+                                 channels c: Int, first: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
         let wino = plan.wino, t = wino.t, h = plan.h, w = plan.w
-        let xP = UncheckedBox(x), vP = SendablePtr(v)
+        let size = which == .input ? t : wino.m, offset = which == .input ? 0 : 1
+        let sP = UncheckedBox(src), oP = SendablePtr(out)
         Threads.parallelChunks(count, grain: 8) { _, range in
-            let patch = UnsafeMutablePointer<Float>.allocate(capacity: t * t * c + WinogradTiles.scratch)
+            let patch = UnsafeMutablePointer<Float>.allocate(capacity: size * size * c + WinogradTiles.scratch)
             defer { patch.deallocate() }
-            let mid = patch + t * t * c
+            let mid = patch + size * size * c
             for i in range {
                 let (img, y0, x0) = plan.origin(first + i)
-                let image = xP.value + img * h * w * c
-                let dst = vP.p + i * c
-                if y0 >= 0 && x0 >= 0 && y0 + t <= h && x0 + t <= w {
-                    WinogradTiles.input(wino.tiles, image + (y0 * w + x0) * c, srcRow: w * c, srcCol: c, dst,
-                                        dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
+                let wy = y0 + offset, wx = x0 + offset
+                let image = sP.value + img * h * w * c
+                let dst = oP.p + i * c
+                if wy >= 0 && wx >= 0 && wy + size <= h && wx + size <= w {
+                    WinogradTiles.run(which, wino.tiles, image + (wy * w + wx) * c, srcRow: w * c, srcCol: c, dst,
+                                      dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
                 } else {
-                    gather(image, h: h, w: w, c: c, y0: y0, x0: x0, size: t, into: patch)
-                    WinogradTiles.input(wino.tiles, patch, srcRow: t * c, srcCol: c, dst,
-                                        dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
-                }
-            }
-        }
-    }
-
-    /// dm[e][tile - first][k] = (A dy_tile A^T)[e][k]; dy is zero outside the image.
-    static func transformOutputGradients(_ plan: Plan, _ dy: UnsafePointer<Float>, channels c: Int, first: Int,
-                                         count: Int, into dm: UnsafeMutablePointer<Float>) {
-        let wino = plan.wino, t = wino.t, m = wino.m, h = plan.h, w = plan.w
-        let dyP = UncheckedBox(dy), dmP = SendablePtr(dm)
-        Threads.parallelChunks(count, grain: 8) { _, range in
-            let patch = UnsafeMutablePointer<Float>.allocate(capacity: m * m * c + WinogradTiles.scratch)
-            defer { patch.deallocate() }
-            let mid = patch + m * m * c
-            for i in range {
-                let (img, y0, x0) = plan.origin(first + i)
-                let image = dyP.value + img * h * w * c
-                let dst = dmP.p + i * c
-                if y0 + 1 + m <= h && x0 + 1 + m <= w {
-                    WinogradTiles.outputGrad(wino.tiles, image + ((y0 + 1) * w + x0 + 1) * c, srcRow: w * c, srcCol: c,
-                                             dst, dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
-                } else {
-                    gather(image, h: h, w: w, c: c, y0: y0 + 1, x0: x0 + 1, size: m, into: patch)
-                    WinogradTiles.outputGrad(wino.tiles, patch, srcRow: m * c, srcCol: c, dst,
-                                             dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
+                    gather(image, h: h, w: w, c: c, y0: wy, x0: wx, size: size, into: patch)
+                    WinogradTiles.run(which, wino.tiles, patch, srcRow: size * c, srcCol: c, dst,
+                                      dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
                 }
             }
         }
@@ -404,10 +382,10 @@ enum WinogradConv {
                 let src = pP.value + i * c
                 let rows = min(m, h - oy), cols = min(m, w - ox)
                 if rows == m && cols == m {
-                    WinogradTiles.output(wino.tiles, src, srcRow: t * count * c, srcCol: count * c,
+                    WinogradTiles.run(.output, wino.tiles, src, srcRow: t * count * c, srcCol: count * c,
                                          image + (oy * w + ox) * c, dstRow: w * c, dstCol: c, channels: c, scratch: mid)
                 } else {
-                    WinogradTiles.output(wino.tiles, src, srcRow: t * count * c, srcCol: count * c, tile,
+                    WinogradTiles.run(.output, wino.tiles, src, srcRow: t * count * c, srcCol: count * c, tile,
                                          dstRow: m * c, dstCol: c, channels: c, scratch: mid)
                     for r in 0..<rows {
                         (image + ((oy + r) * w + ox) * c).update(from: tile + r * m * c, count: cols * c)

@@ -1,15 +1,44 @@
-/// The per-tile Winograd transforms (B^T d B, A^T m A, A dy A^T) written out for F(2,3) and F(4,3) on 8
-/// channels at a time. They run once per tile per channel, so the generic matrix form (`Sandwich`), with
-/// its coefficient lookups per vector, cost as much as the products on narrow layers. `Sandwich` stays the
-/// reference these are tested against, and does the filter transforms (once per conv).
+/// The Winograd transforms written out for F(2,3) and F(4,3) on 8 channels at a time: per tile (B^T d B,
+/// A^T m A, A dy A^T) and per kernel (G w G^T, G^T dU G). The tile ones run once per tile per channel, so the
+/// general matrix form (`Sandwich`), with its coefficient lookups per vector, cost as much as the products on
+/// narrow layers; `Sandwich` stays the definition these are tested against.
 enum WinogradTiles {
     typealias V = SIMD8<Float>
 
     enum Kind: Sendable { case f2, f4 }
 
-    /// out = P in P^T over a tile of `channels` (>= 8) floats per entry: entry (i, j) at src + i*srcRow +
-    /// j*srcCol, result (a, b) at dst + a*dstRow + b*dstCol. The last 8-channel slice overlaps the one
-    /// before when channels is not a multiple of 8 (the overlap is written twice with the same values).
+    /// Which transform: of input tiles, of products back to outputs, of output gradients, of a kernel, of a
+    /// transformed weight gradient back to a kernel.
+    enum Transform: Sendable { case input, output, outputGrad, filter, filterGrad }
+
+    /// Scratch floats `run` needs (any transform, either variant).
+    static let scratch = 6 * 6 * 8
+
+    /// out = P in P^T over entries of `channels` (>= 8) floats: entry (i, j) at src + i*srcRow + j*srcCol,
+    /// result (a, b) at dst + a*dstRow + b*dstCol.
+    static func run(_ which: Transform, _ kind: Kind, _ src: UnsafePointer<Float>, srcRow: Int, srcCol: Int,
+                    _ dst: UnsafeMutablePointer<Float>, dstRow: Int, dstCol: Int, channels: Int,
+                    scratch: UnsafeMutablePointer<Float>) {
+        func go<T: Transform1D>(_ t: T.Type) {
+            apply(t, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels,
+                  scratch: scratch)
+        }
+        switch (which, kind) {
+        case (.input, .f2): go(InputF2.self)
+        case (.input, .f4): go(InputF4.self)
+        case (.output, .f2): go(OutputF2.self)
+        case (.output, .f4): go(OutputF4.self)
+        case (.outputGrad, .f2): go(OutputGradF2.self)
+        case (.outputGrad, .f4): go(OutputGradF4.self)
+        case (.filter, .f2): go(FilterF2.self)
+        case (.filter, .f4): go(FilterF4.self)
+        case (.filterGrad, .f2): go(FilterGradF2.self)
+        case (.filterGrad, .f4): go(FilterGradF4.self)
+        }
+    }
+
+    /// The 2-D transform as two passes of a 1-D one, 8 channels at a time. The last 8-channel slice overlaps
+    /// the one before when channels is not a multiple of 8 (the overlap is written twice with the same values).
     @inline(__always)
     static func apply<T: Transform1D>(_: T.Type, _ src: UnsafePointer<Float>, srcRow: Int, srcCol: Int,
                                       _ dst: UnsafeMutablePointer<Float>, dstRow: Int, dstCol: Int,
@@ -20,58 +49,6 @@ enum WinogradTiles {
             for j in 0..<T.ins { T.apply(src + s + j * srcCol, srcRow, scratch + j * 8, T.ins * 8) }
             for a in 0..<T.outs { T.apply(scratch + a * T.ins * 8, 8, dst + s + a * dstRow, dstCol) }
             c0 += 8
-        }
-    }
-
-    /// Scratch floats `apply` needs (for either variant).
-    static let scratch = 6 * 6 * 8
-
-    static func input(_ kind: Kind, _ src: UnsafePointer<Float>, srcRow: Int, srcCol: Int,
-                      _ dst: UnsafeMutablePointer<Float>, dstRow: Int, dstCol: Int, channels: Int,
-                      scratch: UnsafeMutablePointer<Float>) {
-        switch kind {
-        case .f2: apply(InputF2.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
-        case .f4: apply(InputF4.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
-        }
-    }
-
-    static func output(_ kind: Kind, _ src: UnsafePointer<Float>, srcRow: Int, srcCol: Int,
-                       _ dst: UnsafeMutablePointer<Float>, dstRow: Int, dstCol: Int, channels: Int,
-                       scratch: UnsafeMutablePointer<Float>) {
-        switch kind {
-        case .f2: apply(OutputF2.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
-        case .f4: apply(OutputF4.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
-        }
-    }
-
-    static func outputGrad(_ kind: Kind, _ src: UnsafePointer<Float>, srcRow: Int, srcCol: Int,
-                           _ dst: UnsafeMutablePointer<Float>, dstRow: Int, dstCol: Int, channels: Int,
-                           scratch: UnsafeMutablePointer<Float>) {
-        switch kind {
-        case .f2: apply(OutputGradF2.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
-        case .f4: apply(OutputGradF4.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
-        }
-    }
-}
-
-extension WinogradTiles {
-    /// G w G^T over a 3x3 kernel whose entries are `channels` (>= 8) floats: the filter transform.
-    static func filter(_ kind: Kind, _ src: UnsafePointer<Float>, srcRow: Int, srcCol: Int,
-                       _ dst: UnsafeMutablePointer<Float>, dstRow: Int, dstCol: Int, channels: Int,
-                       scratch: UnsafeMutablePointer<Float>) {
-        switch kind {
-        case .f2: apply(FilterF2.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
-        case .f4: apply(FilterF4.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
-        }
-    }
-
-    /// G^T dU G: the transformed weight gradient back to a 3x3 kernel.
-    static func filterGrad(_ kind: Kind, _ src: UnsafePointer<Float>, srcRow: Int, srcCol: Int,
-                           _ dst: UnsafeMutablePointer<Float>, dstRow: Int, dstCol: Int, channels: Int,
-                           scratch: UnsafeMutablePointer<Float>) {
-        switch kind {
-        case .f2: apply(FilterGradF2.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
-        case .f4: apply(FilterGradF4.self, src, srcRow: srcRow, srcCol: srcCol, dst, dstRow: dstRow, dstCol: dstCol, channels: channels, scratch: scratch)
         }
     }
 }

@@ -47,11 +47,11 @@ final class WinogradTests: XCTestCase {
             typealias Fast = (WinogradTiles.Kind, UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>, Int, Int,
                               Int, UnsafeMutablePointer<Float>) -> Void
             let pairs: [(String, Sandwich, Int, Fast)] = [
-                ("input", wino.input, t, { WinogradTiles.input($0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
-                ("output", wino.output, t, { WinogradTiles.output($0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
-                ("outputGrad", wino.outputGrad, m, { WinogradTiles.outputGrad($0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
-                ("filter", wino.filter, 3, { WinogradTiles.filter($0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
-                ("filterGrad", wino.filterGrad, t, { WinogradTiles.filterGrad($0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
+                ("input", wino.input, t, { WinogradTiles.run(.input, $0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
+                ("output", wino.output, t, { WinogradTiles.run(.output, $0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
+                ("outputGrad", wino.outputGrad, m, { WinogradTiles.run(.outputGrad, $0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
+                ("filter", wino.filter, 3, { WinogradTiles.run(.filter, $0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
+                ("filterGrad", wino.filterGrad, t, { WinogradTiles.run(.filterGrad, $0, $1, srcRow: $2, srcCol: $3, $4, dstRow: $5, dstCol: $6, channels: $7, scratch: $8) }),
             ]
             for (name, matrix, size, fast) in pairs {
                 let src = GradCheck.randomTensor([size * size * c], &rng)
