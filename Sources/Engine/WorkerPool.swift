@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 import Synchronization
 
@@ -58,6 +59,7 @@ final class WorkerPool: @unchecked Sendable {
             }
             var spins = 0
             while finished.load(ordering: .acquiring) < n {   // items still held by workers
+                spinebench_cpu_relax()
                 spins += 1
                 if spins & 1023 == 0 { sched_yield() }
             }
@@ -114,6 +116,7 @@ final class WorkerPool: @unchecked Sendable {
         while true {
             let p = posted.load(ordering: .acquiring)
             if p != seen { return p }
+            spinebench_cpu_relax()
             spins += 1
             if spins & 255 != 0 { continue }
             sched_yield()   // on a busy machine, let a thread waiting for this core (ours or not) run
