@@ -192,23 +192,24 @@ extension Tape {
         let total = sizes.reduce(0, +)
         var shape = xs[0].shape
         shape[ax] = xs.map { $0.shape[ax] }.reduce(0, +)
+        let offsets = sizes.indices.map { sizes[..<$0].reduce(0, +) }
         let y = Tensor(uninitialized: shape)
-        var offset = 0
-        for (j, v) in xs.enumerated() {
-            let src = value(v).ptr
-            for o in 0..<outer { (y.ptr + o * total + offset).update(from: src + o * sizes[j], count: sizes[j]) }
-            offset += sizes[j]
+        let srcs = UncheckedBox(xs.map { UnsafePointer(value($0).ptr) }), yP = SendablePtr(y.ptr)
+        Threads.parallelFor(outer) { o in   // the detector's outputs: one item per image
+            for j in sizes.indices {
+                (yP.p + o * total + offsets[j]).update(from: srcs.value[j] + o * sizes[j], count: sizes[j])
+            }
         }
         return record(y, needsGrad: anyNeeds(xs)) { [unowned self] g in
-            var offset = 0
-            for (j, v) in xs.enumerated() {
-                if self.needs[v.id] {
-                    let dx = Tensor(uninitialized: v.shape)
-                    for o in 0..<outer { (dx.ptr + o * sizes[j]).update(from: g.ptr + o * total + offset, count: sizes[j]) }
-                    self.accumulate(v, dx)
+            let parts = xs.indices.filter { self.needs[xs[$0].id] }
+            let dxs = parts.map { Tensor(uninitialized: xs[$0].shape) }
+            let dsts = UncheckedBox(dxs.map(\.ptr)), gP = SendablePtr(g.ptr)
+            Threads.parallelFor(outer) { o in
+                for (k, j) in parts.enumerated() {
+                    (dsts.value[k] + o * sizes[j]).update(from: gP.p + o * total + offsets[j], count: sizes[j])
                 }
-                offset += sizes[j]
             }
+            for (k, j) in parts.enumerated() { self.accumulate(xs[j], dxs[k]) }
         }
     }
 
