@@ -46,7 +46,7 @@ final class WorkerPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { b in
             self.body = b
             items.store(n, ordering: .relaxed)
-            loop += 1
+            loop = (loop + 1) & 0x7fff_ffff   // wraps long before `loop << 32` could overflow
             finished.store(0, ordering: .relaxed)
             next.store(loop << 32, ordering: .releasing)
             posted.store(loop << 8 | w, ordering: .sequentiallyConsistent)
