@@ -1,0 +1,39 @@
+import Foundation
+import XCTest
+@testable import Engine
+
+/// Choosing OpenBLAS's kernel set when its own detection falls back to SSE (CPU models it does not know).
+final class BLASKernelsTests: XCTestCase {
+    let emeraldRapids: Set<String> = ["sse2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl",
+                                      "avx512_bf16", "amx_tile"]
+
+    func testPreferredFollowsTheWidestVectorUnit() {
+        XCTAssertEqual(BLASKernels.preferred(flags: emeraldRapids), "Cooperlake")
+        XCTAssertEqual(BLASKernels.preferred(flags: emeraldRapids.subtracting(["avx512_bf16"])), "SkylakeX")
+        // AVX-512 foundation alone (Knights Landing style) is not enough for the SkylakeX kernels
+        XCTAssertEqual(BLASKernels.preferred(flags: ["avx", "avx2", "fma", "avx512f"]), "Haswell")
+        XCTAssertEqual(BLASKernels.preferred(flags: ["avx", "avx2"]), "Sandybridge")
+        XCTAssertNil(BLASKernels.preferred(flags: ["sse2", "sse4_2"]))
+    }
+
+    func testUpgradesOnlyAWeakerChoiceTheUserDidNotMake() {
+        XCTAssertEqual(BLASKernels.upgrade(current: "Prescott", flags: emeraldRapids, environment: [:]), "Cooperlake")
+        XCTAssertNil(BLASKernels.upgrade(current: "Cooperlake", flags: emeraldRapids, environment: [:]))
+        XCTAssertNil(BLASKernels.upgrade(current: "Prescott", flags: emeraldRapids,
+                                         environment: ["OPENBLAS_CORETYPE": "Prescott"]))
+        // a kernel set we cannot rank (a newer OpenBLAS's) is left alone, and so is a wider one than the flags'
+        XCTAssertNil(BLASKernels.upgrade(current: "Graniterapids", flags: emeraldRapids, environment: [:]))
+        XCTAssertNil(BLASKernels.upgrade(current: "SkylakeX", flags: ["avx2", "fma"], environment: [:]))
+        XCTAssertEqual(BLASKernels.upgrade(current: "Sandybridge", flags: ["avx", "avx2", "fma"], environment: [:]),
+                       "Haswell")
+    }
+
+    func testReadsTheFlagsLineOfCpuinfo() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cpuinfo-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "processor\t: 0\nmodel\t\t: 207\nflags\t\t: fpu sse2 avx2 fma avx512f\nbugs\t\t: spectre_v1\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(BLASKernels.cpuFlags(cpuinfo: path), ["fpu", "sse2", "avx2", "fma", "avx512f"])
+        XCTAssertEqual(BLASKernels.cpuFlags(cpuinfo: path + "-missing"), [])
+    }
+}
