@@ -17,6 +17,9 @@ public enum Profiler {
     }
 
     nonisolated(unsafe) public private(set) static var enabled = false
+    /// Rows per op and output shape ("conv1x1 [16, 32, 32, 64]") instead of per op, to see where an op's
+    /// time goes across a network's levels.
+    nonisolated(unsafe) public static var byShape = false
     nonisolated(unsafe) private static var rows: [String: Row] = [:]
 
     /// Turns accounting on or off; turning it on clears what was collected.
@@ -53,9 +56,10 @@ public enum Profiler {
         return r
     }
 
-    /// "conv2d(_:_:bias:stride:)" -> "conv2d".
-    static func name(_ s: StaticString) -> String {
+    /// "conv2d(_:_:bias:stride:)" -> "conv2d", with " [shape]" when `byShape`.
+    static func name(_ s: StaticString, shape: [Int]) -> String {
         let full = s.description
-        return full.firstIndex(of: "(").map { String(full[..<$0]) } ?? full
+        let op = full.firstIndex(of: "(").map { String(full[..<$0]) } ?? full
+        return byShape ? "\(op) \(shape)" : op
     }
 }

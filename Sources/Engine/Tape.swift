@@ -48,7 +48,7 @@ public final class Tape {
                 flops: (forward: Double, backward: Double) = (0, 0), back: ((Tensor) -> Void)? = nil) -> Var {
         if Profiler.enabled {
             let t = Profiler.now()
-            Profiler.add(Profiler.name(op), forward: Double(t - mark) / 1e9, calls: 1, forwardFlops: flops.forward)
+            Profiler.add(Profiler.name(op, shape: value.shape), forward: Double(t - mark) / 1e9, calls: 1, forwardFlops: flops.forward)
             mark = t
         }
         ops.append(op)
@@ -101,7 +101,7 @@ public final class Tape {
                 if let p = params[i] { p.grad.add(g) }
                 else if let back = backs[i] { back(g) }
                 if Profiler.enabled {
-                    Profiler.add(params[i] != nil ? "param grad" : Profiler.name(ops[i]),
+                    Profiler.add(params[i] != nil ? "param grad" : Profiler.name(ops[i], shape: g.shape),
                                  backward: Double(Profiler.now() - t0) / 1e9, backwardFlops: backwardFlops[i])
                 }
             }

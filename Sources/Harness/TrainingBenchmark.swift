@@ -138,8 +138,9 @@ extension TrainingBenchmark {
     public static func profileTable(_ rows: [Profiler.Row], steps: Int, sgemmPeak: Double) -> String {
         let per = 1000 / Double(max(steps, 1))
         let total = rows.reduce(0) { $0 + $1.seconds }
+        let opWidth = max(18, rows.map(\.op.count).max() ?? 0)
         func cells(_ xs: [String]) -> String {
-            zip(xs, [-18, 6, 9, 9, 9, 7, 15, 15]).map { s, w in
+            zip(xs, [-opWidth, 6, 9, 9, 9, 7, 15, 15]).map { s, w in
                 let pad = String(repeating: " ", count: max(0, abs(w) - s.count))
                 return w < 0 ? s + pad : pad + s
             }.joined(separator: " ")

@@ -19,6 +19,7 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Classes of the RetinaNet head.") var classes = 91
     @Option(help: "Timed steps (after 2 warm-up steps).") var steps = 10
     @Flag(help: "Also print a per-op breakdown (forward / backward ms per step) of the timed steps.") var profile = false
+    @Flag(help: "With --profile, one row per op and output shape.") var profileShapes = false
     @Option(help: "Instead of timing, print loss and gradient norm of this many steps from the fixed start.")
     var losses: Int?
     @Option(help: "Learning rate of the SGD steps.") var learningRate: Float = 1e-3
@@ -32,7 +33,8 @@ struct BenchTrainCommand: ParsableCommand {
         bench.headConvs = headConvs
         bench.classes = classes
         bench.steps = steps
-        bench.profile = profile
+        bench.profile = profile || profileShapes
+        Profiler.byShape = profileShapes
         bench.learningRate = learningRate
         if let losses {
             for (i, l) in try bench.losses(steps: losses).enumerated() {
@@ -48,7 +50,7 @@ struct BenchTrainCommand: ParsableCommand {
         print(String(format: "params %.3fM  MACs/image %.3fG", Double(r.params) / 1e6, Double(r.macsPerImage) / 1e9))
         print(String(format: "median step %.1f ms  %.1f images/s  %.1f GFLOP/s = %.2f of sgemm peak (%.1f GFLOP/s)  peak RSS %.0f MB",
                      r.medianSeconds * 1000, r.imagesPerSecond, r.gflops, r.gflops / peak, peak, r.peakResidentMB))
-        if profile {
+        if bench.profile {
             print(String(format: "per-op profile, ms per step averaged over %d steps (mean step %.1f ms; profiled steps are timed too)",
                          steps, r.meanSeconds * 1000))
             print(TrainingBenchmark.profileTable(r.profile, steps: steps, sgemmPeak: peak))
