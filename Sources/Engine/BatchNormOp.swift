@@ -87,28 +87,36 @@ extension Tape {
 }
 
 /// The memory-bound loops of batch norm, each one pass over [rows, channels] in fixed row chunks.
+///
+/// All of them run on 8-lane vectors over the flat tensor, with per-channel constants laid out to match
+/// (`LanePattern`): with 4 or 8 channels (the resampling convs at alpha 0.25) a per-row loop over channels
+/// would be scalar. With a multiple of 8 channels a period is one row, and the sums come out in the same
+/// order as a row-by-row loop.
 enum BatchNormKernels {
+    typealias K = SIMDKernels
+
     /// Per-channel mean and sum of squared deviations (M2). Each 64-row chunk is small enough to stay in cache,
     /// so it takes its own mean and then its deviations; chunks are merged in order in Double (Chan et al.),
     /// which gives two-pass accuracy for one pass over memory.
     static func moments(_ x: UnsafePointer<Float>, rows: Int, channels c: Int) -> (mean: [Double], m2: [Double]) {
         let grain = Reduce.grainRows
         let chunks = (rows + grain - 1) / grain
+        let lanes = LanePattern(channels: c)
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: chunks * 2 * c)
         defer { partial.deallocate() }
-        let pp = SendablePtr(partial), xp = SendablePtr(UnsafeMutablePointer(mutating: x))
+        let pp = SendablePtr(partial), xp = UncheckedBox(x)
         Threads.parallelChunks(rows, grain: grain) { k, range in
             let m = pp.p + k * 2 * c, s = m + c
-            m.update(repeating: 0, count: 2 * c)
-            for r in range {
-                let row = xp.p + r * c
-                for j in 0..<c { m[j] += row[j] }
-            }
-            let inv = 1 / Float(range.count)
-            for j in 0..<c { m[j] *= inv }
-            for r in range {
-                let row = xp.p + r * c
-                for j in 0..<c { let d = row[j] - m[j]; s[j] += d * d }
+            let base = xp.value + range.lowerBound * c, n = range.count * c
+            lanes.withScratch { acc, pattern in
+                lanes.sum(n, into: acc) { e, _ in K.load(base + e) } tail: { e, _ in base[e] }
+                lanes.fold(acc, into: m)
+                let inv = 1 / Float(range.count)
+                for j in 0..<c { m[j] *= inv }
+                lanes.tile(m, into: pattern)
+                lanes.sum(n, into: acc) { e, l in let d = K.load(base + e) - K.load(pattern + l); return d * d }
+                    tail: { e, l in let d = base[e] - pattern[l]; return d * d }
+                lanes.fold(acc, into: s)
             }
         }
         var mean = [Double](repeating: 0, count: c), m2 = mean
@@ -129,48 +137,57 @@ enum BatchNormKernels {
     /// y = x*a + b per channel, then max(y, 0) when relu.
     static func normalize(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, channels c: Int,
                           _ a: [Float], _ b: [Float], relu: Bool) {
-        let xp = SendablePtr(UnsafeMutablePointer(mutating: x)), yp = SendablePtr(y)
-        a.withUnsafeBufferPointer { ab in b.withUnsafeBufferPointer { bb in
-            let ap = UncheckedBox(ab.baseAddress!), bp = UncheckedBox(bb.baseAddress!)
-            Threads.parallelChunks(rows, grain: 256) { _, range in
-                let a = ap.value, b = bp.value
-                for r in range {
-                    let xr = xp.p + r * c, yr = yp.p + r * c
-                    if relu { for j in 0..<c { yr[j] = max(xr[j] * a[j] + b[j], 0) } }
-                    else { for j in 0..<c { yr[j] = xr[j] * a[j] + b[j] } }
-                }
+        let lanes = LanePattern(channels: c)
+        let consts = lanes.tiled([a, b])
+        defer { consts.deallocate() }
+        let xp = UncheckedBox(x), yp = SendablePtr(y), cp = UncheckedBox(UnsafePointer(consts))
+        Threads.parallelChunks(rows, grain: 256) { _, range in
+            let x = xp.value + range.lowerBound * c, y = yp.p + range.lowerBound * c
+            let a = cp.value, b = a + lanes.period
+            lanes.forEach(range.count * c) { e, l in
+                let v = K.load(x + e) * K.load(a + l) + K.load(b + l)
+                K.store(relu ? v.replacing(with: 0, where: v .< 0) : v, y + e)
+            } tail: { e, l in
+                let v = x[e] * a[l] + b[l]
+                y[e] = relu ? max(v, 0) : v
             }
-        } }
+        }
     }
 
     /// Per channel: sum of dy (first c) and sum of dy * xhat (next c). With a mask (the fused ReLU's output),
     /// dy is first zeroed in place where the mask is 0.
     static func gradSums(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>?,
                          rows: Int, channels c: Int, _ mean: [Float], _ invstd: [Float]) -> [Double] {
-        let xp = SendablePtr(UnsafeMutablePointer(mutating: x)), gp = SendablePtr(dy)
-        let yp = mask.map { SendablePtr(UnsafeMutablePointer(mutating: $0)) }
-        var sums = mean.withUnsafeBufferPointer { mb in
-            let m = UncheckedBox(mb.baseAddress!)
-            return Reduce.channelSums(rows: rows, channels: c, width: 2) { r, acc in
-                let xr = xp.p + r * c, gr = gp.p + r * c, m = m.value, yr = yp.map { $0.p + r * c }
-                // 8 channels at a time by hand: with the masking store the compiler keeps this loop scalar
-                typealias K = SIMDKernels
-                var j = 0
-                while j + 8 <= c {
-                    var d = K.load(gr + j)
-                    if let yr { d = d.replacing(with: 0, where: K.load(yr + j) .<= 0); K.store(d, gr + j) }
-                    K.store(K.load(acc + j) + d, acc + j)
-                    K.store(K.load(acc + c + j) + d * (K.load(xr + j) - K.load(m + j)), acc + c + j)
-                    j += 8
+        let grain = Reduce.grainRows
+        let chunks = (rows + grain - 1) / grain
+        let lanes = LanePattern(channels: c)
+        let consts = lanes.tiled([mean])
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: max(1, chunks * 2 * c))
+        defer { consts.deallocate(); partial.deallocate() }
+        let xp = UncheckedBox(x), gp = SendablePtr(dy), yp = UncheckedBox(mask), pp = SendablePtr(partial)
+        let cp = UncheckedBox(UnsafePointer(consts))
+        Threads.parallelChunks(rows, grain: grain) { k, range in
+            let x = xp.value + range.lowerBound * c, g = gp.p + range.lowerBound * c
+            let y = yp.value.map { $0 + range.lowerBound * c }, m = cp.value
+            lanes.withScratch { acc, acc2 in
+                acc.update(repeating: 0, count: lanes.period)
+                acc2.update(repeating: 0, count: lanes.period)
+                lanes.forEach(range.count * c) { e, l in
+                    var d = K.load(g + e)
+                    if let y { d = d.replacing(with: 0, where: K.load(y + e) .<= 0); K.store(d, g + e) }
+                    K.store(K.load(acc + l) + d, acc + l)
+                    K.store(K.load(acc2 + l) + d * (K.load(x + e) - K.load(m + l)), acc2 + l)
+                } tail: { e, l in
+                    if let y, !(y[e] > 0) { g[e] = 0 }
+                    acc[l] += g[e]
+                    acc2[l] += g[e] * (x[e] - m[l])
                 }
-                while j < c {
-                    if let yr, !(yr[j] > 0) { gr[j] = 0 }
-                    acc[j] += gr[j]
-                    acc[c + j] += gr[j] * (xr[j] - m[j])
-                    j += 1
-                }
+                lanes.fold(acc, into: pp.p + k * 2 * c)
+                lanes.fold(acc2, into: pp.p + k * 2 * c + c)
             }
         }
+        var sums = [Double](repeating: 0, count: 2 * c)
+        for k in 0..<chunks { for j in 0..<(2 * c) { sums[j] += Double(partial[k * 2 * c + j]) } }
         for j in 0..<c { sums[c + j] *= Double(invstd[j]) }
         return sums
     }
@@ -178,17 +195,84 @@ enum BatchNormKernels {
     /// dx = k0 * (dy - k1 - (x - mean) * k2), written over dy.
     static func inputGrad(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, rows: Int, channels c: Int,
                           mean: [Float], k0: [Float], k1: [Float], k2: [Float]) {
-        let xp = SendablePtr(UnsafeMutablePointer(mutating: x)), gp = SendablePtr(dy)
-        let consts = UncheckedBox((mean, k0, k1, k2))
+        let lanes = LanePattern(channels: c)
+        let consts = lanes.tiled([mean, k0, k1, k2])
+        defer { consts.deallocate() }
+        let xp = UncheckedBox(x), gp = SendablePtr(dy), cp = UncheckedBox(UnsafePointer(consts))
         Threads.parallelChunks(rows, grain: 256) { _, range in
-            let (m, k0, k1, k2) = consts.value
-            m.withUnsafeBufferPointer { m in k0.withUnsafeBufferPointer { k0 in
-            k1.withUnsafeBufferPointer { k1 in k2.withUnsafeBufferPointer { k2 in
-                for r in range {
-                    let xr = xp.p + r * c, gr = gp.p + r * c
-                    for j in 0..<c { gr[j] = k0[j] * (gr[j] - k1[j] - (xr[j] - m[j]) * k2[j]) }
-                }
-            } } } }
+            let x = xp.value + range.lowerBound * c, g = gp.p + range.lowerBound * c
+            let p = lanes.period, m = cp.value, k0 = m + p, k1 = k0 + p, k2 = k1 + p
+            lanes.forEach(range.count * c) { e, l in
+                let v = K.load(k0 + l) * (K.load(g + e) - K.load(k1 + l) - (K.load(x + e) - K.load(m + l)) * K.load(k2 + l))
+                K.store(v, g + e)
+            } tail: { e, l in
+                g[e] = k0[l] * (g[e] - k1[l] - (x[e] - m[l]) * k2[l])
+            }
         }
+    }
+}
+
+/// Per-channel constants of a row-major [rows, c] tensor as seen by 8-lane vectors: a period of
+/// lcm(c, 8) floats (c when c is a multiple of 8) holds whole rows and whole vectors, so walking a chunk
+/// that starts on a row boundary, the constant for flat element e is pattern[e % period].
+struct LanePattern {
+    let channels: Int, period: Int
+
+    init(channels c: Int) {
+        precondition(c > 0, "LanePattern: no channels")
+        func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+        channels = c
+        period = c * 8 / gcd(c, 8)
+    }
+
+    /// Each per-channel array repeated over one period, one after another (caller deallocates).
+    func tiled(_ arrays: [[Float]]) -> UnsafeMutablePointer<Float> {
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: max(1, arrays.count * period))
+        for (i, a) in arrays.enumerated() {
+            a.withUnsafeBufferPointer { tile($0.baseAddress!, into: out + i * period) }
+        }
+        return out
+    }
+
+    func tile(_ perChannel: UnsafePointer<Float>, into pattern: UnsafeMutablePointer<Float>) {
+        for l in 0..<period { pattern[l] = perChannel[l % channels] }
+    }
+
+    /// Per-channel totals of lane accumulators (one period long).
+    func fold(_ acc: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        out.update(from: acc, count: channels)
+        var l = channels
+        while l < period { for j in 0..<channels { out[j] += acc[l + j] }; l += channels }
+    }
+
+    /// Two scratch buffers of one period each, for the duration of body.
+    @inline(__always)
+    func withScratch(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * period) { buf in
+            body(buf.baseAddress!, buf.baseAddress! + period)
+        }
+    }
+
+    /// body(e, lane offset) on every 8-lane vector of 0..<n (n a whole number of rows), tail(e, offset) on the
+    /// scalars left when n is not a whole number of periods.
+    @inline(__always)
+    func forEach(_ n: Int, _ body: (Int, Int) -> Void, tail: (Int, Int) -> Void) {
+        let whole = n - n % period
+        var e = 0
+        while e < whole {
+            var l = 0
+            while l < period { body(e + l, l); l += 8 }
+            e += period
+        }
+        while e < n { tail(e, e % period); e += 1 }
+    }
+
+    /// acc[lane] = sum of term(e, lane offset) over the elements of that lane position (acc is one period, overwritten).
+    @inline(__always)
+    func sum(_ n: Int, into acc: UnsafeMutablePointer<Float>, _ term: (Int, Int) -> SIMD8<Float>,
+             tail: (Int, Int) -> Float) {
+        acc.update(repeating: 0, count: period)
+        forEach(n) { e, l in SIMDKernels.store(SIMDKernels.load(acc + l) + term(e, l), acc + l) }
+            tail: { e, l in acc[l] += tail(e, l) }
     }
 }

@@ -101,3 +101,51 @@ extension FastKernelTests {
         }
     }
 }
+
+extension FastKernelTests {
+    /// The lane-pattern batch-norm loops against plain per-channel loops in Double, for channel counts that
+    /// divide 8, are multiples of 8 or neither, over several chunks and a ragged last one.
+    func testBatchNormKernelsMatchPlainLoops() {
+        var rng = RNG(seed: 12)
+        for c in [1, 3, 4, 8, 12, 16, 40] {
+            let rows = 333
+            let x = GradCheck.randomTensor([rows, c], &rng, scale: 2), dy = GradCheck.randomTensor([rows, c], &rng)
+            let mask = GradCheck.randomTensor([rows, c], &rng)
+            let a = (0..<c).map { Float($0) * 0.1 - 0.3 }, b = (0..<c).map { 0.2 - Float($0) * 0.05 }
+            var mean = [Double](repeating: 0, count: c), m2 = mean
+            for r in 0..<rows { for j in 0..<c { mean[j] += Double(x.data[r * c + j]) / Double(rows) } }
+            for r in 0..<rows { for j in 0..<c { let d = Double(x.data[r * c + j]) - mean[j]; m2[j] += d * d } }
+            let (gotMean, gotM2) = BatchNormKernels.moments(x.ptr, rows: rows, channels: c)
+            for j in 0..<c {
+                XCTAssertEqual(gotMean[j], mean[j], accuracy: 1e-5, "mean c=\(c)")
+                XCTAssertEqual(gotM2[j], m2[j], accuracy: 1e-4 * m2[j], "m2 c=\(c)")
+            }
+            for relu in [false, true] {
+                let y = Tensor(uninitialized: [rows, c])
+                BatchNormKernels.normalize(x.ptr, y.ptr, rows: rows, channels: c, a, b, relu: relu)
+                for e in 0..<(rows * c) {
+                    let v = x.data[e] * a[e % c] + b[e % c]
+                    XCTAssertEqual(y.data[e], relu ? max(v, 0) : v, accuracy: 1e-6, "normalize c=\(c) at \(e)")
+                }
+            }
+            let fm = mean.map(Float.init), invstd = (0..<c).map { Float(0.5 + Double($0) * 0.1) }
+            let g = dy.copy()
+            let sums = BatchNormKernels.gradSums(x.ptr, g.ptr, mask: mask.ptr, rows: rows, channels: c, fm, invstd)
+            var want = [Double](repeating: 0, count: 2 * c)
+            for e in 0..<(rows * c) {
+                let j = e % c, d = mask.data[e] > 0 ? Double(dy.data[e]) : 0
+                XCTAssertEqual(g.data[e], Float(d), "masked dy c=\(c) at \(e)")
+                want[j] += d
+                want[c + j] += d * (Double(x.data[e]) - Double(fm[j])) * Double(invstd[j])
+            }
+            for j in 0..<(2 * c) { XCTAssertEqual(sums[j], want[j], accuracy: 1e-4 * max(1, abs(want[j])), "sums c=\(c)") }
+            let k0 = a, k1 = b, k2 = invstd
+            BatchNormKernels.inputGrad(x.ptr, g.ptr, rows: rows, channels: c, mean: fm, k0: k0, k1: k1, k2: k2)
+            for e in 0..<(rows * c) {
+                let j = e % c, d: Float = mask.data[e] > 0 ? dy.data[e] : 0
+                XCTAssertEqual(g.data[e], k0[j] * (d - k1[j] - (x.data[e] - fm[j]) * k2[j]), accuracy: 1e-5,
+                               "inputGrad c=\(c) at \(e)")
+            }
+        }
+    }
+}
