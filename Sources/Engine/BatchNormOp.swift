@@ -22,15 +22,41 @@ extension Tape {
     /// Batch norm with explicit gamma/beta nodes (the layer supplies its running statistics and settings).
     public func batchNorm(_ x: Var, _ bn: BatchNorm, gamma gammaV: Var, beta betaV: Var, relu: Bool = false) -> Var {
         let c = bn.channels
-        precondition(gammaV.shape == [c] && betaV.shape == [c],
-                     "batchNorm \(bn.name): gamma \(gammaV.shape) / beta \(betaV.shape), expected [\(c)]")
         precondition(x.shape.last == c, "batchNorm \(bn.name): input \(x.shape) has \(x.shape.last ?? 0) channels, layer has \(c)")
         let rows = x.shape.reduce(1, *) / c
         let xt = value(x)
+        let moments = training ? BatchNormKernels.moments(xt.ptr, rows: rows, channels: c) : nil
+        let norm = normalize(xt, bn, moments: moments, gamma: gammaV, beta: betaV, relu: relu)
+        return record(norm.y, needsGrad: anyNeeds([x, gammaV, betaV]), op: relu ? "batchNorm+relu" : "batchNorm") {
+            [unowned self] dy in
+            let xp = self.value(x).ptr
+            guard let k = self.batchNormGrad(norm, input: xp, dy: dy, rows: rows, gamma: gammaV, beta: betaV,
+                                             inputNeedsGrad: self.needs[x.id]) else { return }
+            BatchNormKernels.inputGrad(xp, dy.ptr, rows: rows, channels: c, mean: norm.mean, k0: k.0, k1: k.1, k2: k.2)
+            self.accumulate(x, dy)
+        }
+    }
+
+    /// What a batch-norm forward keeps for its backward.
+    struct Normalized {
+        let y: Tensor
+        let mean: [Float], invstd: [Float]
+        /// The output when ReLU is fused: backward masks the incoming gradient by it.
+        let reluOutput: Tensor?
+        let training: Bool
+    }
+
+    /// y = gamma * (x - mean) * invstd + beta (then ReLU). Training tapes take the batch statistics from
+    /// `moments` (per-channel mean and M2) and update the running averages; inference tapes use the running ones.
+    func normalize(_ x: Tensor, _ bn: BatchNorm, moments: (mean: [Double], m2: [Double])?, gamma gammaV: Var,
+                   beta betaV: Var, relu: Bool) -> Normalized {
+        let c = bn.channels
+        precondition(gammaV.shape == [c] && betaV.shape == [c],
+                     "batchNorm \(bn.name): gamma \(gammaV.shape) / beta \(betaV.shape), expected [\(c)]")
+        let rows = x.count / c
         var mean = [Float](repeating: 0, count: c), invstd = [Float](repeating: 0, count: c)
-        if training {
+        if let (m, m2) = moments {
             precondition(rows > 0, "batchNorm \(bn.name): empty batch")
-            let (m, m2) = BatchNormKernels.moments(xt.ptr, rows: rows, channels: c)
             let mom = bn.momentum
             for j in 0..<c {
                 mean[j] = Float(m[j])
@@ -51,38 +77,41 @@ extension Tape {
         var a = [Float](repeating: 0, count: c), b = [Float](repeating: 0, count: c)
         for j in 0..<c { a[j] = gamma.ptr[j] * invstd[j]; b[j] = beta.ptr[j] - mean[j] * a[j] }
         let y = Tensor(uninitialized: x.shape)
-        BatchNormKernels.normalize(xt.ptr, y.ptr, rows: rows, channels: c, a, b, relu: relu)
-        let training = self.training
-        let output = relu ? y : nil
-        return record(y, needsGrad: anyNeeds([x, gammaV, betaV]), op: relu ? "batchNorm+relu" : "batchNorm") {
-            [unowned self, output] dy in
-            let xp = self.value(x).ptr
-            // sums[j] = sum dy, sums[c+j] = sum dy * xhat. A backward closure owns its incoming gradient:
-            // the ReLU mask is applied to it in place in the same pass, and dx later overwrites it.
-            let sums = BatchNormKernels.gradSums(xp, dy.ptr, mask: output?.ptr, rows: rows, channels: c, mean, invstd)
-            if self.needs[gammaV.id] {
-                let dg = Tensor(uninitialized: [c])
-                for j in 0..<c { dg.ptr[j] = Float(sums[c + j]) }
-                self.accumulate(gammaV, dg)
-            }
-            if self.needs[betaV.id] {
-                let db = Tensor(uninitialized: [c])
-                for j in 0..<c { db.ptr[j] = Float(sums[j]) }
-                self.accumulate(betaV, db)
-            }
-            guard self.needs[x.id] else { return }
-            // training: dx = g*invstd*(dy - mean(dy) - xhat*mean(dy*xhat)); inference: dx = g*invstd*dy
-            var k0 = [Float](repeating: 0, count: c), k1 = k0, k2 = k0
-            for j in 0..<c {
-                k0[j] = gamma.ptr[j] * invstd[j]
-                if training {
-                    k1[j] = Float(sums[j] / Double(rows))
-                    k2[j] = Float(sums[c + j] / Double(rows)) * invstd[j]
-                }
-            }
-            BatchNormKernels.inputGrad(xp, dy.ptr, rows: rows, channels: c, mean: mean, k0: k0, k1: k1, k2: k2)
-            self.accumulate(x, dy)
+        BatchNormKernels.normalize(x.ptr, y.ptr, rows: rows, channels: c, a, b, relu: relu)
+        return Normalized(y: y, mean: mean, invstd: invstd, reluOutput: relu ? y : nil, training: moments != nil)
+    }
+
+    /// Backward of `normalize` up to the input gradient: masks dy in place by the fused ReLU, adds the gamma
+    /// and beta gradients, and returns the constants of dx = k0 * (dy - k1 - (x - mean) * k2), or nil when the
+    /// input needs no gradient. A backward closure owns its incoming gradient, so dx may overwrite dy.
+    func batchNormGrad(_ norm: Normalized, input x: UnsafePointer<Float>, dy: Tensor, rows: Int, gamma gammaV: Var,
+                       beta betaV: Var, inputNeedsGrad: Bool) -> ([Float], [Float], [Float])? {
+        let c = norm.mean.count
+        // sums[j] = sum dy, sums[c+j] = sum dy * xhat
+        let sums = BatchNormKernels.gradSums(x, dy.ptr, mask: norm.reluOutput?.ptr, rows: rows, channels: c,
+                                             norm.mean, norm.invstd)
+        if needs[gammaV.id] {
+            let dg = Tensor(uninitialized: [c])
+            for j in 0..<c { dg.ptr[j] = Float(sums[c + j]) }
+            accumulate(gammaV, dg)
         }
+        if needs[betaV.id] {
+            let db = Tensor(uninitialized: [c])
+            for j in 0..<c { db.ptr[j] = Float(sums[j]) }
+            accumulate(betaV, db)
+        }
+        guard inputNeedsGrad else { return nil }
+        // training: dx = g*invstd*(dy - mean(dy) - xhat*mean(dy*xhat)); inference: dx = g*invstd*dy
+        let gamma = value(gammaV)
+        var k0 = [Float](repeating: 0, count: c), k1 = k0, k2 = k0
+        for j in 0..<c {
+            k0[j] = gamma.ptr[j] * norm.invstd[j]
+            if norm.training {
+                k1[j] = Float(sums[j] / Double(rows))
+                k2[j] = Float(sums[c + j] / Double(rows)) * norm.invstd[j]
+            }
+        }
+        return (k0, k1, k2)
     }
 }
 
@@ -106,22 +135,33 @@ enum BatchNormKernels {
         defer { partial.deallocate() }
         let pp = SendablePtr(partial), xp = UncheckedBox(x)
         Threads.parallelChunks(rows, grain: grain) { k, range in
-            let m = pp.p + k * 2 * c, s = m + c
-            let base = xp.value + range.lowerBound * c, n = range.count * c
-            lanes.withScratch { acc, pattern in
-                lanes.sum(n, into: acc) { e, _ in K.load(base + e) } tail: { e, _ in base[e] }
-                lanes.fold(acc, into: m)
-                let inv = 1 / Float(range.count)
-                for j in 0..<c { m[j] *= inv }
-                lanes.tile(m, into: pattern)
-                lanes.sum(n, into: acc) { e, l in let d = K.load(base + e) - K.load(pattern + l); return d * d }
-                    tail: { e, l in let d = base[e] - pattern[l]; return d * d }
-                lanes.fold(acc, into: s)
-            }
+            chunkMoments(xp.value + range.lowerBound * c, rows: range.count, lanes, into: pp.p + k * 2 * c)
         }
+        return mergeMoments(partial, rows: rows, channels: c)
+    }
+
+    /// Mean (first c) and M2 (next c) of one chunk of rows, which starts on a row boundary.
+    static func chunkMoments(_ base: UnsafePointer<Float>, rows: Int, _ lanes: LanePattern,
+                             into m: UnsafeMutablePointer<Float>) {
+        let c = lanes.channels, n = rows * c, s = m + c
+        lanes.withScratch { acc, pattern in
+            lanes.sum(n, into: acc) { e, _ in K.load(base + e) } tail: { e, _ in base[e] }
+            lanes.fold(acc, into: m)
+            let inv = 1 / Float(rows)
+            for j in 0..<c { m[j] *= inv }
+            lanes.tile(m, into: pattern)
+            lanes.sum(n, into: acc) { e, l in let d = K.load(base + e) - K.load(pattern + l); return d * d }
+                tail: { e, l in let d = base[e] - pattern[l]; return d * d }
+            lanes.fold(acc, into: s)
+        }
+    }
+
+    /// Merges the moments of consecutive `Reduce.grainRows`-row chunks, in order, in Double.
+    static func mergeMoments(_ partial: UnsafePointer<Float>, rows: Int, channels c: Int) -> (mean: [Double], m2: [Double]) {
+        let grain = Reduce.grainRows
         var mean = [Double](repeating: 0, count: c), m2 = mean
         var n = 0.0
-        for k in 0..<chunks {
+        for k in 0..<((rows + grain - 1) / grain) {
             let nb = Double(min(grain, rows - k * grain)), total = n + nb
             let m = partial + k * 2 * c, s = m + c
             for j in 0..<c {
@@ -195,14 +235,29 @@ enum BatchNormKernels {
     /// dx = k0 * (dy - k1 - (x - mean) * k2), written over dy.
     static func inputGrad(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, rows: Int, channels c: Int,
                           mean: [Float], k0: [Float], k1: [Float], k2: [Float]) {
-        let lanes = LanePattern(channels: c)
-        let consts = lanes.tiled([mean, k0, k1, k2])
-        defer { consts.deallocate() }
-        let xp = UncheckedBox(x), gp = SendablePtr(dy), cp = UncheckedBox(UnsafePointer(consts))
-        Threads.parallelChunks(rows, grain: 256) { _, range in
-            let x = xp.value + range.lowerBound * c, g = gp.p + range.lowerBound * c
-            let p = lanes.period, m = cp.value, k0 = m + p, k1 = k0 + p, k2 = k1 + p
-            lanes.forEach(range.count * c) { e, l in
+        let grad = InputGrad(channels: c, mean: mean, k0: k0, k1: k1, k2: k2)
+        defer { grad.deallocate() }
+        let xp = UncheckedBox(x), gp = SendablePtr(dy)
+        Threads.parallelChunks(rows, grain: 256) { _, range in grad.apply(xp.value, gp.p, rows: range) }
+    }
+
+    /// The input gradient's constants tiled to lane patterns, for applying it a range of rows at a time.
+    struct InputGrad: @unchecked Sendable {
+        let lanes: LanePattern
+        let consts: UnsafeMutablePointer<Float>
+
+        init(channels c: Int, mean: [Float], k0: [Float], k1: [Float], k2: [Float]) {
+            lanes = LanePattern(channels: c)
+            consts = lanes.tiled([mean, k0, k1, k2])
+        }
+
+        func deallocate() { consts.deallocate() }
+
+        /// dy = k0 * (dy - k1 - (x - mean) * k2) on rows (the range starts on a multiple of 8 rows).
+        func apply(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+            let c = lanes.channels, x = x + rows.lowerBound * c, g = dy + rows.lowerBound * c
+            let p = lanes.period, m = UnsafePointer(consts), k0 = m + p, k1 = k0 + p, k2 = k1 + p
+            lanes.forEach(rows.count * c) { e, l in
                 let v = K.load(k0 + l) * (K.load(g + e) - K.load(k1 + l) - (K.load(x + e) - K.load(m + l)) * K.load(k2 + l))
                 K.store(v, g + e)
             } tail: { e, l in

@@ -17,6 +17,9 @@ public final class Network {
     /// Activation node -> the batch-norm or add node it alone consumes: the pair runs as one fused engine op.
     let fusedActivations: [Int: Int]
     let fusedProducers: Set<Int>
+    /// Batch-norm node -> the pointwise conv node only it reads: the pair runs as one engine op in training.
+    let fusedConvs: [Int: Int]
+    let fusedConvNodes: Set<Int>
 
     /// What a forward pass returns: the backbone levels L3..L7 and the head outputs by plan name.
     public struct Outputs {
@@ -30,6 +33,8 @@ public final class Network {
         self.plan = plan
         fusedActivations = Network.fusablePairs(plan)
         fusedProducers = Set(fusedActivations.values)
+        fusedConvs = Network.fusableConvs(plan)
+        fusedConvNodes = Set(fusedConvs.values)
         let root = RNG(seed: seed)
         for node in plan.nodes {
             let key = node.weightKey
@@ -87,7 +92,15 @@ public final class Network {
             let y: Var
             switch node.op {
             case .input: y = image
+            case .conv where fusedConvNodes.contains(node.id):
+                y = xs[0]   // a stand-in: only its batch norm reads this node, and that runs the conv
             case .conv: y = convs[node.weightKey]!(xs[0], on: tape)
+            case .batchNorm where fusedConvs[node.id] != nil:
+                let conv = plan.nodes[fusedConvs[node.id]!]
+                let withAct = fusedProducers.contains(node.id)
+                y = tape.conv1x1BatchNorm(v[conv.inputs[0]], convs[conv.weightKey]!, norms[node.weightKey]!,
+                                          relu: withAct && act == .relu)
+                if withAct { fused[node.id] = act == .relu ? y : tape.swish(y) }
             case .batchNorm where fusedProducers.contains(node.id):
                 // Only its activation reads this node: compute both now, the activation node takes the result.
                 y = tape.batchNorm(xs[0], norms[node.weightKey]!, activation: act)
@@ -120,13 +133,32 @@ public final class Network {
         return Outputs(levels: plan.levels.mapValues { v[$0] }, outputs: plan.outputs.mapValues { v[$0] })
     }
 
-    /// Activation nodes whose input is a batch norm or an add that nothing else reads (no other node, level or
-    /// output).
-    static func fusablePairs(_ plan: ModelPlan) -> [Int: Int] {
+    /// Batch-norm nodes whose input is a bias-free pointwise conv that nothing else reads.
+    static func fusableConvs(_ plan: ModelPlan) -> [Int: Int] {
+        let readers = readerCounts(plan)
+        var pairs: [Int: Int] = [:]
+        for node in plan.nodes where node.op == .batchNorm {
+            let producer = node.inputs[0]
+            if plan.nodes[producer].op == .conv(kernel: 1, stride: 1, bias: false) && readers[producer] == 1 {
+                pairs[node.id] = producer
+            }
+        }
+        return pairs
+    }
+
+    /// How many nodes, levels and outputs read each node.
+    static func readerCounts(_ plan: ModelPlan) -> [Int] {
         var readers = [Int](repeating: 0, count: plan.nodes.count)
         for node in plan.nodes { for i in node.inputs { readers[i] += 1 } }
         for i in plan.levels.values { readers[i] += 1 }
         for i in plan.outputs.values { readers[i] += 1 }
+        return readers
+    }
+
+    /// Activation nodes whose input is a batch norm or an add that nothing else reads (no other node, level or
+    /// output).
+    static func fusablePairs(_ plan: ModelPlan) -> [Int: Int] {
+        let readers = readerCounts(plan)
         var pairs: [Int: Int] = [:]
         for node in plan.nodes where node.op == .activation && node.inputs.count == 1 {
             let producer = node.inputs[0]

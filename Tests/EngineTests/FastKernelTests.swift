@@ -149,3 +149,43 @@ extension FastKernelTests {
         }
     }
 }
+
+extension FastKernelTests {
+    /// The fused pointwise conv + batch norm (+ReLU) gives the values, gradients and running statistics of
+    /// conv2d then batchNorm, over several row blocks and a ragged last one, for channel counts on and off
+    /// the 8-lane pattern.
+    func testConv1x1BatchNormMatchesSeparateOps() {
+        var rng = RNG(seed: 13)
+        for (shape, cout) in [([2, 30, 30, 8], 4), ([3, 7, 9, 5], 12), ([1, 40, 50, 16], 16)] {
+            let cin = shape[3]
+            let x = GradCheck.randomTensor(shape, &rng, scale: 2)
+            let seed = GradCheck.randomTensor([shape[0], shape[1], shape[2], cout], &rng)
+            var kernelRNG = RNG(seed: 14)
+            let kernel = Initializer.varianceScaling().make(shape: [1, 1, cin, cout], rng: &kernelRNG)
+            for relu in [false, true] {
+                var results: [[Float]] = []
+                for fused in [false, true] {
+                    var r = RNG(seed: 1)
+                    let conv = Conv2D(name: "c", inChannels: cin, outChannels: cout, kernel: 1, rng: &r)
+                    conv.kernel.value.data = kernel.data
+                    let bn = BatchNorm(name: "bn", channels: cout)
+                    bn.gamma.value.data = (0..<cout).map { Float($0) * 0.3 - 0.5 }
+                    bn.beta.value.data = (0..<cout).map { Float($0) * 0.2 - 0.6 }
+                    let px = Parameter(name: "x", value: x.copy(), decays: false)
+                    let tape = Tape(training: true)
+                    let y = fused ? tape.conv1x1BatchNorm(tape.param(px), conv, bn, relu: relu)
+                                  : tape.batchNorm(conv(tape.param(px), on: tape), bn, gamma: tape.param(bn.gamma),
+                                                   beta: tape.param(bn.beta), relu: relu)
+                    let out = tape.value(y).data
+                    tape.backward(y, seed: seed)
+                    results.append(out + px.grad.data + conv.kernel.grad.data + bn.gamma.grad.data + bn.beta.grad.data
+                                   + bn.runningMean.data + bn.runningVar.data)
+                }
+                XCTAssertEqual(results[0].count, results[1].count)
+                for (i, (a, b)) in zip(results[0], results[1]).enumerated() {
+                    XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), "\(shape) -> \(cout) relu \(relu) at \(i)")
+                }
+            }
+        }
+    }
+}

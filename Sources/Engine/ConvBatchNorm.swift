@@ -1,0 +1,99 @@
+/// A pointwise conv and the batch norm that alone reads it, as one training node.
+///
+/// At the narrow widths of the ablations these layers are bound by memory, not multiplies: the conv writes
+/// its output, batch norm reads it for the moments, reads it again to normalise, and backward makes three
+/// more passes over the gradient. Run together block by block, the moments are taken while a block of conv
+/// output is still in cache, and in backward each block's input gradient of batch norm goes straight into
+/// the conv's two products. Same arithmetic as conv2d then batchNorm; only the order of the weight
+/// gradient's sum differs (fixed blocks instead of fixed K slices).
+extension Tape {
+    /// relu(batchNorm(conv1x1(x, w))) (`relu` false: without it). Falls back to the two ops on inference
+    /// tapes and for other convs.
+    public func conv1x1BatchNorm(_ x: Var, _ conv: Conv2D, _ bn: BatchNorm, relu: Bool) -> Var {
+        let w = param(conv.kernel)
+        guard training, conv.kernelSize == 1, conv.stride == 1, conv.bias == nil else {
+            return batchNorm(conv2d(x, w, stride: conv.stride), bn, gamma: param(bn.gamma), beta: param(bn.beta),
+                             relu: relu)
+        }
+        let gamma = param(bn.gamma), beta = param(bn.beta)
+        let g = ConvGeometry(x: x.shape, w: w.shape, stride: 1)
+        let rows = g.n * g.h * g.w, cin = g.cin, cout = g.cout
+        precondition(cout == bn.channels, "conv1x1BatchNorm \(bn.name): conv gives \(cout) channels, layer has \(bn.channels)")
+        precondition(rows > 0, "conv1x1BatchNorm \(bn.name): empty batch")
+        let blocks = PointwiseBlocks(rows: rows, width: max(cin, cout))
+        let lanes = LanePattern(channels: cout)
+        let z = Tensor(uninitialized: [g.n, g.h, g.w, cout])
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: (rows + Reduce.grainRows - 1) / Reduce.grainRows * 2 * cout)
+        defer { partial.deallocate() }
+        let xP = UncheckedBox(UnsafePointer(value(x).ptr)), wP = UncheckedBox(UnsafePointer(value(w).ptr))
+        let zP = SendablePtr(z.ptr), pP = SendablePtr(partial)
+        Threads.parallelFor(blocks.count) { b in
+            let r = blocks.range(b)
+            sgemmPart(false, false, r.count, cout, cin, 1, xP.value + r.lowerBound * cin, cin, wP.value, cout, 0,
+                      zP.p + r.lowerBound * cout, cout)
+            // the block's 64-row chunks, the same chunks batchNorm would take, while the block is in cache
+            for lo in stride(from: r.lowerBound, to: r.upperBound, by: Reduce.grainRows) {
+                BatchNormKernels.chunkMoments(zP.p + lo * cout, rows: min(Reduce.grainRows, r.upperBound - lo), lanes,
+                                              into: pP.p + lo / Reduce.grainRows * 2 * cout)
+            }
+        }
+        let moments = BatchNormKernels.mergeMoments(partial, rows: rows, channels: cout)
+        let norm = normalize(z, bn, moments: moments, gamma: gamma, beta: beta, relu: relu)
+        let macs = Double(rows * cin * cout)
+        return record(norm.y, needsGrad: anyNeeds([x, w, gamma, beta]), op: relu ? "conv1x1+bn+relu" : "conv1x1+bn",
+                      flops: (2 * macs, 4 * macs)) { [unowned self] dy in
+            let needX = self.needs[x.id], needW = self.needs[w.id]
+            guard let k = self.batchNormGrad(norm, input: z.ptr, dy: dy, rows: rows, gamma: gamma, beta: beta,
+                                             inputNeedsGrad: needX || needW) else { return }
+            let grad = BatchNormKernels.InputGrad(channels: cout, mean: norm.mean, k0: k.0, k1: k.1, k2: k.2)
+            defer { grad.deallocate() }
+            let dx = needX ? Tensor(uninitialized: x.shape) : nil
+            let groups = min(8, blocks.count), size = cin * cout
+            let dwParts = needW ? UnsafeMutablePointer<Float>.allocate(capacity: groups * size) : nil
+            defer { dwParts?.deallocate() }
+            let dyP = SendablePtr(dy.ptr), dxP = dx.map { SendablePtr($0.ptr) }, dwP = dwParts.map { SendablePtr($0) }
+            let xV = UncheckedBox(UnsafePointer(self.value(x).ptr)), wV = UncheckedBox(UnsafePointer(self.value(w).ptr))
+            let zV = UncheckedBox(UnsafePointer(z.ptr))
+            // groups of consecutive blocks, each summing its weight gradient into its own part
+            Threads.parallelFor(groups) { t in
+                for b in (t * blocks.count / groups)..<((t + 1) * blocks.count / groups) {
+                    let r = blocks.range(b), dz = dyP.p + r.lowerBound * cout
+                    grad.apply(zV.value, dyP.p, rows: r)
+                    if let dxP {
+                        sgemmPart(false, true, r.count, cin, cout, 1, dz, cout, wV.value, cout, 0,
+                                  dxP.p + r.lowerBound * cin, cin)
+                    }
+                    if let dwP {
+                        sgemmPart(true, false, cin, cout, r.count, 1, xV.value + r.lowerBound * cin, cin, dz, cout,
+                                  b == t * blocks.count / groups ? 0 : 1, dwP.p + t * size, cout)
+                    }
+                }
+            }
+            if let dx { self.accumulate(x, dx) }
+            if let dwParts {
+                let dw = Tensor(uninitialized: w.shape)
+                dw.ptr.update(from: dwParts, count: size)
+                for t in 1..<groups { for j in 0..<size { dw.ptr[j] += dwParts[t * size + j] } }
+                self.accumulate(w, dw)
+            }
+        }
+    }
+}
+
+/// Row blocks of a pointwise conv: a multiple of the 64-row moment chunks, about 256 KB of the wider side so
+/// a block stays in L2, and at least four blocks where the rows allow (both threads get work on small
+/// levels). Fixed by the shape alone, so results do not depend on the thread count.
+struct PointwiseBlocks {
+    let rows: Int, size: Int, count: Int
+
+    init(rows: Int, width: Int) {
+        let chunk = Reduce.grainRows
+        let fit = max(chunk, (262_144 / max(1, width)) / chunk * chunk)
+        let quarter = max(chunk, rows / 4 / chunk * chunk)
+        self.rows = rows
+        size = min(4096, fit, quarter)
+        count = (rows + size - 1) / size
+    }
+
+    func range(_ b: Int) -> Range<Int> { (b * size)..<min(rows, (b + 1) * size) }
+}
