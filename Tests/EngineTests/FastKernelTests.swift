@@ -156,14 +156,14 @@ extension FastKernelTests {
     /// the 8-lane pattern.
     func testConv1x1BatchNormMatchesSeparateOps() {
         var rng = RNG(seed: 13)
-        for (shape, cout) in [([2, 30, 30, 8], 4), ([3, 7, 9, 5], 12), ([1, 40, 50, 16], 16)] {
+        for (shape, cout) in [([2, 30, 30, 8], 4), ([3, 7, 9, 5], 12), ([2, 20, 20, 20], 4), ([1, 40, 50, 16], 16)] {
             let cin = shape[3]
             let x = GradCheck.randomTensor(shape, &rng, scale: 2)
             let seed = GradCheck.randomTensor([shape[0], shape[1], shape[2], cout], &rng)
             var kernelRNG = RNG(seed: 14)
             let kernel = Initializer.varianceScaling().make(shape: [1, 1, cin, cout], rng: &kernelRNG)
             for relu in [false, true] {
-                var results: [[Float]] = []
+                var fusedAndSeparate: [[[Float]]] = []
                 for fused in [false, true] {
                     var r = RNG(seed: 1)
                     let conv = Conv2D(name: "c", inChannels: cin, outChannels: cout, kernel: 1, rng: &r)
@@ -178,12 +178,18 @@ extension FastKernelTests {
                                                    beta: tape.param(bn.beta), relu: relu)
                     let out = tape.value(y).data
                     tape.backward(y, seed: seed)
-                    results.append(out + px.grad.data + conv.kernel.grad.data + bn.gamma.grad.data + bn.beta.grad.data
-                                   + bn.runningMean.data + bn.runningVar.data)
+                    fusedAndSeparate.append([out, px.grad.data, conv.kernel.grad.data, bn.gamma.grad.data, bn.beta.grad.data,
+                                    bn.runningMean.data, bn.runningVar.data])
                 }
-                XCTAssertEqual(results[0].count, results[1].count)
-                for (i, (a, b)) in zip(results[0], results[1]).enumerated() {
-                    XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), "\(shape) -> \(cout) relu \(relu) at \(i)")
+                // each tensor to 1e-4 of its largest entry: the weight gradient sums terms that largely cancel,
+                // so its small entries carry the rounding of the large ones (and sgemm's kernels vary by CPU)
+                for (k, name) in ["y", "dx", "dw", "dgamma", "dbeta", "running mean", "running var"].enumerated() {
+                    let a = fusedAndSeparate[0][k], b = fusedAndSeparate[1][k]
+                    XCTAssertEqual(a.count, b.count)
+                    let scale = max(1, a.map(abs).max() ?? 0)
+                    for i in a.indices {
+                        XCTAssertEqual(a[i], b[i], accuracy: 1e-4 * scale, "\(shape) -> \(cout) relu \(relu): \(name)[\(i)]")
+                    }
                 }
             }
         }
