@@ -46,10 +46,10 @@ extension Tape {
         let training: Bool
     }
 
-    /// y = gamma * (x - mean) * invstd + beta (then ReLU). Training tapes take the batch statistics from
+    /// y = gamma * (x - mean) * invstd + beta (+ residual) (then ReLU). Training tapes take the batch statistics from
     /// `moments` (per-channel mean and M2) and update the running averages; inference tapes use the running ones.
     func normalize(_ x: Tensor, _ bn: BatchNorm, moments: (mean: [Double], m2: [Double])?, gamma gammaV: Var,
-                   beta betaV: Var, relu: Bool) -> Normalized {
+                   beta betaV: Var, relu: Bool, residual: Tensor? = nil) -> Normalized {
         let c = bn.channels
         precondition(gammaV.shape == [c] && betaV.shape == [c],
                      "batchNorm \(bn.name): gamma \(gammaV.shape) / beta \(betaV.shape), expected [\(c)]")
@@ -77,7 +77,7 @@ extension Tape {
         var a = [Float](repeating: 0, count: c), b = [Float](repeating: 0, count: c)
         for j in 0..<c { a[j] = gamma.ptr[j] * invstd[j]; b[j] = beta.ptr[j] - mean[j] * a[j] }
         let y = Tensor(uninitialized: x.shape)
-        BatchNormKernels.normalize(x.ptr, y.ptr, rows: rows, channels: c, a, b, relu: relu)
+        BatchNormKernels.normalize(x.ptr, y.ptr, rows: rows, channels: c, a, b, relu: relu, residual: residual?.ptr)
         return Normalized(y: y, mean: mean, invstd: invstd, reluOutput: relu ? y : nil, training: moments != nil)
     }
 
@@ -174,21 +174,25 @@ enum BatchNormKernels {
         return (mean, m2)
     }
 
-    /// y = x*a + b per channel, then max(y, 0) when relu.
+    /// y = x*a + b per channel (+ residual), then max(y, 0) when relu.
     static func normalize(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, channels c: Int,
-                          _ a: [Float], _ b: [Float], relu: Bool) {
+                          _ a: [Float], _ b: [Float], relu: Bool, residual: UnsafePointer<Float>? = nil) {
         let lanes = LanePattern(channels: c)
         let consts = lanes.tiled([a, b])
         defer { consts.deallocate() }
         let xp = UncheckedBox(x), yp = SendablePtr(y), cp = UncheckedBox(UnsafePointer(consts))
+        let rp = UncheckedBox(residual)
         Threads.parallelChunks(rows, grain: 256) { _, range in
             let x = xp.value + range.lowerBound * c, y = yp.p + range.lowerBound * c
+            let r = rp.value.map { $0 + range.lowerBound * c }
             let a = cp.value, b = a + lanes.period
             lanes.forEach(range.count * c) { e, l in
-                let v = K.load(x + e) * K.load(a + l) + K.load(b + l)
+                var v = K.load(x + e) * K.load(a + l) + K.load(b + l)
+                if let r { v += K.load(r + e) }
                 K.store(relu ? v.replacing(with: 0, where: v .< 0) : v, y + e)
             } tail: { e, l in
-                let v = x[e] * a[l] + b[l]
+                var v = x[e] * a[l] + b[l]
+                if let r { v += r[e] }
                 y[e] = relu ? max(v, 0) : v
             }
         }

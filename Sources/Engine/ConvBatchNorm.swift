@@ -7,13 +7,19 @@
 /// the conv's two products. Same arithmetic as conv2d then batchNorm; only the order of the weight
 /// gradient's sum differs (fixed blocks instead of fixed K slices).
 extension Tape {
-    /// relu(batchNorm(conv1x1(x, w))) (`relu` false: without it). Falls back to the two ops on inference
-    /// tapes and for other convs.
-    public func conv1x1BatchNorm(_ x: Var, _ conv: Conv2D, _ bn: BatchNorm, relu: Bool) -> Var {
+    /// relu(batchNorm(conv1x1(x, w)) + residual) (`relu` false: without it; no residual: without the sum).
+    /// The residual (a bottleneck block's shortcut) is added in the normalising pass, so the batch norm's own
+    /// output is never written and read back. Falls back to separate ops on inference tapes and for other convs.
+    public func conv1x1BatchNorm(_ x: Var, _ conv: Conv2D, _ bn: BatchNorm, relu: Bool, residual: Var? = nil) -> Var {
         let w = param(conv.kernel)
         guard training, conv.kernelSize == 1, conv.stride == 1, conv.bias == nil else {
-            return batchNorm(conv2d(x, w, stride: conv.stride), bn, gamma: param(bn.gamma), beta: param(bn.beta),
-                             relu: relu)
+            let gamma = param(bn.gamma), beta = param(bn.beta)
+            guard let residual else { return batchNorm(conv2d(x, w, stride: conv.stride), bn, gamma: gamma, beta: beta, relu: relu) }
+            return add([batchNorm(conv2d(x, w, stride: conv.stride), bn, gamma: gamma, beta: beta), residual], relu: relu)
+        }
+        if let residual {
+            precondition(residual.shape == [x.shape[0], x.shape[1], x.shape[2], conv.outChannels],
+                         "conv1x1BatchNorm \(bn.name): residual \(residual.shape) does not match the conv's output")
         }
         let gamma = param(bn.gamma), beta = param(bn.beta)
         let g = ConvGeometry(x: x.shape, w: w.shape, stride: 1)
@@ -38,13 +44,19 @@ extension Tape {
             }
         }
         let moments = BatchNormKernels.mergeMoments(partial, rows: rows, channels: cout)
-        let norm = normalize(z, bn, moments: moments, gamma: gamma, beta: beta, relu: relu)
+        let norm = normalize(z, bn, moments: moments, gamma: gamma, beta: beta, relu: relu,
+                             residual: residual.map { value($0) })
         let macs = Double(rows * cin * cout)
-        return record(norm.y, needsGrad: anyNeeds([x, w, gamma, beta]), op: relu ? "conv1x1+bn+relu" : "conv1x1+bn",
+        let op: StaticString = residual == nil ? (relu ? "conv1x1+bn+relu" : "conv1x1+bn")
+                                               : (relu ? "conv1x1+bn+add+relu" : "conv1x1+bn+add")
+        return record(norm.y, needsGrad: anyNeeds([x, w, gamma, beta] + (residual.map { [$0] } ?? [])), op: op,
                       flops: (2 * macs, 4 * macs)) { [unowned self] dy in
             let needX = self.needs[x.id], needW = self.needs[w.id]
-            guard let k = self.batchNormGrad(norm, input: z.ptr, dy: dy, rows: rows, gamma: gamma, beta: beta,
-                                             inputNeedsGrad: needX || needW) else { return }
+            let k = self.batchNormGrad(norm, input: z.ptr, dy: dy, rows: rows, gamma: gamma, beta: beta,
+                                       inputNeedsGrad: needX || needW)
+            // dy is now masked by the ReLU: the residual's gradient, taken before dz overwrites it
+            if let residual, self.needs[residual.id] { self.accumulate(residual, dy.copy()) }
+            guard let k else { return }
             let grad = BatchNormKernels.InputGrad(channels: cout, mean: norm.mean, k0: k.0, k1: k.1, k2: k.2)
             defer { grad.deallocate() }
             let dx = needX ? Tensor(uninitialized: x.shape) : nil

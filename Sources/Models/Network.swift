@@ -20,6 +20,9 @@ public final class Network {
     /// Batch-norm node -> the pointwise conv node only it reads: the pair runs as one engine op in training.
     let fusedConvs: [Int: Int]
     let fusedConvNodes: Set<Int>
+    /// Add node -> the fused conv + batch-norm input it adds in the same pass (a bottleneck's last unit).
+    let fusedSums: [Int: Int]
+    let fusedNormsInSums: Set<Int>
 
     /// What a forward pass returns: the backbone levels L3..L7 and the head outputs by plan name.
     public struct Outputs {
@@ -35,6 +38,8 @@ public final class Network {
         fusedProducers = Set(fusedActivations.values)
         fusedConvs = Network.fusableConvs(plan)
         fusedConvNodes = Set(fusedConvs.values)
+        fusedSums = Network.fusableSums(plan, fusedConvs: fusedConvs, fusedProducers: fusedProducers)
+        fusedNormsInSums = Set(fusedSums.values)
         let root = RNG(seed: seed)
         for node in plan.nodes {
             let key = node.weightKey
@@ -95,11 +100,11 @@ public final class Network {
             case .conv where fusedConvNodes.contains(node.id):
                 y = xs[0]   // a stand-in: only its batch norm reads this node, and that runs the conv
             case .conv: y = convs[node.weightKey]!(xs[0], on: tape)
+            case .batchNorm where fusedNormsInSums.contains(node.id):
+                y = xs[0]   // a stand-in: only its sum reads this node, and that runs the conv and the norm
             case .batchNorm where fusedConvs[node.id] != nil:
-                let conv = plan.nodes[fusedConvs[node.id]!]
                 let withAct = fusedProducers.contains(node.id)
-                y = tape.conv1x1BatchNorm(v[conv.inputs[0]], convs[conv.weightKey]!, norms[node.weightKey]!,
-                                          relu: withAct && act == .relu)
+                y = fusedConvNorm(node.id, v, on: tape, relu: withAct && act == .relu)
                 if withAct { fused[node.id] = act == .relu ? y : tape.swish(y) }
             case .batchNorm where fusedProducers.contains(node.id):
                 // Only its activation reads this node: compute both now, the activation node takes the result.
@@ -112,11 +117,19 @@ public final class Network {
             case .maxPool: y = tape.maxPool3x3s2(xs[0])
             case let .upsample(factor):
                 y = tape.cropTopLeft(tape.upsampleNearest(xs[0], factor: factor), height: node.shape.h, width: node.shape.w)
+            case .add where fusedSums[node.id] != nil && !(node.residualBlock != nil && stochasticDepth != nil && tape.training):
+                let norm = fusedSums[node.id]!, other = node.inputs[0] == norm ? node.inputs[1] : node.inputs[0]
+                let withAct = fusedProducers.contains(node.id)
+                y = fusedConvNorm(norm, v, on: tape, relu: withAct && act == .relu, residual: v[other])
+                if withAct { fused[node.id] = act == .relu ? y : tape.swish(y) }
             case .add:
                 var terms = xs
+                if let norm = fusedSums[node.id] {   // the sum cannot take it (dropped paths): run the norm alone
+                    terms[node.inputs.firstIndex(of: norm)!] = fusedConvNorm(norm, v, on: tape, relu: false)
+                }
                 if let k = node.residualBlock, let sd = stochasticDepth, tape.training {
                     let factors = sd.factors(block: k, of: plan.blockCount, batch: xs[0].shape[0])
-                    terms = [tape.scalePerExample(xs[0], factors), xs[1]]
+                    terms = [tape.scalePerExample(terms[0], factors), terms[1]]
                 }
                 if fusedProducers.contains(node.id) {
                     y = tape.add(terms, activation: act)
@@ -131,6 +144,26 @@ public final class Network {
             v.append(y)
         }
         return Outputs(levels: plan.levels.mapValues { v[$0] }, outputs: plan.outputs.mapValues { v[$0] })
+    }
+
+    /// The conv + batch norm pair ending at batch-norm node `norm`, run as one op (plus a residual sum).
+    private func fusedConvNorm(_ norm: Int, _ v: [Var], on tape: Tape, relu: Bool, residual: Var? = nil) -> Var {
+        let conv = plan.nodes[fusedConvs[norm]!]
+        return tape.conv1x1BatchNorm(v[conv.inputs[0]], convs[conv.weightKey]!, norms[plan.nodes[norm].weightKey]!,
+                                     relu: relu, residual: residual)
+    }
+
+    /// Two-input add nodes -> a fused conv + batch-norm input that nothing else reads (with no activation of
+    /// its own): the sum is taken in the same pass that normalises.
+    static func fusableSums(_ plan: ModelPlan, fusedConvs: [Int: Int], fusedProducers: Set<Int>) -> [Int: Int] {
+        let readers = readerCounts(plan)
+        var sums: [Int: Int] = [:]
+        for node in plan.nodes where node.op == .add && node.inputs.count == 2 && node.inputs[0] != node.inputs[1] {
+            if let norm = node.inputs.first(where: { fusedConvs[$0] != nil && readers[$0] == 1 && !fusedProducers.contains($0) }) {
+                sums[node.id] = norm
+            }
+        }
+        return sums
     }
 
     /// Batch-norm nodes whose input is a bias-free pointwise conv that nothing else reads.

@@ -151,9 +151,9 @@ extension FastKernelTests {
 }
 
 extension FastKernelTests {
-    /// The fused pointwise conv + batch norm (+ReLU) gives the values, gradients and running statistics of
-    /// conv2d then batchNorm, over several row blocks and a ragged last one, for channel counts on and off
-    /// the 8-lane pattern.
+    /// The fused pointwise conv + batch norm (+ residual sum, + ReLU) gives the values, gradients and running
+    /// statistics of conv2d, batchNorm and add, over several row blocks and a ragged last one, for channel
+    /// counts on and off the 8-lane pattern.
     func testConv1x1BatchNormMatchesSeparateOps() {
         var rng = RNG(seed: 13)
         for (shape, cout) in [([2, 30, 30, 8], 4), ([3, 7, 9, 5], 12), ([2, 20, 20, 20], 4), ([1, 40, 50, 16], 16)] {
@@ -162,7 +162,8 @@ extension FastKernelTests {
             let seed = GradCheck.randomTensor([shape[0], shape[1], shape[2], cout], &rng)
             var kernelRNG = RNG(seed: 14)
             let kernel = Initializer.varianceScaling().make(shape: [1, 1, cin, cout], rng: &kernelRNG)
-            for relu in [false, true] {
+            let shortcut = GradCheck.randomTensor([shape[0], shape[1], shape[2], cout], &rng)
+            for (relu, withSum) in [(false, false), (true, false), (false, true), (true, true)] {
                 var fusedAndSeparate: [[[Float]]] = []
                 for fused in [false, true] {
                     var r = RNG(seed: 1)
@@ -172,23 +173,31 @@ extension FastKernelTests {
                     bn.gamma.value.data = (0..<cout).map { Float($0) * 0.3 - 0.5 }
                     bn.beta.value.data = (0..<cout).map { Float($0) * 0.2 - 0.6 }
                     let px = Parameter(name: "x", value: x.copy(), decays: false)
+                    let pr = Parameter(name: "r", value: shortcut.copy(), decays: false)
                     let tape = Tape(training: true)
-                    let y = fused ? tape.conv1x1BatchNorm(tape.param(px), conv, bn, relu: relu)
-                                  : tape.batchNorm(conv(tape.param(px), on: tape), bn, gamma: tape.param(bn.gamma),
-                                                   beta: tape.param(bn.beta), relu: relu)
+                    let residual = withSum ? tape.param(pr) : nil
+                    let y: Var
+                    if fused {
+                        y = tape.conv1x1BatchNorm(tape.param(px), conv, bn, relu: relu, residual: residual)
+                    } else {
+                        let n = tape.batchNorm(conv(tape.param(px), on: tape), bn, gamma: tape.param(bn.gamma),
+                                               beta: tape.param(bn.beta), relu: relu && !withSum)
+                        y = residual.map { tape.add([n, $0], activation: relu ? .relu : .none) } ?? n
+                    }
                     let out = tape.value(y).data
                     tape.backward(y, seed: seed)
-                    fusedAndSeparate.append([out, px.grad.data, conv.kernel.grad.data, bn.gamma.grad.data, bn.beta.grad.data,
+                    fusedAndSeparate.append([out, px.grad.data + pr.grad.data, conv.kernel.grad.data, bn.gamma.grad.data, bn.beta.grad.data,
                                     bn.runningMean.data, bn.runningVar.data])
                 }
                 // each tensor to 1e-4 of its largest entry: the weight gradient sums terms that largely cancel,
                 // so its small entries carry the rounding of the large ones (and sgemm's kernels vary by CPU)
-                for (k, name) in ["y", "dx", "dw", "dgamma", "dbeta", "running mean", "running var"].enumerated() {
+                for (k, name) in ["y", "dx and dresidual", "dw", "dgamma", "dbeta", "running mean", "running var"].enumerated() {
                     let a = fusedAndSeparate[0][k], b = fusedAndSeparate[1][k]
                     XCTAssertEqual(a.count, b.count)
                     let scale = max(1, a.map(abs).max() ?? 0)
                     for i in a.indices {
-                        XCTAssertEqual(a[i], b[i], accuracy: 1e-4 * scale, "\(shape) -> \(cout) relu \(relu): \(name)[\(i)]")
+                        XCTAssertEqual(a[i], b[i], accuracy: 1e-4 * scale,
+                                       "\(shape) -> \(cout) relu \(relu) sum \(withSum): \(name)[\(i)]")
                     }
                 }
             }
