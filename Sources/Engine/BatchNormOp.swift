@@ -50,10 +50,20 @@ extension Tape {
     /// `moments` (per-channel mean and M2) and update the running averages; inference tapes use the running ones.
     func normalize(_ x: Tensor, _ bn: BatchNorm, moments: (mean: [Double], m2: [Double])?, gamma gammaV: Var,
                    beta betaV: Var, relu: Bool, residual: Tensor? = nil) -> Normalized {
+        let (mean, invstd, a, b) = statistics(bn, rows: x.count / bn.channels, moments: moments, gamma: gammaV, beta: betaV)
+        let y = Tensor(uninitialized: x.shape)
+        BatchNormKernels.normalize(x.ptr, y.ptr, rows: x.count / bn.channels, channels: bn.channels, a, b, relu: relu,
+                                   residual: residual?.ptr)
+        return Normalized(y: y, mean: mean, invstd: invstd, reluOutput: relu ? y : nil, training: moments != nil)
+    }
+
+    /// Per-channel mean and 1/std (batch ones from `moments`, updating the running averages; else the running
+    /// ones) and the affine form y = x*a + b of the normalisation.
+    func statistics(_ bn: BatchNorm, rows: Int, moments: (mean: [Double], m2: [Double])?, gamma gammaV: Var,
+                    beta betaV: Var) -> (mean: [Float], invstd: [Float], a: [Float], b: [Float]) {
         let c = bn.channels
         precondition(gammaV.shape == [c] && betaV.shape == [c],
                      "batchNorm \(bn.name): gamma \(gammaV.shape) / beta \(betaV.shape), expected [\(c)]")
-        let rows = x.count / c
         var mean = [Float](repeating: 0, count: c), invstd = [Float](repeating: 0, count: c)
         if let (m, m2) = moments {
             precondition(rows > 0, "batchNorm \(bn.name): empty batch")
@@ -76,9 +86,7 @@ extension Tape {
         // y = x*a + b per channel (then max(., 0) when fused)
         var a = [Float](repeating: 0, count: c), b = [Float](repeating: 0, count: c)
         for j in 0..<c { a[j] = gamma.ptr[j] * invstd[j]; b[j] = beta.ptr[j] - mean[j] * a[j] }
-        let y = Tensor(uninitialized: x.shape)
-        BatchNormKernels.normalize(x.ptr, y.ptr, rows: rows, channels: c, a, b, relu: relu, residual: residual?.ptr)
-        return Normalized(y: y, mean: mean, invstd: invstd, reluOutput: relu ? y : nil, training: moments != nil)
+        return (mean, invstd, a, b)
     }
 
     /// Backward of `normalize` up to the input gradient: masks dy in place by the fused ReLU, adds the gamma
@@ -86,10 +94,17 @@ extension Tape {
     /// input needs no gradient. A backward closure owns its incoming gradient, so dx may overwrite dy.
     func batchNormGrad(_ norm: Normalized, input x: UnsafePointer<Float>, dy: Tensor, rows: Int, gamma gammaV: Var,
                        beta betaV: Var, inputNeedsGrad: Bool) -> ([Float], [Float], [Float])? {
-        let c = norm.mean.count
         // sums[j] = sum dy, sums[c+j] = sum dy * xhat
-        let sums = BatchNormKernels.gradSums(x, dy.ptr, mask: norm.reluOutput?.ptr, rows: rows, channels: c,
+        let sums = BatchNormKernels.gradSums(x, dy.ptr, mask: norm.reluOutput?.ptr, rows: rows, channels: norm.mean.count,
                                              norm.mean, norm.invstd)
+        return batchNormGrad(sums: sums, invstd: norm.invstd, training: norm.training, rows: rows, gamma: gammaV,
+                             beta: betaV, inputNeedsGrad: inputNeedsGrad)
+    }
+
+    /// The same from the gradient sums (sum dy, then sum dy * xhat, per channel).
+    func batchNormGrad(sums: [Double], invstd: [Float], training: Bool, rows: Int, gamma gammaV: Var, beta betaV: Var,
+                       inputNeedsGrad: Bool) -> ([Float], [Float], [Float])? {
+        let c = invstd.count
         if needs[gammaV.id] {
             let dg = Tensor(uninitialized: [c])
             for j in 0..<c { dg.ptr[j] = Float(sums[c + j]) }
@@ -105,10 +120,10 @@ extension Tape {
         let gamma = value(gammaV)
         var k0 = [Float](repeating: 0, count: c), k1 = k0, k2 = k0
         for j in 0..<c {
-            k0[j] = gamma.ptr[j] * norm.invstd[j]
-            if norm.training {
+            k0[j] = gamma.ptr[j] * invstd[j]
+            if training {
                 k1[j] = Float(sums[j] / Double(rows))
-                k2[j] = Float(sums[c + j] / Double(rows)) * norm.invstd[j]
+                k2[j] = Float(sums[c + j] / Double(rows)) * invstd[j]
             }
         }
         return (k0, k1, k2)
@@ -236,13 +251,15 @@ enum BatchNormKernels {
         return sums
     }
 
-    /// dx = k0 * (dy - k1 - (x - mean) * k2), written over dy.
+    /// dx = k0 * (dy - k1 - (x - mean) * k2), written over dy (`withoutGradient`: as if dy were 0, not read).
     static func inputGrad(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, rows: Int, channels c: Int,
-                          mean: [Float], k0: [Float], k1: [Float], k2: [Float]) {
+                          mean: [Float], k0: [Float], k1: [Float], k2: [Float], withoutGradient: Bool = false) {
         let grad = InputGrad(channels: c, mean: mean, k0: k0, k1: k1, k2: k2)
         defer { grad.deallocate() }
         let xp = UncheckedBox(x), gp = SendablePtr(dy)
-        Threads.parallelChunks(rows, grain: 256) { _, range in grad.apply(xp.value, gp.p, rows: range) }
+        Threads.parallelChunks(rows, grain: 256) { _, range in
+            grad.apply(xp.value, gp.p, rows: range, withoutGradient: withoutGradient)
+        }
     }
 
     /// The input gradient's constants tiled to lane patterns, for applying it a range of rows at a time.
@@ -257,15 +274,17 @@ enum BatchNormKernels {
 
         func deallocate() { consts.deallocate() }
 
-        /// dy = k0 * (dy - k1 - (x - mean) * k2) on rows (the range starts on a multiple of 8 rows).
-        func apply(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        /// dy = k0 * (dy - k1 - (x - mean) * k2) on rows (the range starts on a multiple of 8 rows);
+        /// `withoutGradient`: dy is taken as 0 and only written.
+        func apply(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, rows: Range<Int>,
+                   withoutGradient: Bool = false) {
             let c = lanes.channels, x = x + rows.lowerBound * c, g = dy + rows.lowerBound * c
             let p = lanes.period, m = UnsafePointer(consts), k0 = m + p, k1 = k0 + p, k2 = k1 + p
             lanes.forEach(rows.count * c) { e, l in
-                let v = K.load(k0 + l) * (K.load(g + e) - K.load(k1 + l) - (K.load(x + e) - K.load(m + l)) * K.load(k2 + l))
-                K.store(v, g + e)
+                let d = withoutGradient ? K.F8() : K.load(g + e)
+                K.store(K.load(k0 + l) * (d - K.load(k1 + l) - (K.load(x + e) - K.load(m + l)) * K.load(k2 + l)), g + e)
             } tail: { e, l in
-                g[e] = k0[l] * (g[e] - k1[l] - (x[e] - m[l]) * k2[l])
+                g[e] = k0[l] * ((withoutGradient ? 0 : g[e]) - k1[l] - (x[e] - m[l]) * k2[l])
             }
         }
     }

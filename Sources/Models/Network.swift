@@ -23,6 +23,9 @@ public final class Network {
     /// Add node -> the fused conv + batch-norm input it adds in the same pass (a bottleneck's last unit).
     let fusedSums: [Int: Int]
     let fusedNormsInSums: Set<Int>
+    /// Max-pool node -> the batch norm whose fused ReLU alone feeds it (the stem): the three run as one op.
+    let fusedPools: [Int: Int]
+    let pooledNodes: Set<Int>
 
     /// What a forward pass returns: the backbone levels L3..L7 and the head outputs by plan name.
     public struct Outputs {
@@ -40,6 +43,9 @@ public final class Network {
         fusedConvNodes = Set(fusedConvs.values)
         fusedSums = Network.fusableSums(plan, fusedConvs: fusedConvs, fusedProducers: fusedProducers)
         fusedNormsInSums = Set(fusedSums.values)
+        fusedPools = plan.activation == .relu
+            ? Network.fusablePools(plan, fusedActivations: fusedActivations, fusedConvs: fusedConvs) : [:]
+        pooledNodes = Set(fusedPools.values.flatMap { [$0] } + fusedPools.keys.map { plan.nodes[$0].inputs[0] })
         let root = RNG(seed: seed)
         for node in plan.nodes {
             let key = node.weightKey
@@ -100,6 +106,11 @@ public final class Network {
             case .conv where fusedConvNodes.contains(node.id):
                 y = xs[0]   // a stand-in: only its batch norm reads this node, and that runs the conv
             case .conv: y = convs[node.weightKey]!(xs[0], on: tape)
+            case .batchNorm where pooledNodes.contains(node.id), .activation where pooledNodes.contains(node.id):
+                y = xs[0]   // a stand-in: only the max pool reads it (through the ReLU), and that runs all three
+            case .maxPool where fusedPools[node.id] != nil:
+                let norm = plan.nodes[fusedPools[node.id]!]
+                y = tape.batchNormReluMaxPool(v[norm.inputs[0]], norms[norm.weightKey]!)
             case .batchNorm where fusedNormsInSums.contains(node.id):
                 y = xs[0]   // a stand-in: only its sum reads this node, and that runs the conv and the norm
             case .batchNorm where fusedConvs[node.id] != nil:
@@ -164,6 +175,21 @@ public final class Network {
             }
         }
         return sums
+    }
+
+    /// Max-pool nodes whose input is a ReLU fused with a batch norm (not one fused with its conv), read by
+    /// nothing else -> that batch norm.
+    static func fusablePools(_ plan: ModelPlan, fusedActivations: [Int: Int], fusedConvs: [Int: Int]) -> [Int: Int] {
+        let readers = readerCounts(plan)
+        var pools: [Int: Int] = [:]
+        for node in plan.nodes where node.op == .maxPool {
+            let act = node.inputs[0]
+            if let norm = fusedActivations[act], plan.nodes[norm].op == .batchNorm, fusedConvs[norm] == nil,
+               readers[act] == 1 {
+                pools[node.id] = norm
+            }
+        }
+        return pools
     }
 
     /// Batch-norm nodes whose input is a bias-free pointwise conv that nothing else reads.

@@ -204,3 +204,37 @@ extension FastKernelTests {
         }
     }
 }
+
+extension FastKernelTests {
+    /// The fused stem tail (batch norm, ReLU, 3x3 stride-2 max pool) gives the values, gradients and running
+    /// statistics of the three ops, on even and odd (padded) maps.
+    func testBatchNormReluMaxPoolMatchesSeparateOps() {
+        var rng = RNG(seed: 15)
+        for shape in [[2, 9, 11, 8], [3, 16, 16, 16]] {
+            let c = shape[3]
+            let x = GradCheck.randomTensor(shape, &rng, scale: 2)
+            let pooled = [shape[0], (shape[1] + 1) / 2, (shape[2] + 1) / 2, c]
+            let seed = GradCheck.randomTensor(pooled, &rng)
+            var fusedAndSeparate: [[[Float]]] = []
+            for fused in [false, true] {
+                let bn = BatchNorm(name: "bn", channels: c)
+                bn.gamma.value.data = (0..<c).map { Float($0) * 0.3 - 0.5 }
+                bn.beta.value.data = (0..<c).map { Float($0) * 0.2 - 0.6 }
+                let px = Parameter(name: "x", value: x.copy(), decays: false)
+                let tape = Tape(training: true)
+                let y = fused ? tape.batchNormReluMaxPool(tape.param(px), bn)
+                              : tape.maxPool3x3s2(tape.batchNorm(tape.param(px), bn, activation: .relu))
+                XCTAssertEqual(y.shape, pooled)
+                let out = tape.value(y).data
+                tape.backward(y, seed: seed)
+                fusedAndSeparate.append([out, px.grad.data, bn.gamma.grad.data, bn.beta.grad.data,
+                                         bn.runningMean.data, bn.runningVar.data])
+            }
+            for (k, name) in ["y", "dx", "dgamma", "dbeta", "running mean", "running var"].enumerated() {
+                let a = fusedAndSeparate[0][k], b = fusedAndSeparate[1][k]
+                let scale = max(1, a.map(abs).max() ?? 0)
+                for i in a.indices { XCTAssertEqual(a[i], b[i], accuracy: 1e-5 * scale, "\(shape): \(name)[\(i)]") }
+            }
+        }
+    }
+}

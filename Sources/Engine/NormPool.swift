@@ -1,0 +1,141 @@
+/// Batch norm, ReLU and the 3x3 stride-2 max pool after them (the stem), as one training node.
+///
+/// The stem's normalised map is the largest tensor of a step (16 MB at batch 16, 128 px) and the pool keeps a
+/// quarter of it. Here the pool reads the conv output and normalises each window on the fly, so the full-size
+/// normalised map is never written; in backward the batch-norm sums are taken over the pooled gradient at its
+/// winners only, and the input gradient is one dense write plus a scatter at the winners, instead of a
+/// zero-filled full-size gradient, a scatter and two more full passes.
+extension Tape {
+    /// maxPool3x3s2(relu(batchNorm(x))). Falls back to the three ops on inference tapes and when the channels
+    /// are not a multiple of 8.
+    public func batchNormReluMaxPool(_ x: Var, _ bn: BatchNorm) -> Var {
+        let gamma = param(bn.gamma), beta = param(bn.beta)
+        guard training, x.shape.count == 4, bn.channels % 8 == 0 else {
+            return maxPool3x3s2(batchNorm(x, bn, gamma: gamma, beta: beta, relu: true))
+        }
+        let pool = NormPool(x.shape)
+        precondition(pool.c == bn.channels, "batchNormReluMaxPool \(bn.name): input \(x.shape), layer has \(bn.channels) channels")
+        let xt = value(x)
+        let moments = BatchNormKernels.moments(xt.ptr, rows: pool.rows, channels: pool.c)
+        let (mean, invstd, a, b) = statistics(bn, rows: pool.rows, moments: moments, gamma: gamma, beta: beta)
+        let y = Tensor(uninitialized: pool.outputShape)
+        let winners = Winners(count: y.count)
+        pool.forward(xt.ptr, a, b, y: y.ptr, winners: winners.index)
+        return record(y, needsGrad: anyNeeds([x, gamma, beta]), op: "batchNorm+relu+maxPool") { [unowned self] g in
+            let sums = pool.gradSums(xt.ptr, g.ptr, winners: winners.index, mean: mean, invstd: invstd, a, b)
+            guard let k = self.batchNormGrad(sums: sums, invstd: invstd, training: true, rows: pool.rows, gamma: gamma,
+                                             beta: beta, inputNeedsGrad: self.needs[x.id]) else { return }
+            // dx = k0 * (dy - k1 - (x - mean) * k2): the terms without dy everywhere, then k0 * dy at the winners
+            let dx = Tensor(uninitialized: x.shape)
+            BatchNormKernels.inputGrad(xt.ptr, dx.ptr, rows: pool.rows, channels: pool.c, mean: mean, k0: k.0, k1: k.1,
+                                       k2: k.2, withoutGradient: true)
+            pool.scatter(xt.ptr, g.ptr, winners: winners.index, k0: k.0, a, b, into: dx.ptr)
+            self.accumulate(x, dx)
+        }
+    }
+}
+
+/// Which input cell won each pooled output (its flat index within the image), kept for backward.
+final class Winners: @unchecked Sendable {
+    let index: UnsafeMutablePointer<Int32>
+    init(count: Int) { index = .allocate(capacity: count) }
+    deinit { index.deallocate() }
+}
+
+/// The loops of `batchNormReluMaxPool`, each parallel over images (a winner is always in its own image).
+struct NormPool: Sendable {
+    let n: Int, h: Int, w: Int, c: Int, ho: Int, wo: Int, padTop: Int, padLeft: Int
+    var rows: Int { n * h * w }
+    var outputShape: [Int] { [n, ho, wo, c] }
+
+    init(_ shape: [Int]) {
+        (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+        let py = SamePadding(input: h, kernel: 3, stride: 2), px = SamePadding(input: w, kernel: 3, stride: 2)
+        (ho, wo, padTop, padLeft) = (py.output, px.output, py.before, px.before)
+    }
+
+    /// y = max over each window of relu(x*a + b), with the same values and tie rule as batchNorm+relu then
+    /// maxPool3x3s2: the first cell inside the image seeds the max, a later one wins only when strictly greater.
+    func forward(_ x: UnsafePointer<Float>, _ a: [Float], _ b: [Float], y: UnsafeMutablePointer<Float>,
+                 winners: UnsafeMutablePointer<Int32>) {
+        typealias K = SIMDKernels
+        let xp = UncheckedBox(x), yp = SendablePtr(y), wp = UncheckedBox(winners), consts = UncheckedBox((a, b))
+        Threads.parallelFor(n) { img in
+            let lanes = K.I8(0, 1, 2, 3, 4, 5, 6, 7), xi = xp.value + img * h * w * c
+            let everyLane = K.F8() .== K.F8()
+            consts.value.0.withUnsafeBufferPointer { a in consts.value.1.withUnsafeBufferPointer { b in
+                for oy in 0..<ho {
+                    let y0 = max(0, oy * 2 - padTop), y1 = min(h, oy * 2 - padTop + 3)
+                    for ox in 0..<wo {
+                        let o = ((img * ho + oy) * wo + ox) * c
+                        let x0 = max(0, ox * 2 - padLeft), x1 = min(w, ox * 2 - padLeft + 3)
+                        for ch in stride(from: 0, to: c, by: 8) {
+                            let av = K.load(a.baseAddress! + ch), bv = K.load(b.baseAddress! + ch)
+                            var best = K.F8(), win = K.I8(), seeded = false
+                            for iy in y0..<y1 {
+                                for ix in x0..<x1 {
+                                    let at = (iy * w + ix) * c + ch
+                                    let v = K.load(xi + at) * av + bv
+                                    let r = v.replacing(with: 0, where: v .< 0)
+                                    let m = seeded ? r .> best : everyLane
+                                    best = best.replacing(with: r, where: m)
+                                    win = win.replacing(with: K.I8(repeating: Int32(at)) &+ lanes, where: m)
+                                    seeded = true
+                                }
+                            }
+                            K.store(best, yp.p + o + ch)
+                            UnsafeMutableRawPointer(wp.value + o + ch).storeBytes(of: win, as: K.I8.self)
+                        }
+                    }
+                }
+            } }
+        }
+    }
+
+    /// Per channel: sum of dy (first c) and of dy * xhat (next c), dy being the pooled gradient scattered to
+    /// the winners the ReLU passed (a cell that wins twice counts twice, as its summed gradient would). Per
+    /// image, then in image order in Double.
+    func gradSums(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, winners: UnsafePointer<Int32>, mean: [Float],
+                  invstd: [Float], _ a: [Float], _ b: [Float]) -> [Double] {
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: n * 2 * c)
+        defer { partial.deallocate() }
+        let per = ho * wo * c
+        let xp = UncheckedBox(x), gp = UncheckedBox(g), wp = UncheckedBox(winners), pp = SendablePtr(partial)
+        let consts = UncheckedBox((mean, a, b))
+        Threads.parallelFor(n) { img in
+            let (mean, a, b) = consts.value
+            let acc = pp.p + img * 2 * c, xi = xp.value + img * h * w * c
+            acc.update(repeating: 0, count: 2 * c)
+            for o in stride(from: img * per, to: (img + 1) * per, by: c) {
+                for ch in 0..<c {
+                    // a select, not a branch: which winners the ReLU passed is a coin toss
+                    let xv = xi[Int(wp.value[o + ch])], gv = xv * a[ch] + b[ch] > 0 ? gp.value[o + ch] : 0
+                    acc[ch] += gv
+                    acc[c + ch] += gv * (xv - mean[ch])
+                }
+            }
+        }
+        var sums = [Double](repeating: 0, count: 2 * c)
+        for img in 0..<n { for j in 0..<(2 * c) { sums[j] += Double(partial[img * 2 * c + j]) } }
+        for j in 0..<c { sums[c + j] *= Double(invstd[j]) }
+        return sums
+    }
+
+    /// dx[winner] += k0 * dy at the winners the ReLU passed.
+    func scatter(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, winners: UnsafePointer<Int32>, k0: [Float],
+                 _ a: [Float], _ b: [Float], into dx: UnsafeMutablePointer<Float>) {
+        let per = ho * wo * c
+        let xp = UncheckedBox(x), gp = UncheckedBox(g), wp = UncheckedBox(winners), dp = SendablePtr(dx)
+        let consts = UncheckedBox((k0, a, b))
+        Threads.parallelFor(n) { img in
+            let (k0, a, b) = consts.value
+            let d = dp.p + img * h * w * c, xi = xp.value + img * h * w * c
+            for o in stride(from: img * per, to: (img + 1) * per, by: c) {
+                for ch in 0..<c {
+                    let at = Int(wp.value[o + ch])
+                    d[at] += k0[ch] * (xi[at] * a[ch] + b[ch] > 0 ? gp.value[o + ch] : 0)
+                }
+            }
+        }
+    }
+}
