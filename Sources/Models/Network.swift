@@ -98,6 +98,8 @@ public final class Network {
         var v: [Var] = []
         v.reserveCapacity(plan.nodes.count)
         var fused: [Int: Var] = [:]   // batch-norm or add node -> output of its fused activation
+        // A fused group (conv + BN, conv + BN + sum, BN + ReLU + pool; see the maps above) runs at its last node;
+        // its earlier nodes get stand-ins that nothing reads.
         for node in plan.nodes {
             let xs = node.inputs.map { v[$0] }
             let y: Var
