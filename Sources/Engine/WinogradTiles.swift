@@ -3,8 +3,6 @@
 /// general matrix form (`Sandwich`), with its coefficient lookups per vector, cost as much as the products on
 /// narrow layers; `Sandwich` stays the definition these are tested against.
 enum WinogradTiles {
-    typealias V = SIMD8<Float>
-
     enum Kind: Sendable { case f2, f4 }
 
     /// Which transform: of input tiles, of products back to outputs, of output gradients, of a kernel, of a
@@ -60,12 +58,9 @@ protocol Transform1D {
     static func apply(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int)
 }
 
-@inline(__always) private func ld(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-@inline(__always) private func st(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-}
+private typealias V = SIMD8<Float>
+@inline(__always) private func ld(_ p: UnsafePointer<Float>) -> V { SIMDKernels.load(p) }
+@inline(__always) private func st(_ v: V, _ p: UnsafeMutablePointer<Float>) { SIMDKernels.store(v, p) }
 
 /// B^T of F(2,3): rows [1 0 -1 0], [0 1 1 0], [0 -1 1 0], [0 1 0 -1].
 enum InputF2: Transform1D {
@@ -110,7 +105,6 @@ enum InputF4: Transform1D {
         st(c - e, d + 4 * ds)
         st(four * d1 - five * d3 + d5, d + 5 * ds)
     }
-    typealias V = SIMD8<Float>
 }
 
 /// A^T of F(4,3): rows [1 1 1 1 1 0], [0 1 -1 2 -2 0], [0 1 1 4 4 0], [0 1 -1 8 -8 1].
@@ -124,7 +118,6 @@ enum OutputF4: Transform1D {
         st(p12 + V(repeating: 4) * p34, d + 2 * ds)
         st(d12 + V(repeating: 8) * d34 + m5, d + 3 * ds)
     }
-    typealias V = SIMD8<Float>
 }
 
 /// A of F(4,3): rows [1 0 0 0], [1 1 1 1], [1 -1 1 -1], [1 2 4 8], [1 -2 4 -8], [0 0 0 1].
@@ -141,7 +134,6 @@ enum OutputGradF4: Transform1D {
         st(even2 - odd2, d + 4 * ds)
         st(y3, d + 5 * ds)
     }
-    typealias V = SIMD8<Float>
 }
 
 /// G of F(2,3): rows [1 0 0], [1/2 1/2 1/2], [1/2 -1/2 1/2], [0 0 1].
@@ -149,7 +141,7 @@ enum FilterF2: Transform1D {
     static let ins = 3, outs = 4
     @inline(__always) static func apply(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
         let g0 = ld(s), g1 = ld(s + ss), g2 = ld(s + 2 * ss)
-        let half = SIMD8<Float>(repeating: 0.5), even = half * (g0 + g2), odd = half * g1
+        let half = V(repeating: 0.5), even = half * (g0 + g2), odd = half * g1
         st(g0, d); st(even + odd, d + ds); st(even - odd, d + 2 * ds); st(g2, d + 3 * ds)
     }
 }
@@ -159,7 +151,7 @@ enum FilterGradF2: Transform1D {
     static let ins = 4, outs = 3
     @inline(__always) static func apply(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
         let u0 = ld(s), u1 = ld(s + ss), u2 = ld(s + 2 * ss), u3 = ld(s + 3 * ss)
-        let half = SIMD8<Float>(repeating: 0.5), p = half * (u1 + u2)
+        let half = V(repeating: 0.5), p = half * (u1 + u2)
         st(u0 + p, d); st(half * (u1 - u2), d + ds); st(p + u3, d + 2 * ds)
     }
 }
@@ -168,7 +160,6 @@ enum FilterGradF2: Transform1D {
 enum FilterF4: Transform1D {
     static let ins = 3, outs = 6
     @inline(__always) static func apply(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
-        typealias V = SIMD8<Float>
         let g0 = ld(s), g1 = ld(s + ss), g2 = ld(s + 2 * ss)
         let a = V(repeating: -1.0 / 6) * (g0 + g2), b = V(repeating: -1.0 / 6) * g1
         let c = V(repeating: 1.0 / 24) * g0 + V(repeating: 1.0 / 6) * g2, e = V(repeating: 1.0 / 12) * g1
@@ -185,7 +176,6 @@ enum FilterF4: Transform1D {
 enum FilterGradF4: Transform1D {
     static let ins = 6, outs = 3
     @inline(__always) static func apply(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
-        typealias V = SIMD8<Float>
         let u0 = ld(s), u1 = ld(s + ss), u2 = ld(s + 2 * ss), u3 = ld(s + 3 * ss), u4 = ld(s + 4 * ss), u5 = ld(s + 5 * ss)
         let p12 = u1 + u2, m12 = u2 - u1, p34 = u3 + u4, m34 = u3 - u4
         st(V(repeating: 0.25) * u0 - V(repeating: 1.0 / 6) * p12 + V(repeating: 1.0 / 24) * p34, d)
