@@ -84,8 +84,7 @@ extension Tape {
             if let dx { self.accumulate(x, dx) }
             if let dwParts {
                 let dw = Tensor(uninitialized: w.shape)
-                dw.ptr.update(from: dwParts, count: size)
-                for t in 1..<groups { for j in 0..<size { dw.ptr[j] += dwParts[t * size + j] } }
+                Reduce.sumParts(dwParts, count: groups, size: size, into: dw.ptr)
                 self.accumulate(w, dw)
             }
         }

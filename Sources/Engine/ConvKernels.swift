@@ -235,6 +235,19 @@ enum Reduce {
         return out
     }
 
+    /// out[j] = the sum over parts p of parts[p * size + j], added in part order (the same bits for any
+    /// thread count): how per-item partial sums, e.g. of a weight gradient, are combined.
+    static func sumParts(_ parts: UnsafePointer<Float>, count: Int, size: Int, into out: UnsafeMutablePointer<Float>) {
+        let pP = UncheckedBox(parts), oP = SendablePtr(out)
+        Threads.parallelChunks(size, grain: 16384) { _, r in
+            for j in r {
+                var s = pP.value[j]
+                for part in 1..<max(1, count) { s += pP.value[part * size + j] }
+                oP.p[j] = s
+            }
+        }
+    }
+
     /// Sum of body(range) over fixed chunks of 0..<n, combined in chunk order.
     static func sumChunks(_ n: Int, grain: Int, _ body: (Range<Int>) -> Double) -> Double {
         if n == 0 { return 0 }

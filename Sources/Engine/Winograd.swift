@@ -307,13 +307,7 @@ enum WinogradConv {
                               0, sum + e * len, cout)
                 }
             }
-            Threads.parallelChunks(t2 * len, grain: 16384) { _, r in
-                for j in r {
-                    var s = pP.p[j]
-                    for item in 1..<items { s += pP.p[item * t2 * len + j] }
-                    duP.p[j] = s
-                }
-            }
+            Reduce.sumParts(partial, count: items, size: t2 * len, into: du)
         } else {
             let v = UnsafeMutablePointer<Float>.allocate(capacity: t2 * plan.chunk * cin)
             let dm = UnsafeMutablePointer<Float>.allocate(capacity: t2 * plan.chunk * cout)
