@@ -339,23 +339,17 @@ enum WinogradConv {
         let wino = plan.wino, t = wino.t, h = plan.h, w = plan.w
         let size = which == .input ? t : wino.m, offset = which == .input ? 0 : 1
         let sP = UncheckedBox(src), oP = SendablePtr(out)
-        Threads.parallelChunks(count, grain: 8) { _, range in
-            let patch = UnsafeMutablePointer<Float>.allocate(capacity: size * size * c + WinogradTiles.scratch)
-            defer { patch.deallocate() }
-            let mid = patch + size * size * c
-            for i in range {
-                let (img, y0, x0) = plan.origin(first + i)
-                let wy = y0 + offset, wx = x0 + offset
-                let image = sP.value + img * h * w * c
-                let dst = oP.p + i * c
-                if wy >= 0 && wx >= 0 && wy + size <= h && wx + size <= w {
-                    WinogradTiles.run(which, wino.tiles, image + (wy * w + wx) * c, srcRow: w * c, srcCol: c, dst,
-                                      dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
-                } else {
-                    gather(image, h: h, w: w, c: c, y0: wy, x0: wx, size: size, into: patch)
-                    WinogradTiles.run(which, wino.tiles, patch, srcRow: size * c, srcCol: c, dst,
-                                      dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
-                }
+        forEachTile(plan, first: first, count: count, buffer: size * size * c) { i, origin, patch, mid in
+            let wy = origin.y + offset, wx = origin.x + offset
+            let image = sP.value + origin.img * h * w * c
+            let dst = oP.p + i * c
+            if wy >= 0 && wx >= 0 && wy + size <= h && wx + size <= w {
+                WinogradTiles.run(which, wino.tiles, image + (wy * w + wx) * c, srcRow: w * c, srcCol: c, dst,
+                                  dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
+            } else {
+                gather(image, h: h, w: w, c: c, y0: wy, x0: wx, size: size, into: patch)
+                WinogradTiles.run(which, wino.tiles, patch, srcRow: size * c, srcCol: c, dst,
+                                  dstRow: t * count * c, dstCol: count * c, channels: c, scratch: mid)
             }
         }
     }
@@ -365,31 +359,37 @@ enum WinogradConv {
                                  count: Int, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
         let wino = plan.wino, t = wino.t, m = wino.m, h = plan.h, w = plan.w
         let pP = UncheckedBox(prod), yP = SendablePtr(y), bP = UncheckedBox(bias)
-        Threads.parallelChunks(count, grain: 8) { _, range in
-            let tile = UnsafeMutablePointer<Float>.allocate(capacity: m * m * c + WinogradTiles.scratch)
-            defer { tile.deallocate() }
-            let mid = tile + m * m * c
-            for i in range {
-                let (img, y0, x0) = plan.origin(first + i)
-                let oy = y0 + 1, ox = x0 + 1
-                let image = yP.p + img * h * w * c
-                let src = pP.value + i * c
-                let rows = min(m, h - oy), cols = min(m, w - ox)
-                if rows == m && cols == m {
-                    WinogradTiles.run(.output, wino.tiles, src, srcRow: t * count * c, srcCol: count * c,
-                                         image + (oy * w + ox) * c, dstRow: w * c, dstCol: c, channels: c, scratch: mid)
-                } else {
-                    WinogradTiles.run(.output, wino.tiles, src, srcRow: t * count * c, srcCol: count * c, tile,
-                                         dstRow: m * c, dstCol: c, channels: c, scratch: mid)
-                    for r in 0..<rows {
-                        (image + ((oy + r) * w + ox) * c).update(from: tile + r * m * c, count: cols * c)
-                    }
-                }
-                // the bias goes on while the tile is still in L1
-                if let b = bP.value {
-                    for r in 0..<rows { ConvKernels.addBias(image + ((oy + r) * w + ox) * c, rows: cols, channels: c, b) }
+        forEachTile(plan, first: first, count: count, buffer: m * m * c) { i, origin, tile, mid in
+            let oy = origin.y + 1, ox = origin.x + 1
+            let image = yP.p + origin.img * h * w * c
+            let src = pP.value + i * c
+            let rows = min(m, h - oy), cols = min(m, w - ox)
+            if rows == m && cols == m {
+                WinogradTiles.run(.output, wino.tiles, src, srcRow: t * count * c, srcCol: count * c,
+                                  image + (oy * w + ox) * c, dstRow: w * c, dstCol: c, channels: c, scratch: mid)
+            } else {
+                WinogradTiles.run(.output, wino.tiles, src, srcRow: t * count * c, srcCol: count * c, tile,
+                                  dstRow: m * c, dstCol: c, channels: c, scratch: mid)
+                for r in 0..<rows {
+                    (image + ((oy + r) * w + ox) * c).update(from: tile + r * m * c, count: cols * c)
                 }
             }
+            // the bias goes on while the tile is still in L1
+            if let b = bP.value {
+                for r in 0..<rows { ConvKernels.addBias(image + ((oy + r) * w + ox) * c, rows: cols, channels: c, b) }
+            }
+        }
+    }
+
+    /// body(i, origin of tile first + i, buffer, transform scratch) for i in 0..<count, in parallel chunks of 8
+    /// tiles; each chunk allocates its buffer (`floats`) and the transforms' scratch once.
+    static func forEachTile(_ plan: Plan, first: Int, count: Int, buffer floats: Int,
+                            _ body: (Int, (img: Int, y: Int, x: Int), UnsafeMutablePointer<Float>,
+                                     UnsafeMutablePointer<Float>) -> Void) {
+        Threads.parallelChunks(count, grain: 8) { _, range in
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: floats + WinogradTiles.scratch)
+            defer { buffer.deallocate() }
+            for i in range { body(i, plan.origin(first + i), buffer, buffer + floats) }
         }
     }
 
