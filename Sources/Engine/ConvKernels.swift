@@ -64,26 +64,39 @@ struct ConvGeometry {
         return (ix0, max(0, -ix0), max(max(0, -ix0), min(k, w - ix0)))
     }
 
-    /// Fills col [ho*wo, k*k*cin] for one image (zeros where the window hangs over the padding).
-    func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
-        let kkc = self.kkc, rowLen = k * cin
-        for oy in 0..<ho {
-            for ox in 0..<wo {
-                let (ix0, lo, hi) = validTaps(ox)
-                var dst = col + (oy * wo + ox) * kkc
-                for ky in 0..<k {
-                    let iy = oy * stride - padTop + ky
-                    if iy < 0 || iy >= h {
-                        dst.update(repeating: 0, count: rowLen)
-                    } else {
-                        if lo > 0 { dst.update(repeating: 0, count: lo * cin) }
-                        (dst + lo * cin).update(from: x + (iy * w + ix0 + lo) * cin, count: (hi - lo) * cin)
-                        if hi < k { (dst + hi * cin).update(repeating: 0, count: (k - hi) * cin) }
-                    }
-                    dst += rowLen
+    /// Output rows per im2col block in forward and in the weight gradient: one block's columns (~512 KB)
+    /// stay in L2 between being built and being multiplied, instead of going out to memory and back.
+    var blockRows: Int { min(rowsPerImage, max(16, (128 << 10) / kkc / 16 * 16)) }
+    var blocksPerImage: Int { (rowsPerImage + blockRows - 1) / blockRows }
+
+    /// Output rows of block b of an image.
+    func blockRange(_ b: Int) -> Range<Int> { (b * blockRows)..<min(rowsPerImage, (b + 1) * blockRows) }
+
+    /// Fills col [rows.count, k*k*cin] with one image's windows for output rows `rows` (row = oy*wo + ox;
+    /// zeros where a window hangs over the padding).
+    func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        let rowLen = k * cin
+        var dst = col
+        for r in rows {
+            let oy = r / wo, ox = r % wo
+            let (ix0, lo, hi) = validTaps(ox)
+            for ky in 0..<k {
+                let iy = oy * stride - padTop + ky
+                if iy < 0 || iy >= h {
+                    dst.update(repeating: 0, count: rowLen)
+                } else {
+                    if lo > 0 { dst.update(repeating: 0, count: lo * cin) }
+                    (dst + lo * cin).update(from: x + (iy * w + ix0 + lo) * cin, count: (hi - lo) * cin)
+                    if hi < k { (dst + hi * cin).update(repeating: 0, count: (k - hi) * cin) }
                 }
+                dst += rowLen
             }
         }
+    }
+
+    /// Fills col [ho*wo, k*k*cin] for one whole image.
+    func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
+        im2col(x, col, rows: 0..<rowsPerImage)
     }
 
     /// dx (one image, must start zeroed) += scatter of col [ho*wo, k*k*cin].
@@ -118,7 +131,7 @@ enum ConvKernels {
     /// every image's columns for the backward pass.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
-                        winograd: Bool = Convolution.winograd, keepColumns: UnsafeMutablePointer<Float>? = nil) {
+                        winograd: Bool = Convolution.winograd) {
         if winograd, let wino = Winograd.variant(for: g) {
             WinogradConv.forward(g, wino, x: x, w: w, bias: bias, y: y)
             return
@@ -126,22 +139,16 @@ enum ConvKernels {
         if g.isPointwise {
             sgemm(m: g.n * g.h * g.w, n: g.cout, k: g.cin, x, lda: g.cin, w, ldb: g.cout, y, ldc: g.cout)
         } else {
-            let per = g.imagesPerChunk, rows = g.rowsPerImage, kkc = g.kkc
-            let buffer = keepColumns == nil ? UnsafeMutablePointer<Float>.allocate(capacity: per * rows * kkc) : nil
-            defer { buffer?.deallocate() }
-            let xP = SendablePtr(UnsafeMutablePointer(mutating: x))
-            var start = 0
-            while start < g.n {
-                let count = min(per, g.n - start)
-                let s0 = start
-                let col = keepColumns.map { $0 + start * rows * kkc } ?? buffer!
-                let colP = SendablePtr(col)
-                Threads.parallelFor(count) { i in
-                    g.im2col(xP.p + (s0 + i) * g.h * g.w * g.cin, colP.p + i * rows * kkc)
-                }
-                sgemm(m: count * rows, n: g.cout, k: kkc, col, lda: kkc, w, ldb: g.cout,
-                      y + start * rows * g.cout, ldc: g.cout)
-                start += count
+            // Each task builds one block of columns and multiplies it on its own thread while it is in cache.
+            let bpi = g.blocksPerImage, rows = g.rowsPerImage, kkc = g.kkc
+            let xP = UncheckedBox(x), wP = UncheckedBox(w), yP = SendablePtr(y)
+            Threads.parallelFor(g.n * bpi) { t in
+                let image = t / bpi, range = g.blockRange(t % bpi)
+                let col = UnsafeMutablePointer<Float>.allocate(capacity: range.count * kkc)
+                defer { col.deallocate() }
+                g.im2col(xP.value + image * g.h * g.w * g.cin, col, rows: range)
+                sgemmPart(false, false, range.count, g.cout, kkc, 1, col, kkc, wP.value, g.cout,
+                          0, yP.p + (image * rows + range.lowerBound) * g.cout, g.cout)
             }
         }
         if let bias {
@@ -152,11 +159,10 @@ enum ConvKernels {
         }
     }
 
-    /// dw = sum col^T dy, dx = col2im(dy w^T); either output may be skipped. `columns` are the ones
-    /// `forward` kept, if it did.
+    /// dw = sum col^T dy, dx = col2im(dy w^T); either output may be skipped.
     static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?,
-                         winograd: Bool = Convolution.winograd, columns: UnsafePointer<Float>? = nil) {
+                         winograd: Bool = Convolution.winograd) {
         if winograd, let wino = Winograd.variant(for: g) {
             WinogradConv.backward(g, wino, x: x, w: w, dy: dy, dx: dx, dw: dw)
             return
@@ -168,8 +174,8 @@ enum ConvKernels {
             return
         }
         let per = g.imagesPerChunk, rows = g.rowsPerImage, kkc = g.kkc, imageSize = g.h * g.w * g.cin
-        if let columns, dx == nil {
-            if let dw { sgemm(transA: true, m: kkc, n: g.cout, k: g.n * rows, columns, lda: kkc, dy, ldb: g.cout, dw, ldc: g.cout) }
+        if dx == nil {
+            if let dw { weightGradient(g, x: x, dy: dy, dw: dw) }
             return
         }
         let col = UnsafeMutablePointer<Float>.allocate(capacity: per * rows * kkc)
@@ -194,6 +200,31 @@ enum ConvKernels {
             }
             start += count
         }
+    }
+
+    /// dw = sum over blocks of col^T dy with each block's columns built in cache (the stem: its input needs
+    /// no gradient, so no full column matrix is ever held). Blocks go to a fixed number of parts by shape,
+    /// each part accumulates its blocks in order and the parts are summed in order: the same bits for any
+    /// thread count.
+    static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                               dw: UnsafeMutablePointer<Float>) {
+        let bpi = g.blocksPerImage, rows = g.rowsPerImage, kkc = g.kkc, size = kkc * g.cout
+        let blocks = g.n * bpi, parts = min(8, blocks)
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: parts * size)
+        defer { partials.deallocate() }
+        let xP = UncheckedBox(x), dyP = UncheckedBox(dy), pP = SendablePtr(partials)
+        Threads.parallelFor(parts) { p in
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: g.blockRows * kkc)
+            defer { col.deallocate() }
+            for t in (p * blocks / parts)..<((p + 1) * blocks / parts) {
+                let image = t / bpi, range = g.blockRange(t % bpi)
+                g.im2col(xP.value + image * g.h * g.w * g.cin, col, rows: range)
+                sgemmPart(true, false, kkc, g.cout, range.count, 1, col, kkc,
+                          dyP.value + (image * rows + range.lowerBound) * g.cout, g.cout,
+                          t == p * blocks / parts ? 0 : 1, pP.p + p * size, g.cout)
+            }
+        }
+        Reduce.sumParts(partials, count: parts, size: size, into: dw)
     }
 
     static func addBias(_ y: UnsafeMutablePointer<Float>, rows: Int, channels: Int, _ b: UnsafePointer<Float>) {

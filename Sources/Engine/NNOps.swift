@@ -7,12 +7,7 @@ extension Tape {
         let g = ConvGeometry(x: x.shape, w: w.shape, stride: stride)
         if let bias { precondition(bias.shape == [g.cout], "conv2d: bias shape \(bias.shape), expected [\(g.cout)]") }
         let y = Tensor(uninitialized: [g.n, g.ho, g.wo, g.cout])
-        // An im2col conv whose input needs no gradient (the stem) keeps its columns for the weight gradient
-        // instead of building them again in backward.
-        let keep = training && needs[w.id] && !needs[x.id] && !g.isPointwise && Winograd.variant(for: g) == nil
-        let columns = keep ? Tensor(uninitialized: [g.n * g.rowsPerImage * g.kkc]) : nil
-        ConvKernels.forward(g, x: value(x).ptr, w: value(w).ptr, bias: bias.map { value($0).ptr }, y: y.ptr,
-                            keepColumns: columns?.ptr)
+        ConvKernels.forward(g, x: value(x).ptr, w: value(w).ptr, bias: bias.map { value($0).ptr }, y: y.ptr)
         let inputs = [x, w] + (bias.map { [$0] } ?? [])
         let macs = Double(g.n * g.rowsPerImage * g.kkc * g.cout)
         let backwardFlops = 2 * macs * Double((needs[x.id] ? 1 : 0) + (needs[w.id] ? 1 : 0))
@@ -20,8 +15,7 @@ extension Tape {
                       flops: (2 * macs, backwardFlops)) { [unowned self] dy in
             let dx = self.needs[x.id] ? Tensor(uninitialized: x.shape) : nil
             let dw = self.needs[w.id] ? Tensor(uninitialized: w.shape) : nil
-            ConvKernels.backward(g, x: self.value(x).ptr, w: self.value(w).ptr, dy: dy.ptr, dx: dx?.ptr, dw: dw?.ptr,
-                                 columns: columns?.ptr)
+            ConvKernels.backward(g, x: self.value(x).ptr, w: self.value(w).ptr, dy: dy.ptr, dx: dx?.ptr, dw: dw?.ptr)
             if let dx { self.accumulate(x, dx) }
             if let dw { self.accumulate(w, dw) }
             if let bias, self.needs[bias.id] {

@@ -238,3 +238,46 @@ extension FastKernelTests {
         }
     }
 }
+
+extension FastKernelTests {
+    /// An im2col conv shaped like the stem, whose images span several column blocks (the last one ragged) and
+    /// which has more blocks than weight-gradient parts: the blocked forward and the blocked weight gradient
+    /// (input without gradient) against plain loops.
+    func testBlockedIm2colConvMatchesPlainLoops() {
+        let (n, h, w, cin, cout, k) = (5, 72, 64, 3, 8, 7)
+        var rng = RNG(seed: 17)
+        let x = GradCheck.randomTensor([n, h, w, cin], &rng)
+        let wt = GradCheck.randomTensor([k, k, cin, cout], &rng, scale: 0.3)
+        let g = ConvGeometry(x: x.shape, w: wt.shape, stride: 2)
+        XCTAssertGreaterThan(g.blocksPerImage, 1)
+        XCTAssertNotEqual(g.rowsPerImage % g.blockRows, 0)
+        XCTAssertGreaterThan(n * g.blocksPerImage, 8)
+        let dy = GradCheck.randomTensor([n, g.ho, g.wo, cout], &rng)
+        let y = Tensor(zeros: dy.shape), dw = Tensor(zeros: wt.shape)
+        ConvKernels.forward(g, x: x.ptr, w: wt.ptr, bias: nil, y: y.ptr)
+        ConvKernels.backward(g, x: x.ptr, w: wt.ptr, dy: dy.ptr, dx: nil, dw: dw.ptr)
+
+        var yRef = [Double](repeating: 0, count: y.count), dwRef = [Double](repeating: 0, count: dw.count)
+        for b in 0..<n { for oy in 0..<g.ho { for ox in 0..<g.wo {
+            let out = ((b * g.ho + oy) * g.wo + ox) * cout
+            for ky in 0..<k { for kx in 0..<k {
+                let iy = oy * 2 - g.padTop + ky, ix = ox * 2 - g.padLeft + kx
+                if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
+                for ci in 0..<cin {
+                    let xv = Double(x.ptr[((b * h + iy) * w + ix) * cin + ci])
+                    for co in 0..<cout {
+                        let wi = ((ky * k + kx) * cin + ci) * cout + co
+                        yRef[out + co] += xv * Double(wt.ptr[wi])
+                        dwRef[wi] += xv * Double(dy.ptr[out + co])
+                    }
+                }
+            } }
+        } } }
+        for (name, got, want) in [("y", y, yRef), ("dw", dw, dwRef)] {
+            let scale = max(1, want.map(abs).max() ?? 0)
+            for i in want.indices {
+                XCTAssertEqual(Double(got.ptr[i]), want[i], accuracy: 1e-5 * scale, "\(name)[\(i)]")
+            }
+        }
+    }
+}
