@@ -274,17 +274,17 @@ enum BatchNormKernels {
 
         func deallocate() { consts.deallocate() }
 
-        /// dy = k0 * (dy - k1 - (x - mean) * k2) on rows (the range starts on a multiple of 8 rows);
-        /// `withoutGradient`: dy is taken as 0 and only written.
+        /// dx = k0 * (dy - k1 - (x - mean) * k2) on rows (the range starts on a multiple of 8 rows), written
+        /// over dy, or with `into` to a buffer that holds just these rows; `withoutGradient`: dy is taken as 0.
         func apply(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, rows: Range<Int>,
-                   withoutGradient: Bool = false) {
-            let c = lanes.channels, x = x + rows.lowerBound * c, g = dy + rows.lowerBound * c
+                   into out: UnsafeMutablePointer<Float>? = nil, withoutGradient: Bool = false) {
+            let c = lanes.channels, x = x + rows.lowerBound * c, g = dy + rows.lowerBound * c, o = out ?? g
             let p = lanes.period, m = UnsafePointer(consts), k0 = m + p, k1 = k0 + p, k2 = k1 + p
             lanes.forEach(rows.count * c) { e, l in
                 let d = withoutGradient ? K.F8() : K.load(g + e)
-                K.store(K.load(k0 + l) * (d - K.load(k1 + l) - (K.load(x + e) - K.load(m + l)) * K.load(k2 + l)), g + e)
+                K.store(K.load(k0 + l) * (d - K.load(k1 + l) - (K.load(x + e) - K.load(m + l)) * K.load(k2 + l)), o + e)
             } tail: { e, l in
-                g[e] = k0[l] * ((withoutGradient ? 0 : g[e]) - k1[l] - (x[e] - m[l]) * k2[l])
+                o[e] = k0[l] * ((withoutGradient ? 0 : g[e]) - k1[l] - (x[e] - m[l]) * k2[l])
             }
         }
     }

@@ -54,8 +54,8 @@ extension Tape {
             let needX = self.needs[x.id], needW = self.needs[w.id]
             let k = self.batchNormGrad(norm, input: z.ptr, dy: dy, rows: rows, gamma: gamma, beta: beta,
                                        inputNeedsGrad: needX || needW)
-            // dy is now masked by the ReLU: the residual's gradient, taken before dz overwrites it
-            if let residual, self.needs[residual.id] { self.accumulate(residual, dy.copy()) }
+            // dy is now masked by the ReLU: it is the residual's gradient as it stands (and is only read below)
+            if let residual, self.needs[residual.id] { self.accumulate(residual, dy) }
             guard let k else { return }
             let grad = BatchNormKernels.InputGrad(channels: cout, mean: norm.mean, k0: k.0, k1: k.1, k2: k.2)
             defer { grad.deallocate() }
@@ -66,11 +66,14 @@ extension Tape {
             let dyP = SendablePtr(dy.ptr), dxP = dx.map { SendablePtr($0.ptr) }, dwP = dwParts.map { SendablePtr($0) }
             let xV = UncheckedBox(UnsafePointer(self.value(x).ptr)), wV = UncheckedBox(UnsafePointer(self.value(w).ptr))
             let zV = UncheckedBox(UnsafePointer(z.ptr))
-            // groups of consecutive blocks, each summing its weight gradient into its own part
+            // groups of consecutive blocks, each summing its weight gradient into its own part; a block's dz
+            // lives in the group's scratch, in cache, from batch norm's backward to the two products
             Threads.parallelFor(groups) { t in
+                let dz = UnsafeMutablePointer<Float>.allocate(capacity: blocks.size * cout)
+                defer { dz.deallocate() }
                 for b in (t * blocks.count / groups)..<((t + 1) * blocks.count / groups) {
-                    let r = blocks.range(b), dz = dyP.p + r.lowerBound * cout
-                    grad.apply(zV.value, dyP.p, rows: r)
+                    let r = blocks.range(b)
+                    grad.apply(zV.value, dyP.p, rows: r, into: dz)
                     if let dxP {
                         sgemmPart(false, true, r.count, cin, cout, 1, dz, cout, wV.value, cout, 0,
                                   dxP.p + r.lowerBound * cin, cin)
