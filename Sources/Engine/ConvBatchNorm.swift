@@ -17,11 +17,43 @@ extension Tape {
             guard let residual else { return batchNorm(conv2d(x, w, stride: conv.stride), bn, gamma: gamma, beta: beta, relu: relu) }
             return add([batchNorm(conv2d(x, w, stride: conv.stride), bn, gamma: gamma, beta: beta), residual], relu: relu)
         }
+        return conv1x1BatchNorm(x, w, bn, gamma: param(bn.gamma), beta: param(bn.beta), relu: relu, residual: residual)
+    }
+
+    /// Pointwise conv + batch norm (+ ReLU) units that all read x, as one node: their kernels side by side are one
+    /// conv, and batch norm works per channel anyway, so x is read once in forward and once in backward (where
+    /// its gradient is also written once) instead of once per unit. Returns each unit's output, a channel slice
+    /// of the joint one. Falls back to one fused node per unit where that does not apply.
+    public func conv1x1BatchNorms(_ x: Var, _ units: [(conv: Conv2D, bn: BatchNorm)], relu: Bool) -> [Var] {
+        let first = units[0].bn
+        guard training, units.count > 1, units.allSatisfy({ $0.conv.kernelSize == 1 && $0.conv.stride == 1 && $0.conv.bias == nil
+                && $0.bn.momentum == first.momentum && $0.bn.epsilon == first.epsilon }) else {
+            return units.map { conv1x1BatchNorm(x, $0.conv, $0.bn, relu: relu) }
+        }
+        let w = concat(units.map { param($0.conv.kernel) }, axis: 3)
+        let gamma = concat(units.map { param($0.bn.gamma) }, axis: 0), beta = concat(units.map { param($0.bn.beta) }, axis: 0)
+        // one batch norm over the joint channels, its running statistics those of the units, side by side
+        let joint = BatchNorm(name: units.map(\.bn.name).joined(separator: "+"), channels: w.shape[3],
+                              momentum: first.momentum, epsilon: first.epsilon)
+        joint.runningMean = Tensor(shape: [w.shape[3]], data: units.flatMap { $0.bn.runningMean.data })
+        joint.runningVar = Tensor(shape: [w.shape[3]], data: units.flatMap { $0.bn.runningVar.data })
+        let y = conv1x1BatchNorm(x, w, joint, gamma: gamma, beta: beta, relu: relu, residual: nil)
+        var start = 0
+        return units.map { unit in
+            let c = unit.bn.channels
+            unit.bn.runningMean.data = Array(joint.runningMean.data[start..<(start + c)])
+            unit.bn.runningVar.data = Array(joint.runningVar.data[start..<(start + c)])
+            defer { start += c }
+            return channels(y, start..<(start + c))
+        }
+    }
+
+    /// The fused node on kernel, gamma and beta nodes; `bn` gives the running statistics and settings.
+    func conv1x1BatchNorm(_ x: Var, _ w: Var, _ bn: BatchNorm, gamma: Var, beta: Var, relu: Bool, residual: Var?) -> Var {
         if let residual {
-            precondition(residual.shape == [x.shape[0], x.shape[1], x.shape[2], conv.outChannels],
+            precondition(residual.shape == [x.shape[0], x.shape[1], x.shape[2], w.shape[3]],
                          "conv1x1BatchNorm \(bn.name): residual \(residual.shape) does not match the conv's output")
         }
-        let gamma = param(bn.gamma), beta = param(bn.beta)
         let g = ConvGeometry(x: x.shape, w: w.shape, stride: 1)
         let rows = g.n * g.h * g.w, cin = g.cin, cout = g.cout
         precondition(cout == bn.channels, "conv1x1BatchNorm \(bn.name): conv gives \(cout) channels, layer has \(bn.channels)")

@@ -213,6 +213,29 @@ extension Tape {
         }
     }
 
+    /// Channels `range` of x (last axis), as their own tensor.
+    public func channels(_ x: Var, _ range: Range<Int>) -> Var {
+        let c = x.shape.last ?? 0
+        precondition(range.lowerBound >= 0 && range.upperBound <= c && !range.isEmpty,
+                     "channels: range \(range) outside the \(c) channels of \(x.shape)")
+        let rows = x.shape.reduce(1, *) / c, k = range.count
+        var shape = x.shape
+        shape[shape.count - 1] = k
+        let y = Tensor(uninitialized: shape)
+        let xP = UncheckedBox(UnsafePointer(value(x).ptr)), yP = SendablePtr(y.ptr)
+        Threads.parallelChunks(rows, grain: 1024) { _, r in
+            for i in r { (yP.p + i * k).update(from: xP.value + i * c + range.lowerBound, count: k) }
+        }
+        return record(y, needsGrad: needs[x.id]) { [unowned self] g in
+            let dx = Tensor(zeros: x.shape)
+            let dP = SendablePtr(dx.ptr), gP = UncheckedBox(UnsafePointer(g.ptr))
+            Threads.parallelChunks(rows, grain: 1024) { _, r in
+                for i in r { (dP.p + i * c + range.lowerBound).update(from: gP.value + i * k, count: k) }
+            }
+            self.accumulate(x, dx)
+        }
+    }
+
     /// [N,H,W,C] -> [N,C].
     public func globalAvgPool(_ x: Var) -> Var {
         precondition(x.shape.count == 4, "globalAvgPool: expects NHWC, got \(x.shape)")

@@ -23,6 +23,9 @@ public final class Network {
     /// Add node -> the fused conv + batch-norm input it adds in the same pass (a bottleneck's last unit).
     let fusedSums: [Int: Int]
     let fusedNormsInSums: Set<Int>
+    /// Batch-norm node of a fused conv + BN pair -> every pair of its group: pairs (without a residual sum) whose
+    /// convs read the same node and whose outputs go the same way (through the activation or not) run as one op.
+    let convGroups: [Int: [Int]]
     /// Max-pool node -> the batch norm whose fused ReLU alone feeds it (the stem): the three run as one op.
     let fusedPools: [Int: Int]
     let pooledNodes: Set<Int>
@@ -43,6 +46,8 @@ public final class Network {
         fusedConvNodes = Set(fusedConvs.values)
         fusedSums = Network.fusableSums(plan, fusedConvs: fusedConvs, fusedProducers: fusedProducers)
         fusedNormsInSums = Set(fusedSums.values)
+        convGroups = Network.groupableConvs(plan, fusedConvs: fusedConvs, fusedNormsInSums: fusedNormsInSums,
+                                            fusedProducers: fusedProducers)
         fusedPools = plan.activation == .relu
             ? Network.fusablePools(plan, fusedActivations: fusedActivations, fusedConvs: fusedConvs) : [:]
         pooledNodes = Set(fusedPools.values.flatMap { [$0] } + fusedPools.keys.map { plan.nodes[$0].inputs[0] })
@@ -98,6 +103,7 @@ public final class Network {
         var v: [Var] = []
         v.reserveCapacity(plan.nodes.count)
         var fused: [Int: Var] = [:]   // batch-norm or add node -> output of its fused activation
+        var grouped: [Int: Var] = [:]   // batch-norm node -> its output, made with the first pair of its group
         // A fused group (conv + BN, conv + BN + sum, BN + ReLU + pool; see the maps above) runs at its last node;
         // its earlier nodes get stand-ins that nothing reads.
         for node in plan.nodes {
@@ -117,7 +123,19 @@ public final class Network {
                 y = xs[0]   // a stand-in: only its sum reads this node, and that runs the conv and the norm
             case .batchNorm where fusedConvs[node.id] != nil:
                 let withAct = fusedProducers.contains(node.id)
-                y = fusedConvNorm(node.id, v, on: tape, relu: withAct && act == .relu)
+                if let group = convGroups[node.id] {
+                    if grouped[node.id] == nil {
+                        let units = group.map { norm in
+                            (conv: convs[plan.nodes[fusedConvs[norm]!].weightKey]!, bn: norms[plan.nodes[norm].weightKey]!)
+                        }
+                        let ys = tape.conv1x1BatchNorms(v[plan.nodes[fusedConvs[node.id]!].inputs[0]], units,
+                                                        relu: withAct && act == .relu)
+                        for (norm, out) in zip(group, ys) { grouped[norm] = out }
+                    }
+                    y = grouped.removeValue(forKey: node.id)!
+                } else {
+                    y = fusedConvNorm(node.id, v, on: tape, relu: withAct && act == .relu)
+                }
                 if withAct { fused[node.id] = act == .relu ? y : tape.swish(y) }
             case .batchNorm where fusedProducers.contains(node.id):
                 // Only its activation reads this node: compute both now, the activation node takes the result.
@@ -177,6 +195,21 @@ public final class Network {
             }
         }
         return sums
+    }
+
+    /// Groups of two or more fused conv + BN pairs (outside residual sums) on the same input that agree on taking
+    /// the fused activation; each member maps to the whole group, in plan order.
+    static func groupableConvs(_ plan: ModelPlan, fusedConvs: [Int: Int], fusedNormsInSums: Set<Int>,
+                               fusedProducers: Set<Int>) -> [Int: [Int]] {
+        var byInput: [[Int]: [Int]] = [:]
+        for (norm, conv) in fusedConvs where !fusedNormsInSums.contains(norm) {
+            byInput[[plan.nodes[conv].inputs[0], fusedProducers.contains(norm) ? 1 : 0], default: []].append(norm)
+        }
+        var groups: [Int: [Int]] = [:]
+        for members in byInput.values where members.count > 1 {
+            for norm in members { groups[norm] = members.sorted() }
+        }
+        return groups
     }
 
     /// Max-pool nodes whose input is a ReLU fused with a batch norm (not one fused with its conv), read by

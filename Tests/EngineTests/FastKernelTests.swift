@@ -281,3 +281,51 @@ extension FastKernelTests {
         }
     }
 }
+
+extension FastKernelTests {
+    /// Pointwise conv + batch norm units on one input, run as one joint node, give the values, gradients and
+    /// running statistics of the units run one by one (channel counts on and off the 8-lane pattern).
+    func testGroupedConv1x1BatchNormsMatchSeparateUnits() {
+        var rng = RNG(seed: 19)
+        let shape = [2, 20, 20, 16], couts = [4, 12, 8]
+        let x = GradCheck.randomTensor(shape, &rng, scale: 2)
+        let seed = GradCheck.randomTensor([2, 20, 20, couts.reduce(0, +)], &rng)
+        for relu in [false, true] {
+            var results: [[[Float]]] = []
+            for grouped in [false, true] {
+                var r = RNG(seed: 1)
+                let units = couts.enumerated().map { i, c -> (conv: Conv2D, bn: BatchNorm) in
+                    let conv = Conv2D(name: "c\(i)", inChannels: shape[3], outChannels: c, kernel: 1, rng: &r)
+                    let bn = BatchNorm(name: "bn\(i)", channels: c)
+                    bn.gamma.value.data = (0..<c).map { Float($0) * 0.3 - 0.5 + Float(i) }
+                    bn.beta.value.data = (0..<c).map { Float($0) * 0.2 - 0.6 }
+                    bn.runningMean.data = (0..<c).map { Float($0 + i) * 0.1 }
+                    return (conv, bn)
+                }
+                let px = Parameter(name: "x", value: x.copy(), decays: false)
+                let tape = Tape(training: true)
+                let xv = tape.param(px)
+                let ys = grouped ? tape.conv1x1BatchNorms(xv, units, relu: relu)
+                                 : units.map { tape.conv1x1BatchNorm(xv, $0.conv, $0.bn, relu: relu) }
+                let y = tape.concat(ys, axis: 3)
+                let out = tape.value(y).data
+                tape.backward(y, seed: seed)
+                results.append([out, px.grad.data] + units.flatMap {
+                    [$0.conv.kernel.grad.data, $0.bn.gamma.grad.data, $0.bn.beta.grad.data, $0.bn.runningMean.data, $0.bn.runningVar.data]
+                })
+            }
+            XCTAssertEqual(results[0].count, results[1].count)
+            for k in results[0].indices {
+                let a = results[0][k], b = results[1][k]
+                XCTAssertEqual(a.count, b.count)
+                let scale = max(1, a.map(abs).max() ?? 0)
+                for i in a.indices { XCTAssertEqual(a[i], b[i], accuracy: 1e-4 * scale, "relu \(relu): tensor \(k)[\(i)]") }
+            }
+        }
+    }
+
+    func testChannelSliceGradient() {
+        var rng = RNG(seed: 20)
+        GradCheck.check("channels", inputs: [GradCheck.randomTensor([2, 3, 4, 7], &rng)]) { t, v in t.channels(v[0], 2..<5) }
+    }
+}
