@@ -175,17 +175,21 @@ enum BatchNormKernels {
     static func mergeMoments(_ partial: UnsafePointer<Float>, rows: Int, channels c: Int) -> (mean: [Double], m2: [Double]) {
         let grain = Reduce.grainRows
         var mean = [Double](repeating: 0, count: c), m2 = mean
-        var n = 0.0
-        for k in 0..<((rows + grain - 1) / grain) {
-            let nb = Double(min(grain, rows - k * grain)), total = n + nb
-            let m = partial + k * 2 * c, s = m + c
-            for j in 0..<c {
-                let delta = Double(m[j]) - mean[j]
-                mean[j] += delta * nb / total
-                m2[j] += Double(s[j]) + delta * delta * n * nb / total
+        // through pointers, so the loop over channels vectorises: it runs on one thread between parallel passes
+        mean.withUnsafeMutableBufferPointer { meanBuf in m2.withUnsafeMutableBufferPointer { m2Buf in
+            let mp = meanBuf.baseAddress!, sp = m2Buf.baseAddress!
+            var n = 0.0
+            for k in 0..<((rows + grain - 1) / grain) {
+                let nb = Double(min(grain, rows - k * grain)), total = n + nb
+                let m = partial + k * 2 * c, s = m + c
+                for j in 0..<c {
+                    let delta = Double(m[j]) - mp[j]
+                    mp[j] += delta * nb / total
+                    sp[j] += Double(s[j]) + delta * delta * n * nb / total
+                }
+                n = total
             }
-            n = total
-        }
+        } }
         return (mean, m2)
     }
 
@@ -245,8 +249,7 @@ enum BatchNormKernels {
                 lanes.fold(acc2, into: pp.p + k * 2 * c + c)
             }
         }
-        var sums = [Double](repeating: 0, count: 2 * c)
-        for k in 0..<chunks { for j in 0..<(2 * c) { sums[j] += Double(partial[k * 2 * c + j]) } }
+        var sums = Reduce.sumRows(partial, rows: chunks, width: 2 * c)
         for j in 0..<c { sums[c + j] *= Double(invstd[j]) }
         return sums
     }

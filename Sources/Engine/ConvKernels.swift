@@ -261,20 +261,34 @@ enum Reduce {
             let acc = pp.p + c * w
             for r in range { body(r, acc) }
         }
-        var out = [Double](repeating: 0, count: w)
-        for c in 0..<chunks { for j in 0..<w { out[j] += Double(partial[c * w + j]) } }
-        return out
+        return sumRows(partial, rows: chunks, width: w)
+    }
+
+    /// out[j] = the sum over rows r of partial[r * width + j], added in row order in Double: how per-chunk
+    /// partial sums are combined. Through pointers, so it vectorises (it runs on one thread).
+    static func sumRows(_ partial: UnsafePointer<Float>, rows: Int, width: Int) -> [Double] {
+        [Double](unsafeUninitializedCapacity: width) { buf, initialized in
+            let out = buf.baseAddress!
+            out.initialize(repeating: 0, count: width)
+            for r in 0..<rows {
+                let p = partial + r * width
+                for j in 0..<width { out[j] += Double(p[j]) }
+            }
+            initialized = width
+        }
     }
 
     /// out[j] = the sum over parts p of parts[p * size + j], added in part order (the same bits for any
     /// thread count): how per-item partial sums, e.g. of a weight gradient, are combined.
     static func sumParts(_ parts: UnsafePointer<Float>, count: Int, size: Int, into out: UnsafeMutablePointer<Float>) {
         let pP = UncheckedBox(parts), oP = SendablePtr(out)
-        Threads.parallelChunks(size, grain: 16384) { _, r in
-            for j in r {
-                var s = pP.value[j]
-                for part in 1..<max(1, count) { s += pP.value[part * size + j] }
-                oP.p[j] = s
+        // part by part over a run of entries: the inner loop vectorises, each entry still adds in part order
+        Threads.parallelChunks(size, grain: 2048) { _, r in
+            let o = oP.p + r.lowerBound
+            o.update(from: pP.value + r.lowerBound, count: r.count)
+            for part in 1..<max(1, count) {
+                let src = pP.value + part * size + r.lowerBound
+                for j in 0..<r.count { o[j] += src[j] }
             }
         }
     }

@@ -115,8 +115,7 @@ struct NormPool: Sendable {
                 }
             }
         }
-        var sums = [Double](repeating: 0, count: 2 * c)
-        for img in 0..<n { for j in 0..<(2 * c) { sums[j] += Double(partial[img * 2 * c + j]) } }
+        var sums = Reduce.sumRows(partial, rows: n, width: 2 * c)
         for j in 0..<c { sums[c + j] *= Double(invstd[j]) }
         return sums
     }

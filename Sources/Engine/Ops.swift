@@ -227,10 +227,16 @@ extension Tape {
             for i in r { (yP.p + i * k).update(from: xP.value + i * c + range.lowerBound, count: k) }
         }
         return record(y, needsGrad: needs[x.id]) { [unowned self] g in
-            let dx = Tensor(zeros: x.shape)
+            // the slice's gradient and zeros around it, written in one parallel pass
+            let dx = Tensor(uninitialized: x.shape)
             let dP = SendablePtr(dx.ptr), gP = UncheckedBox(UnsafePointer(g.ptr))
             Threads.parallelChunks(rows, grain: 1024) { _, r in
-                for i in r { (dP.p + i * c + range.lowerBound).update(from: gP.value + i * k, count: k) }
+                for i in r {
+                    let row = dP.p + i * c
+                    row.update(repeating: 0, count: range.lowerBound)
+                    (row + range.lowerBound).update(from: gP.value + i * k, count: k)
+                    (row + range.upperBound).update(repeating: 0, count: c - range.upperBound)
+                }
             }
             self.accumulate(x, dx)
         }

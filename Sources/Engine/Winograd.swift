@@ -233,11 +233,12 @@ enum WinogradConv {
         }
     }
 
-    /// Runs body(lo, count, scratch) over fixed slices of 0..<len (thread-count independent), each at least 8
+    /// Runs body(lo, count, scratch) over fixed slices of 0..<len (thread-count independent; short enough that
+    /// a 64x64 kernel is spread over the threads, not left to one while the others wait), each at least 8
     /// long (a short last slice starts earlier and overlaps the one before; it writes the same values).
     static func mapSlices(_ len: Int, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
         precondition(len >= 8, "Winograd filter transforms need at least 8 channel pairs, got \(len)")
-        Threads.parallelChunks(len, grain: 4096) { _, r in
+        Threads.parallelChunks(len, grain: 512) { _, r in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: WinogradTiles.scratch) { scratch in
                 let lo = min(r.lowerBound, len - 8)
                 body(lo, r.upperBound - lo, scratch.baseAddress!)
