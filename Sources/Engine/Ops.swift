@@ -130,7 +130,14 @@ extension Tape {
     public func sum(_ x: Var) -> Var {
         let xt = value(x)
         let xp = SendablePtr(xt.ptr)
-        let s = Reduce.sum(xt.count) { Double(xp.p[$0]) }
+        // 8-lane partial sums in Double within fixed chunks, chunks added in order
+        let s = Reduce.sumChunks(xt.count, grain: 4096) { r in
+            var acc = SIMD8<Double>(), i = r.lowerBound
+            while i + 8 <= r.upperBound { acc += SIMD8<Double>(SIMDKernels.load(xp.p + i)); i += 8 }
+            var total = acc.sum()
+            while i < r.upperBound { total += Double(xp.p[i]); i += 1 }
+            return total
+        }
         return record(Tensor(scalar: Float(s)), needsGrad: needs[x.id]) { [unowned self] g in
             self.accumulate(x, Tensor(shape: x.shape, repeating: g.ptr[0]))
         }

@@ -31,7 +31,15 @@ public final class SGD {
         self.stepCount = stepCount
     }
 
-    public func zeroGrad() { for p in parameters { p.zeroGrad() } }
+    /// Zeroes every gradient, over the update's work items in parallel (most parameters are too small for a
+    /// parallel loop of their own).
+    public func zeroGrad() {
+        let ps = UncheckedBox(parameters), its = UncheckedBox(items)
+        Threads.parallelFor(its.value.count) { t in
+            let (i, r) = its.value[t]
+            (ps.value[i].grad.ptr + r.lowerBound).update(repeating: 0, count: r.count)
+        }
+    }
 
     /// Work items of an update: (parameter index, element range), ranges of at most 64K elements. Fixed by the
     /// parameter shapes alone, so sums over them come out the same for any thread count.

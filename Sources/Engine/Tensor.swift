@@ -60,8 +60,8 @@ public final class Tensor: @unchecked Sendable {
     }
 
     public convenience init(shape: [Int], repeating v: Float) {
-        self.init(zeros: shape)
-        ptr.update(repeating: v, count: count)
+        self.init(uninitialized: shape)
+        fill(v)
     }
 
     /// Uninitialised storage, for kernels that overwrite every element.
@@ -123,7 +123,10 @@ public final class Tensor: @unchecked Sendable {
     /// Same elements, new shape (shares storage; ops never write into their inputs).
     public func reshaped(_ newShape: [Int]) -> Tensor { Tensor(shape: newShape, sharing: storage) }
 
-    public func fill(_ v: Float) { ptr.update(repeating: v, count: count) }
+    public func fill(_ v: Float) {
+        let p = SendablePtr(ptr)
+        Threads.parallelChunks(count, grain: 65536) { _, r in (p.p + r.lowerBound).update(repeating: v, count: r.count) }
+    }
 
     /// self += other (same shape).
     public func add(_ other: Tensor) {
