@@ -65,8 +65,12 @@ struct ConvGeometry {
     }
 
     /// Output rows per im2col block in forward and in the weight gradient: one block's columns (~512 KB)
-    /// stay in L2 between being built and being multiplied, instead of going out to memory and back.
-    var blockRows: Int { min(rowsPerImage, max(16, (128 << 10) / kkc / 16 * 16)) }
+    /// stay in L2 between being built and being multiplied, instead of going out to memory and back. A
+    /// multiple of batch norm's 64-row chunks, so a batch norm can take its moments block by block.
+    var blockRows: Int {
+        let chunk = Reduce.grainRows
+        return min(rowsPerImage, max(chunk, (128 << 10) / kkc / chunk * chunk))
+    }
     var blocksPerImage: Int { (rowsPerImage + blockRows - 1) / blockRows }
 
     /// Output rows of block b of an image.
@@ -129,9 +133,12 @@ enum ConvKernels {
     /// y [N,Ho,Wo,Cout] = conv(x, w) (+ bias). 3x3 stride-1 convs with enough tiles go through Winograd
     /// (`winograd: false` forces im2col). `keepColumns` (N*Ho*Wo*k*k*Cin floats), for an im2col conv, receives
     /// every image's columns for the backward pass.
+    /// `eachBlock(rows, y)`, for an im2col conv, runs on each block of output rows (rows of the whole [N*Ho*Wo]
+    /// output, y at the first) right after the block is computed, while it is in cache; blocks run in parallel.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
-                        winograd: Bool = Convolution.winograd) {
+                        winograd: Bool = Convolution.winograd,
+                        eachBlock: ((Range<Int>, UnsafeMutablePointer<Float>) -> Void)? = nil) {
         if winograd, let wino = Winograd.variant(for: g) {
             WinogradConv.forward(g, wino, x: x, w: w, bias: bias, y: y)
             return
@@ -147,8 +154,9 @@ enum ConvKernels {
                 let col = UnsafeMutablePointer<Float>.allocate(capacity: range.count * kkc)
                 defer { col.deallocate() }
                 g.im2col(xP.value + image * g.h * g.w * g.cin, col, rows: range)
-                sgemmPart(false, false, range.count, g.cout, kkc, 1, col, kkc, wP.value, g.cout,
-                          0, yP.p + (image * rows + range.lowerBound) * g.cout, g.cout)
+                let first = image * rows + range.lowerBound, out = yP.p + first * g.cout
+                sgemmPart(false, false, range.count, g.cout, kkc, 1, col, kkc, wP.value, g.cout, 0, out, g.cout)
+                eachBlock?(first..<(first + range.count), out)
             }
         }
         if let bias {

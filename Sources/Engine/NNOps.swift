@@ -4,10 +4,17 @@ import Foundation
 extension Tape {
     /// 2-D convolution, NHWC input, HWIO weight [k,k,cin,cout], TF "SAME" padding, stride 1 or 2.
     public func conv2d(_ x: Var, _ w: Var, bias: Var? = nil, stride: Int = 1) -> Var {
+        conv2d(x, w, bias: bias, stride: stride, eachBlock: nil)
+    }
+
+    /// conv2d with a look at each block of output rows while it is in cache (see `ConvKernels.forward`).
+    func conv2d(_ x: Var, _ w: Var, bias: Var?, stride: Int,
+                eachBlock: ((Range<Int>, UnsafeMutablePointer<Float>) -> Void)?) -> Var {
         let g = ConvGeometry(x: x.shape, w: w.shape, stride: stride)
         if let bias { precondition(bias.shape == [g.cout], "conv2d: bias shape \(bias.shape), expected [\(g.cout)]") }
         let y = Tensor(uninitialized: [g.n, g.ho, g.wo, g.cout])
-        ConvKernels.forward(g, x: value(x).ptr, w: value(w).ptr, bias: bias.map { value($0).ptr }, y: y.ptr)
+        ConvKernels.forward(g, x: value(x).ptr, w: value(w).ptr, bias: bias.map { value($0).ptr }, y: y.ptr,
+                            eachBlock: eachBlock)
         let inputs = [x, w] + (bias.map { [$0] } ?? [])
         let macs = Double(g.n * g.rowsPerImage * g.kkc * g.cout)
         let backwardFlops = 2 * macs * Double((needs[x.id] ? 1 : 0) + (needs[w.id] ? 1 : 0))

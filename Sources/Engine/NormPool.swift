@@ -9,6 +9,35 @@ extension Tape {
     /// maxPool3x3s2(relu(batchNorm(x))). Falls back to the three ops on inference tapes and when the channels
     /// are not a multiple of 8.
     public func batchNormReluMaxPool(_ x: Var, _ bn: BatchNorm) -> Var {
+        batchNormReluMaxPool(x, bn, moments: nil)
+    }
+
+    /// maxPool3x3s2(relu(batchNorm(conv(x)))) for the stem's conv: the conv takes batch norm's moments from
+    /// each block of its output while the block is in cache (the same 64-row chunks, so the same bits), which
+    /// saves a pass over the step's largest tensor. Falls back to the separate conv where its blocks do not
+    /// line up with those chunks.
+    public func convBatchNormReluMaxPool(_ x: Var, _ conv: Conv2D, _ bn: BatchNorm) -> Var {
+        let w = param(conv.kernel)
+        let g = ConvGeometry(x: x.shape, w: w.shape, stride: conv.stride)
+        guard training, conv.bias == nil, g.cout == bn.channels, bn.channels % 8 == 0, !g.isPointwise,
+              Winograd.variant(for: g) == nil, g.rowsPerImage % Reduce.grainRows == 0 else {
+            return batchNormReluMaxPool(conv2d(x, w, bias: conv.bias.map { param($0) }, stride: conv.stride), bn)
+        }
+        let c = g.cout, lanes = LanePattern(channels: c), rows = g.n * g.rowsPerImage
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: rows / Reduce.grainRows * 2 * c)
+        defer { partial.deallocate() }
+        let pP = SendablePtr(partial)
+        let z = conv2d(x, w, bias: nil, stride: conv.stride) { block, out in
+            for lo in stride(from: block.lowerBound, to: block.upperBound, by: Reduce.grainRows) {
+                BatchNormKernels.chunkMoments(out + (lo - block.lowerBound) * c, rows: Reduce.grainRows, lanes,
+                                              into: pP.p + lo / Reduce.grainRows * 2 * c)
+            }
+        }
+        return batchNormReluMaxPool(z, bn, moments: BatchNormKernels.mergeMoments(partial, rows: rows, channels: c))
+    }
+
+    /// batchNormReluMaxPool with the batch moments of x already taken, if they were.
+    func batchNormReluMaxPool(_ x: Var, _ bn: BatchNorm, moments given: (mean: [Double], m2: [Double])?) -> Var {
         let gamma = param(bn.gamma), beta = param(bn.beta)
         guard training, x.shape.count == 4, bn.channels % 8 == 0 else {
             return maxPool3x3s2(batchNorm(x, bn, gamma: gamma, beta: beta, relu: true))
@@ -16,7 +45,7 @@ extension Tape {
         let pool = NormPool(x.shape)
         precondition(pool.c == bn.channels, "batchNormReluMaxPool \(bn.name): input \(x.shape), layer has \(bn.channels) channels")
         let xt = value(x)
-        let moments = BatchNormKernels.moments(xt.ptr, rows: pool.rows, channels: pool.c)
+        let moments = given ?? BatchNormKernels.moments(xt.ptr, rows: pool.rows, channels: pool.c)
         let (mean, invstd, a, b) = statistics(bn, rows: pool.rows, moments: moments, gamma: gamma, beta: beta)
         let y = Tensor(uninitialized: pool.outputShape)
         let winners = Winners(count: y.count)

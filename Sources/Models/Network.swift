@@ -28,6 +28,9 @@ public final class Network {
     let convGroups: [Int: [Int]]
     /// Max-pool node -> the batch norm whose fused ReLU alone feeds it (the stem): the three run as one op.
     let fusedPools: [Int: Int]
+    /// Such a max-pool node -> the conv of the image that alone feeds that batch norm (the stem's): the conv
+    /// runs in the same op, which takes the norm's moments from it block by block.
+    let stemConvs: [Int: Int]
     let pooledNodes: Set<Int>
 
     /// What a forward pass returns: the backbone levels L3..L7 and the head outputs by plan name.
@@ -50,7 +53,8 @@ public final class Network {
                                             fusedProducers: fusedProducers)
         fusedPools = plan.activation == .relu
             ? Network.fusablePools(plan, fusedActivations: fusedActivations, fusedConvs: fusedConvs) : [:]
-        pooledNodes = Set(fusedPools.values.flatMap { [$0] } + fusedPools.keys.map { plan.nodes[$0].inputs[0] })
+        stemConvs = Network.fusableStems(plan, fusedPools: fusedPools)
+        pooledNodes = Set(fusedPools.values.flatMap { [$0] } + fusedPools.keys.map { plan.nodes[$0].inputs[0] } + stemConvs.values)
         let root = RNG(seed: seed)
         for node in plan.nodes {
             let key = node.weightKey
@@ -113,12 +117,18 @@ public final class Network {
             case .input: y = image
             case .conv where fusedConvNodes.contains(node.id):
                 y = xs[0]   // a stand-in: only its batch norm reads this node, and that runs the conv
+            case .conv where pooledNodes.contains(node.id):
+                y = xs[0]   // a stand-in: only the stem's batch norm reads this node, and the max pool runs the conv
             case .conv: y = convs[node.weightKey]!(xs[0], on: tape)
             case .batchNorm where pooledNodes.contains(node.id), .activation where pooledNodes.contains(node.id):
                 y = xs[0]   // a stand-in: only the max pool reads it (through the ReLU), and that runs all three
             case .maxPool where fusedPools[node.id] != nil:
                 let norm = plan.nodes[fusedPools[node.id]!]
-                y = tape.batchNormReluMaxPool(v[norm.inputs[0]], norms[norm.weightKey]!)
+                if let stem = stemConvs[node.id].map({ plan.nodes[$0] }) {
+                    y = tape.convBatchNormReluMaxPool(v[stem.inputs[0]], convs[stem.weightKey]!, norms[norm.weightKey]!)
+                } else {
+                    y = tape.batchNormReluMaxPool(v[norm.inputs[0]], norms[norm.weightKey]!)
+                }
             case .batchNorm where fusedNormsInSums.contains(node.id):
                 y = xs[0]   // a stand-in: only its sum reads this node, and that runs the conv and the norm
             case .batchNorm where fusedConvs[node.id] != nil:
@@ -225,6 +235,20 @@ public final class Network {
             }
         }
         return pools
+    }
+
+    /// Fused max-pool nodes whose batch norm reads a bias-free conv of the image that nothing else reads -> that conv.
+    static func fusableStems(_ plan: ModelPlan, fusedPools: [Int: Int]) -> [Int: Int] {
+        let readers = readerCounts(plan)
+        var stems: [Int: Int] = [:]
+        for (pool, norm) in fusedPools {
+            let conv = plan.nodes[norm].inputs[0]
+            if case .conv(_, _, false) = plan.nodes[conv].op, readers[conv] == 1,
+               plan.nodes[plan.nodes[conv].inputs[0]].op == .input {
+                stems[pool] = conv
+            }
+        }
+        return stems
     }
 
     /// Batch-norm nodes whose input is a bias-free pointwise conv that nothing else reads.

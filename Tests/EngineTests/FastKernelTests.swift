@@ -329,3 +329,36 @@ extension FastKernelTests {
         GradCheck.check("channels", inputs: [GradCheck.randomTensor([2, 3, 4, 7], &rng)]) { t, v in t.channels(v[0], 2..<5) }
     }
 }
+
+extension FastKernelTests {
+    /// The stem op (moments taken from the conv's blocks) gives the bits of the conv followed by the fused batch
+    /// norm, ReLU and max pool, over images of several blocks with a ragged last one; gradients to rounding.
+    func testStemConvMomentsMatchSeparateConv() {
+        var rng = RNG(seed: 21)
+        let x = GradCheck.randomTensor([3, 72, 64, 3], &rng)
+        let seed = GradCheck.randomTensor([3, 18, 16, 8], &rng)
+        var results: [[[Float]]] = []
+        for fused in [false, true] {
+            var r = RNG(seed: 2)
+            let conv = Conv2D(name: "stem", inChannels: 3, outChannels: 8, kernel: 7, stride: 2, rng: &r)
+            let bn = BatchNorm(name: "bn", channels: 8)
+            bn.gamma.value.data = (0..<8).map { Float($0) * 0.3 - 0.9 }
+            let g = ConvGeometry(x: x.shape, w: conv.kernel.value.shape, stride: 2)
+            XCTAssertGreaterThan(g.blocksPerImage, 1)
+            let px = Parameter(name: "x", value: x.copy(), decays: false)
+            let tape = Tape(training: true)
+            let y = fused ? tape.convBatchNormReluMaxPool(tape.param(px), conv, bn)
+                          : tape.batchNormReluMaxPool(conv(tape.param(px), on: tape), bn)
+            let out = tape.value(y).data
+            tape.backward(y, seed: seed)
+            results.append([out, px.grad.data, conv.kernel.grad.data, bn.gamma.grad.data, bn.beta.grad.data,
+                            bn.runningMean.data, bn.runningVar.data])
+        }
+        XCTAssertEqual(results[0][0], results[1][0])
+        for k in results[0].indices {
+            let a = results[0][k], b = results[1][k]
+            let scale = max(1, a.map(abs).max() ?? 0)
+            for i in a.indices { XCTAssertEqual(a[i], b[i], accuracy: 1e-5 * scale, "tensor \(k)[\(i)]") }
+        }
+    }
+}
