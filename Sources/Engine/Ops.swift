@@ -337,10 +337,11 @@ extension Tape {
             }
         }
         return record(y, needsGrad: needs[x.id]) { [unowned self] g in
-            let dx = Tensor(zeros: x.shape)
+            let dx = Tensor(uninitialized: x.shape)
             let dp = SendablePtr(dx.ptr), gp = SendablePtr(g.ptr)
             Threads.parallelFor(n * h) { r in
                 let b = r / h, iy = r % h
+                (dp.p + r * w * c).update(repeating: 0, count: w * c)   // row r of dx, zeroed by its own item
                 for dy in 0..<f {
                     let oy = iy * f + dy
                     for ox in 0..<wo {
