@@ -234,9 +234,21 @@ extension Tape {
             for i in r { (yP.p + i * k).update(from: xP.value + i * c + range.lowerBound, count: k) }
         }
         return record(y, needsGrad: needs[x.id]) { [unowned self] g in
+            let gP = UncheckedBox(UnsafePointer(g.ptr))
+            if let existing = self.grads[x.id] {
+                // another slice already made x's gradient: add into this slice's channels only
+                let dP = SendablePtr(existing.ptr)
+                Threads.parallelChunks(rows, grain: 1024) { _, r in
+                    for i in r {
+                        let d = dP.p + i * c + range.lowerBound, s = gP.value + i * k
+                        for j in 0..<k { d[j] += s[j] }
+                    }
+                }
+                return
+            }
             // the slice's gradient and zeros around it, written in one parallel pass
             let dx = Tensor(uninitialized: x.shape)
-            let dP = SendablePtr(dx.ptr), gP = UncheckedBox(UnsafePointer(g.ptr))
+            let dP = SendablePtr(dx.ptr)
             Threads.parallelChunks(rows, grain: 1024) { _, r in
                 for i in r {
                     let row = dP.p + i * c
