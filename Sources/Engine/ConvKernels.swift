@@ -131,8 +131,7 @@ public enum Convolution {
 
 enum ConvKernels {
     /// y [N,Ho,Wo,Cout] = conv(x, w) (+ bias). 3x3 stride-1 convs with enough tiles go through Winograd
-    /// (`winograd: false` forces im2col). `keepColumns` (N*Ho*Wo*k*k*Cin floats), for an im2col conv, receives
-    /// every image's columns for the backward pass.
+    /// (`winograd: false` forces im2col); other convs build their im2col columns a block of rows at a time.
     /// `eachBlock(rows, y)`, for an im2col conv, runs on each block of output rows (rows of the whole [N*Ho*Wo]
     /// output, y at the first) right after the block is computed, while it is in cache; blocks run in parallel.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,

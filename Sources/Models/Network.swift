@@ -108,8 +108,9 @@ public final class Network {
         v.reserveCapacity(plan.nodes.count)
         var fused: [Int: Var] = [:]   // batch-norm or add node -> output of its fused activation
         var grouped: [Int: Var] = [:]   // batch-norm node -> its output, made with the first pair of its group
-        // A fused group (conv + BN, conv + BN + sum, BN + ReLU + pool; see the maps above) runs at its last node;
-        // its earlier nodes get stand-ins that nothing reads.
+        // A fused group (conv + BN, conv + BN + sum, [conv +] BN + ReLU + pool; see the maps above) runs at its
+        // last node; its earlier nodes get stand-ins that nothing reads. Pairs of a joint group run together at
+        // the first of them.
         for node in plan.nodes {
             let xs = node.inputs.map { v[$0] }
             let y: Var
