@@ -202,18 +202,25 @@ extension Tape {
         let offsets = sizes.indices.map { sizes[..<$0].reduce(0, +) }
         let y = Tensor(uninitialized: shape)
         let srcs = UncheckedBox(xs.map { UnsafePointer(value($0).ptr) }), yP = SendablePtr(y.ptr)
-        Threads.parallelFor(outer) { o in   // the detector's outputs: one item per image
-            for j in sizes.indices {
-                (yP.p + o * total + offsets[j]).update(from: srcs.value[j] + o * sizes[j], count: sizes[j])
+        // the detector's outputs: one item per image; small tensors (the joint nodes' kernels) on this thread,
+        // where waking the pool would cost more than the copies
+        let items = y.count < 1 << 16 ? 1 : outer, per = (outer + items - 1) / items
+        Threads.parallelFor(items) { item in
+            for o in (item * per)..<min(outer, (item + 1) * per) {
+                for j in sizes.indices {
+                    (yP.p + o * total + offsets[j]).update(from: srcs.value[j] + o * sizes[j], count: sizes[j])
+                }
             }
         }
         return record(y, needsGrad: anyNeeds(xs)) { [unowned self] g in
             let parts = xs.indices.filter { self.needs[xs[$0].id] }
             let dxs = parts.map { Tensor(uninitialized: xs[$0].shape) }
             let dsts = UncheckedBox(dxs.map(\.ptr)), gP = SendablePtr(g.ptr)
-            Threads.parallelFor(outer) { o in
-                for (k, j) in parts.enumerated() {
-                    (dsts.value[k] + o * sizes[j]).update(from: gP.p + o * total + offsets[j], count: sizes[j])
+            Threads.parallelFor(items) { item in
+                for o in (item * per)..<min(outer, (item + 1) * per) {
+                    for (k, j) in parts.enumerated() {
+                        (dsts.value[k] + o * sizes[j]).update(from: gP.p + o * total + offsets[j], count: sizes[j])
+                    }
                 }
             }
             for (k, j) in parts.enumerated() { self.accumulate(xs[j], dxs[k]) }
