@@ -249,7 +249,14 @@ enum BatchNormKernels {
                 lanes.fold(acc2, into: pp.p + k * 2 * c + c)
             }
         }
-        var sums = Reduce.sumRows(partial, rows: chunks, width: 2 * c)
+        return mergeGradSums(partial, parts: chunks, invstd)
+    }
+
+    /// The two gradient sums from per-part partials (each part: sum dy, then sum dy * (x - mean), c each), added
+    /// in part order in Double; the second half scaled by invstd into sum dy * xhat.
+    static func mergeGradSums(_ partial: UnsafePointer<Float>, parts: Int, _ invstd: [Float]) -> [Double] {
+        let c = invstd.count
+        var sums = Reduce.sumRows(partial, rows: parts, width: 2 * c)
         for j in 0..<c { sums[c + j] *= Double(invstd[j]) }
         return sums
     }
@@ -277,8 +284,9 @@ enum BatchNormKernels {
 
         func deallocate() { consts.deallocate() }
 
-        /// dx = k0 * (dy - k1 - (x - mean) * k2) on rows (the range starts on a multiple of 8 rows), written
-        /// over dy, or with `into` to a buffer that holds just these rows; `withoutGradient`: dy is taken as 0.
+        /// dx = k0 * (dy - k1 - (x - mean) * k2) on rows (any range: the lane pattern restarts on every row
+        /// boundary), written over dy, or with `into` to a buffer that holds just these rows; `withoutGradient`:
+        /// dy is taken as 0.
         func apply(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, rows: Range<Int>,
                    into out: UnsafeMutablePointer<Float>? = nil, withoutGradient: Bool = false) {
             let c = lanes.channels, x = x + rows.lowerBound * c, g = dy + rows.lowerBound * c, o = out ?? g

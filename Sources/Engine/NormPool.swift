@@ -154,9 +154,7 @@ struct NormPool: Sendable {
                 K.store(s2, acc + c + ch)
             }
         }
-        var sums = Reduce.sumRows(partial, rows: n, width: 2 * c)
-        for j in 0..<c { sums[c + j] *= Double(invstd[j]) }
-        return sums
+        return BatchNormKernels.mergeGradSums(partial, parts: n, invstd)
     }
 
     /// dx[winner] += k0 * dy at the winners the ReLU passed.
