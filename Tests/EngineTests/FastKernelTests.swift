@@ -362,3 +362,43 @@ extension FastKernelTests {
         }
     }
 }
+
+extension FastKernelTests {
+    /// Products cut into pieces for OpenBLAS's small-matrix kernels equal plain loops: rows with a plain and a
+    /// transposed B (ragged last piece, strided operands, alpha and beta), and a weight gradient cut along K.
+    /// The pieces are called directly so that the test runs on machines whose kernel set has no small kernels.
+    func testSmallProductPiecesMatchPlainLoops() {
+        var rng = RNG(seed: 21)
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in rng.normal() } }
+        func check(_ got: [Float], _ want: [Double], _ what: String) {
+            for i in want.indices { XCTAssertEqual(Double(got[i]), want[i], accuracy: 1e-4 * max(1, abs(want[i])), "\(what)[\(i)]") }
+        }
+        // rows: C[m, n] (ldc n + 3) = 0.5 A[m, k] (lda k + 2) op(B) - 2 C; k*n = 1536 gives pieces of 640 rows
+        let (m, n, k) = (1500, 48, 32)
+        let (lda, ldc) = (k + 2, n + 3)
+        let a = random(m * lda), c0 = random(m * ldc)
+        for transB in [false, true] {
+            let ldb = transB ? k + 1 : n + 1
+            let b = random((transB ? n : k) * ldb)
+            var c = c0
+            SmallProducts.rowPieces(transB, m, n, k, 0.5, a, lda, b, ldb, -2, &c, ldc)
+            var want = c0.map(Double.init)
+            for i in 0..<m {
+                for j in 0..<n {
+                    var s = 0.0
+                    for p in 0..<k { s += Double(a[i * lda + p]) * Double(transB ? b[j * ldb + p] : b[p * ldb + j]) }
+                    want[i * ldc + j] = 0.5 * s - 2 * Double(c0[i * ldc + j])
+                }
+            }
+            check(c, want, "rows, transB \(transB)")
+        }
+        // depth: C[m2, n2] = A[k2, m2]^T B[k2, n2] + C, 1e6 / (24 * 40) gives pieces of 1040 rows; 2500 leaves a ragged one
+        let (m2, n2, k2) = (24, 40, 2500)
+        let a2 = random(k2 * m2), b2 = random(k2 * n2), c2 = random(m2 * n2)
+        var c = c2
+        SmallProducts.depthPieces(m2, n2, k2, 1, a2, m2, b2, n2, 1, &c, n2)
+        var want = c2.map(Double.init)
+        for i in 0..<m2 { for j in 0..<n2 { for p in 0..<k2 { want[i * n2 + j] += Double(a2[p * m2 + i]) * Double(b2[p * n2 + j]) } } }
+        check(c, want, "depth")
+    }
+}
