@@ -100,7 +100,8 @@ private func cblasSgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k:
 /// clearing C when beta = 0. Those passes dominate the pointwise convolutions' thin products (K and N of
 /// 4-128), so long products of that kind are cut into pieces under the limit. Measured on one core of an
 /// Emerald Rapids VM against one call over 4096 rows: 1.2-1.7x faster for K x N up to 8192 (pieces of
-/// 112 rows and more), slower below that; weight gradients cut along K: 1.1-1.4x.
+/// 112 rows and more), 1.1x for the stem's 147 x 64 (96 rows), slower with fewer rows; weight gradients
+/// cut along K: 1.1-1.4x.
 ///
 /// The pieces depend on the shape alone (not on threads), so results stay bit-identical run to run; they
 /// differ from one call's rounding only where OpenBLAS's kernels do.
@@ -108,7 +109,7 @@ enum SmallProducts {
     /// OpenBLAS's limit on M x N x K for the small kernels (sgemm_small_kernel_permit, SkylakeX family).
     static let limit = 1_000_000
     /// Fewest rows of C per piece worth a call: below it the calls' overhead outweighs the gain.
-    static let minRows = 112
+    static let minRows = 96
     /// Fewest reduction steps per piece of a weight gradient.
     static let minDepth = 48
     /// The small kernels exist for these kernel sets only; elsewhere pieces would just add calls.
