@@ -18,10 +18,10 @@ public struct MatchConfig: Equatable, Sendable {
 /// Training targets for one image, laid out in anchor order (see AnchorSet). Feed them to the
 /// engine's sigmoidFocalLoss / huberLoss; for a batch, concatenate images and sum `numPositives`.
 public struct DetectionTargets: Sendable {
-    /// anchors x classes, one-hot for positives, all zero for negatives and ignored anchors.
-    public var classTargets: [Float]
-    /// anchors x classes: 1, or 0 for every class of an ignored anchor.
-    public var classWeights: [Float]
+    /// Per anchor: the class of a positive anchor, or `negative` / `ignored` (the engine's per-level focal
+    /// loss takes these directly; `classTargets` / `classWeights` spell them out per class).
+    public var anchorClasses: [Int32]
+    public var numClasses: Int
     /// anchors x 4 encoded boxes (BoxCoder order dx, dy, dw, dh), zero for non-positives.
     public var boxTargets: [Float]
     /// anchors x 4: 1 for positives, else 0.
@@ -35,10 +35,22 @@ public struct DetectionTargets: Sendable {
     public static let negative = -1
     public static let ignored = -2
 
+    /// anchors x classes, one-hot for positives, all zero for negatives and ignored anchors.
+    public var classTargets: [Float] {
+        var t = [Float](repeating: 0, count: anchorClasses.count * numClasses)
+        for (a, c) in anchorClasses.enumerated() where c >= 0 { t[a * numClasses + Int(c)] = 1 }
+        return t
+    }
+
+    /// anchors x classes: 1, or 0 for every class of an ignored anchor.
+    public var classWeights: [Float] {
+        anchorClasses.flatMap { [Float](repeating: Int($0) == Self.ignored ? 0 : 1, count: numClasses) }
+    }
+
     /// Images of a batch one after another ([N, anchors, ...] layout); numPositives summed, so
     /// `normalizer` is the batch normaliser max(1, total positives).
     public static func batch(_ images: [DetectionTargets]) -> DetectionTargets {
-        DetectionTargets(classTargets: images.flatMap(\.classTargets), classWeights: images.flatMap(\.classWeights),
+        DetectionTargets(anchorClasses: images.flatMap(\.anchorClasses), numClasses: images.first?.numClasses ?? 0,
                          boxTargets: images.flatMap(\.boxTargets), boxWeights: images.flatMap(\.boxWeights),
                          matches: images.flatMap(\.matches), numPositives: images.reduce(0) { $0 + $1.numPositives })
     }
@@ -87,18 +99,18 @@ public func assignTargets(anchors: [Box], boxes: [Box], labels: [Int], numClasse
             matches[c.anchor] = c.gt
         }
     }
-    var t = DetectionTargets(classTargets: [Float](repeating: 0, count: n * numClasses),
-                             classWeights: [Float](repeating: 1, count: n * numClasses),
+    var t = DetectionTargets(anchorClasses: [Int32](repeating: Int32(DetectionTargets.negative), count: n),
+                             numClasses: numClasses,
                              boxTargets: [Float](repeating: 0, count: n * 4),
                              boxWeights: [Float](repeating: 0, count: n * 4),
                              matches: matches, numPositives: 0)
     for a in 0..<n {
         let m = matches[a]
         if m == DetectionTargets.ignored {
-            for k in 0..<numClasses { t.classWeights[a * numClasses + k] = 0 }
+            t.anchorClasses[a] = Int32(DetectionTargets.ignored)
         } else if m >= 0 {
             t.numPositives += 1
-            t.classTargets[a * numClasses + labels[m]] = 1
+            t.anchorClasses[a] = Int32(labels[m])
             let d = coder.encode(boxes[m], anchor: anchors[a])
             t.boxTargets[a * 4] = d.0; t.boxTargets[a * 4 + 1] = d.1
             t.boxTargets[a * 4 + 2] = d.2; t.boxTargets[a * 4 + 3] = d.3

@@ -1,3 +1,4 @@
+import Detection
 import Engine
 import Models
 
@@ -33,18 +34,36 @@ enum DetectorFactory {
     }
 }
 
-/// Head outputs of all levels flattened in the anchor order of `AnchorSet`: per level NHWC [N,H,W,A*K]
-/// -> [N, H*W*A, K], levels L3..L7 concatenated -> [N, anchors, K] (and [N, anchors, 4] for boxes).
+/// The detector's head outputs, per level NHWC [N,H,W,A*K] (K classes, or 4 box deltas, per anchor).
 enum DetectorOutputs {
+    /// Focal loss and box loss settings of SPINENET.md section 5.
+    static let focalAlpha: Float = 0.25, focalGamma: Float = 1.5, huberDelta: Float = 0.1, boxWeight: Float = 50
+
+    /// All levels flattened in the anchor order of `AnchorSet`: [N,H,W,A*K] -> [N, H*W*A, K], levels L3..L7
+    /// concatenated -> [N, anchors, K] (and [N, anchors, 4] for boxes).
     static func flatten(_ network: Network.Outputs, on tape: Tape, numClasses: Int) -> (classes: Var, boxes: Var) {
-        let outputs = network.outputs
-        func gather(_ subnet: String, _ k: Int) -> Var {
-            let parts = (3...7).map { level -> Var in
-                let v = outputs["\(subnet)/\(level)"]!
-                return tape.reshape(v, [v.shape[0], v.shape[1] * v.shape[2] * v.shape[3] / k, k])
-            }
-            return tape.concat(parts, axis: 1)
+        (gather(network, "class", numClasses, on: tape), gather(network, "box", 4, on: tape))
+    }
+
+    /// The training loss: focal loss of the class outputs (level by level, against per-anchor classes) plus
+    /// `boxWeight` x Huber loss of the box outputs, both normalised by the batch's positive anchors.
+    static func loss(_ network: Network.Outputs, targets: DetectionTargets, numClasses: Int, on tape: Tape) -> Var {
+        let positives = targets.normalizer
+        let focal = tape.sigmoidFocalLoss(levels: (3...7).map { network.outputs["class/\($0)"]! }, classes: numClasses,
+                                          anchorClasses: targets.anchorClasses, alpha: focalAlpha, gamma: focalGamma,
+                                          normalizer: positives)
+        let boxes = gather(network, "box", 4, on: tape)
+        let huber = tape.huberLoss(boxes, targets: Tensor(shape: boxes.shape, data: targets.boxTargets),
+                                   weights: Tensor(shape: boxes.shape, data: targets.boxWeights),
+                                   delta: huberDelta, normalizer: 4 * positives)
+        return tape.add([focal, tape.scale(huber, boxWeight)])
+    }
+
+    private static func gather(_ network: Network.Outputs, _ subnet: String, _ k: Int, on tape: Tape) -> Var {
+        let parts = (3...7).map { level -> Var in
+            let v = network.outputs["\(subnet)/\(level)"]!
+            return tape.reshape(v, [v.shape[0], v.shape[1] * v.shape[2] * v.shape[3] / k, k])
         }
-        return (gather("class", numClasses), gather("box", 4))
+        return tape.concat(parts, axis: 1)
     }
 }

@@ -20,8 +20,6 @@ public final class RunTrainer {
     /// `config.model` up there.
     public var spec: ModelSpec?
 
-    /// Focal loss and box loss settings of SPINENET.md section 5.
-    static let focalAlpha: Float = 0.25, focalGamma: Float = 1.5, huberDelta: Float = 0.1, boxWeight: Float = 50
     /// A loss above this (or NaN) stops the run with a failure record.
     static let explodingLoss = 1e4
 
@@ -162,16 +160,7 @@ public final class RunTrainer {
         })
         let tape = Tape(training: true)
         let images = tape.input(Tensor(shape: [batch.batchSize, batch.height, batch.width, batch.channels], data: batch.images))
-        let (classes, boxes) = DetectorOutputs.flatten(detector(images, on: tape), on: tape,
-                                                       numClasses: numClasses)
-        let positives = Float(max(1, targets.numPositives))
-        let focal = tape.sigmoidFocalLoss(classes, targets: Tensor(shape: classes.shape, data: targets.classTargets),
-                                          weights: Tensor(shape: classes.shape, data: targets.classWeights),
-                                          alpha: Self.focalAlpha, gamma: Self.focalGamma, normalizer: positives)
-        let huber = tape.huberLoss(boxes, targets: Tensor(shape: boxes.shape, data: targets.boxTargets),
-                                   weights: Tensor(shape: boxes.shape, data: targets.boxWeights),
-                                   delta: Self.huberDelta, normalizer: 4 * positives)
-        let loss = tape.add([focal, tape.scale(huber, Self.boxWeight)])
+        let loss = DetectorOutputs.loss(detector(images, on: tape), targets: targets, numClasses: numClasses, on: tape)
         let value = Double(tape.value(loss).data[0])
         guard value.isFinite else { return value }
         tape.backward(loss)

@@ -68,25 +68,13 @@ public struct TrainingBenchmark {
                                      numClasses: classes)
         })
         let numClasses = self.classes, withHead = headFilters != nil, lr = learningRate
-        // Targets are constants of the benchmark: made once, as a framework would hold them on the device.
-        let anchorCount = targets.matches.count / batch
-        let classTargets = Tensor(shape: [batch, anchorCount, numClasses], data: targets.classTargets)
-        let classWeights = Tensor(shape: [batch, anchorCount, numClasses], data: targets.classWeights)
-        let boxTargets = Tensor(shape: [batch, anchorCount, 4], data: targets.boxTargets)
-        let boxWeights = Tensor(shape: [batch, anchorCount, 4], data: targets.boxWeights)
-
         /// One training step; returns the loss before the update and the global gradient norm.
         func step() -> (loss: Float, gradNorm: Float) {
             let tape = Tape(training: true)
             let out = net(tape.input(images), on: tape)
             let loss: Var
             if withHead {
-                let (cls, box) = DetectorOutputs.flatten(out, on: tape, numClasses: numClasses)
-                let f = tape.sigmoidFocalLoss(cls, targets: classTargets, weights: classWeights,
-                                              alpha: 0.25, gamma: 1.5, normalizer: targets.normalizer)
-                let h = tape.huberLoss(box, targets: boxTargets, weights: boxWeights,
-                                       delta: 0.1, normalizer: 4 * targets.normalizer)
-                loss = tape.add([f, tape.scale(h, 50)])
+                loss = DetectorOutputs.loss(out, targets: targets, numClasses: numClasses, on: tape)
             } else {
                 loss = tape.add((3...7).map { tape.mean(out.levels[$0]!) })
             }

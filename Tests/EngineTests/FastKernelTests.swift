@@ -402,3 +402,47 @@ extension FastKernelTests {
         check(c, want, "depth")
     }
 }
+
+extension FastKernelTests {
+    /// The per-level focal loss with per-anchor classes equals the dense loss on the levels' concatenation
+    /// with one-hot targets and zero weights for ignored anchors: value, and every level's gradient under a
+    /// loss scale (pieces of one level and image: 5 classes do not divide 4096, and level 0's 900 anchors
+    /// per image take two pieces).
+    func testPerLevelFocalLossMatchesDenseLoss() {
+        var rng = RNG(seed: 22)
+        let (images, k, a) = (2, 5, 3)
+        let shapes = [[images, 30, 10, a * k], [images, 4, 4, a * k], [images, 1, 1, a * k]]
+        let perImage = shapes.reduce(0) { $0 + $1[1] * $1[2] * a }
+        let classes: [Int32] = (0..<(images * perImage)).map { _ in
+            let u = rng.uniform()
+            return u < 0.1 ? -2 : u < 0.3 ? Int32(Int(rng.uniform() * Float(k)) % k) : -1
+        }
+        var targets = [Float](repeating: 0, count: classes.count * k), weights = targets
+        for (i, c) in classes.enumerated() {
+            if c >= 0 { targets[i * k + Int(c)] = 1 }
+            for j in 0..<k { weights[i * k + j] = c == -2 ? 0 : 1 }
+        }
+        let inputs = shapes.map { GradCheck.randomTensor($0, &rng, scale: 3) }
+        var results: [(Float, [[Float]])] = []
+        for perLevel in [false, true] {
+            let t = Tape(training: true)
+            let params = inputs.map { Parameter(name: "x", value: $0.copy(), decays: false) }
+            let levels = params.map { t.param($0) }
+            let loss: Var
+            if perLevel {
+                loss = t.sigmoidFocalLoss(levels: levels, classes: k, anchorClasses: classes, alpha: 0.25, gamma: 1.5,
+                                          normalizer: 7)
+            } else {
+                let flat = t.concat(levels.map { t.reshape($0, [images, $0.shape[1] * $0.shape[2] * a, k]) }, axis: 1)
+                loss = t.sigmoidFocalLoss(flat, targets: Tensor(shape: flat.shape, data: targets),
+                                          weights: Tensor(shape: flat.shape, data: weights), alpha: 0.25, gamma: 1.5,
+                                          normalizer: 7)
+            }
+            let value = t.value(loss).scalar
+            t.backward(t.scale(loss, 3))
+            results.append((value, params.map { $0.grad.data }))
+        }
+        XCTAssertEqual(results[1].0, results[0].0, accuracy: 1e-6 * abs(results[0].0))
+        for l in shapes.indices { XCTAssertEqual(results[1].1[l], results[0].1[l], "gradient of level \(l)") }
+    }
+}
