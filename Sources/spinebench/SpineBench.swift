@@ -2,17 +2,22 @@ import ArgumentParser
 import Engine
 import Foundation
 
-/// Entry point: first makes sure OpenBLAS runs kernels this CPU can use at full width, then parses.
+/// Entry point: first makes sure OpenBLAS runs kernels this CPU can use at full width and malloc asks for
+/// huge pages (both are read when the process starts, so a restart sets them), then parses.
 @main
 enum Entry {
     static func main() {
         let env = ProcessInfo.processInfo.environment
-        if let core = BLASKernels.upgrade(current: BLASKernels.current, flags: BLASKernels.cpuFlags(), environment: env) {
-            // OpenBLAS read its kernels at load time; only a fresh process image can load others.
-            setenv("OPENBLAS_CORETYPE", core, 1)
+        let core = BLASKernels.upgrade(current: BLASKernels.current, flags: BLASKernels.cpuFlags(), environment: env)
+        let tunables = HugePages.tunables(environment: env, mode: HugePages.mode())
+        if core != nil || tunables != nil {
+            if let core { setenv("OPENBLAS_CORETYPE", core, 1) }
+            if let tunables { setenv("GLIBC_TUNABLES", tunables, 1) }
             execv("/proc/self/exe", CommandLine.unsafeArgv)
-            let message = "spinebench: OpenBLAS chose its \(BLASKernels.current) kernels and restarting with "
-                + "OPENBLAS_CORETYPE=\(core) failed (errno \(errno)); sgemm will be slow\n"
+            let message = "spinebench: restarting with OPENBLAS_CORETYPE=\(core ?? "(unchanged)") and "
+                + "GLIBC_TUNABLES=\(tunables ?? "(unchanged)") failed (errno \(errno)); "
+                + (core == nil ? "" : "OpenBLAS keeps its \(BLASKernels.current) kernels and sgemm will be slow; ")
+                + "training runs on 4 KB pages\n"
             FileHandle.standardError.write(Data(message.utf8))
         }
         SpineBench.main()

@@ -37,3 +37,29 @@ final class BLASKernelsTests: XCTestCase {
         XCTAssertEqual(BLASKernels.cpuFlags(cpuinfo: path + "-missing"), [])
     }
 }
+
+/// Asking malloc for transparent huge pages at start-up.
+final class HugePagesTests: XCTestCase {
+    func testTunablesAddTheHugePageSettingOnce() {
+        XCTAssertEqual(HugePages.tunables(environment: [:], mode: "madvise"), "glibc.malloc.hugetlb=1")
+        XCTAssertEqual(HugePages.tunables(environment: [:], mode: "always"), "glibc.malloc.hugetlb=1")
+        XCTAssertNil(HugePages.tunables(environment: [:], mode: "never"))
+        XCTAssertNil(HugePages.tunables(environment: [:], mode: nil))
+        // the user's other tunables are kept; their own huge-page choice, even 0, is left alone
+        XCTAssertEqual(HugePages.tunables(environment: ["GLIBC_TUNABLES": "glibc.malloc.arena_max=2"], mode: "madvise"),
+                       "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1")
+        XCTAssertNil(HugePages.tunables(environment: ["GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"], mode: "madvise"))
+        // after the restart the setting is there: no second restart
+        XCTAssertNil(HugePages.tunables(environment: ["GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"], mode: "madvise"))
+    }
+
+    func testModeIsTheBracketedWord() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("thp-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "always [madvise] never\n".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(HugePages.mode(path: path), "madvise")
+        try "[always] madvise never\n".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(HugePages.mode(path: path), "always")
+        XCTAssertNil(HugePages.mode(path: path + "-missing"))
+    }
+}
