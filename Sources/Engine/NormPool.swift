@@ -58,7 +58,7 @@ extension Tape {
             let dx = Tensor(uninitialized: x.shape)
             BatchNormKernels.inputGrad(xt.ptr, dx.ptr, rows: pool.rows, channels: pool.c, mean: mean, k0: k.0, k1: k.1,
                                        k2: k.2, withoutGradient: true)
-            pool.scatter(xt.ptr, g.ptr, winners: winners.index, k0: k.0, a, b, into: dx.ptr)
+            pool.scatter(y.ptr, g.ptr, winners: winners.index, k0: k.0, into: dx.ptr)
             self.accumulate(x, dx)
         }
     }
@@ -157,19 +157,25 @@ struct NormPool: Sendable {
         return BatchNormKernels.mergeGradSums(partial, parts: n, invstd)
     }
 
-    /// dx[winner] += k0 * dy at the winners the ReLU passed.
-    func scatter(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, winners: UnsafePointer<Int32>, k0: [Float],
-                 _ a: [Float], _ b: [Float], into dx: UnsafeMutablePointer<Float>) {
+    /// dx[winner] += k0 * dy at the winners the ReLU passed, which are those whose pooled output y is positive
+    /// (y is the winner's relu(x*a + b), the same float): no read of x at the winners.
+    func scatter(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, winners: UnsafePointer<Int32>, k0: [Float],
+                 into dx: UnsafeMutablePointer<Float>) {
+        precondition(c % 8 == 0, "NormPool.scatter: \(c) channels, needs a multiple of 8")
         let per = ho * wo * c
-        let xp = UncheckedBox(x), gp = UncheckedBox(g), wp = UncheckedBox(winners), dp = SendablePtr(dx)
-        let consts = UncheckedBox((k0, a, b))
+        let yp = UncheckedBox(y), gp = UncheckedBox(g), wp = UncheckedBox(winners), dp = SendablePtr(dx)
+        let consts = UncheckedBox(k0)
         Threads.parallelFor(n) { img in
-            let (k0, a, b) = consts.value
-            let d = dp.p + img * h * w * c, xi = xp.value + img * h * w * c
-            for o in stride(from: img * per, to: (img + 1) * per, by: c) {
-                for ch in 0..<c {
-                    let at = Int(wp.value[o + ch])
-                    d[at] += k0[ch] * (xi[at] * a[ch] + b[ch] > 0 ? gp.value[o + ch] : 0)
+            typealias K = SIMDKernels
+            let d = dp.p + img * h * w * c
+            consts.value.withUnsafeBufferPointer { k0 in
+                for o in stride(from: img * per, to: (img + 1) * per, by: c) {
+                    for ch in stride(from: 0, to: c, by: 8) {
+                        let passed = K.load(yp.value + o + ch) .> 0
+                        let v = (K.load(k0.baseAddress! + ch) * K.load(gp.value + o + ch)).replacing(with: 0, where: .!passed)
+                        let at = UnsafeRawPointer(wp.value + o + ch).loadUnaligned(as: K.I8.self)
+                        for j in 0..<8 { d[Int(at[j])] += v[j] }
+                    }
                 }
             }
         }
