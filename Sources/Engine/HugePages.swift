@@ -2,8 +2,9 @@ import Foundation
 
 /// Transparent huge pages for the engine's tensors.
 ///
-/// A training step allocates its activations afresh (~200 MB at the benchmark's size) and streams through
-/// them; on 4 KB pages that costs page walks and first-touch faults. Where the kernel hands out huge pages
+/// A training step allocates its activations afresh (~200 MB at the benchmark's size, reusing freed heap, so
+/// with no page faults after the first step) and streams through them; on 4 KB pages the TLB covers a few MB
+/// of that, and every further page costs a page walk. Where the kernel hands out huge pages
 /// only on request (THP "madvise", Debian's default), glibc's malloc asks for them when the tunable
 /// glibc.malloc.hugetlb=1 is set. Tunables are read when the process starts, so the command line restarts
 /// itself with it set (see `SpineBench`), as it does for OPENBLAS_CORETYPE. Measured on an Emerald Rapids VM:
