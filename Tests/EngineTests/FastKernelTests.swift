@@ -392,12 +392,13 @@ extension FastKernelTests {
             }
             check(c, want, "rows, transB \(transB)")
         }
-        // depth: C[m2, n2] = A[k2, m2]^T B[k2, n2] + C, 1e6 / (24 * 40) gives pieces of 1040 rows; 2500 leaves a ragged one
+        // depth: C[m2, n2] = A[k2, m2]^T B[k2, n2] + 0.5 C, 1e6 / (24 * 40) gives pieces of 1040 rows; 2500 leaves a
+        // ragged one (beta applies once, the later pieces add)
         let (m2, n2, k2) = (24, 40, 2500)
         let a2 = random(k2 * m2), b2 = random(k2 * n2), c2 = random(m2 * n2)
         var c = c2
-        SmallProducts.depthPieces(m2, n2, k2, 1, a2, m2, b2, n2, 1, &c, n2)
-        var want = c2.map(Double.init)
+        SmallProducts.depthPieces(m2, n2, k2, 1, a2, m2, b2, n2, 0.5, &c, n2)
+        var want = c2.map { 0.5 * Double($0) }
         for i in 0..<m2 { for j in 0..<n2 { for p in 0..<k2 { want[i * n2 + j] += Double(a2[p * m2 + i]) * Double(b2[p * n2 + j]) } } }
         check(c, want, "depth")
     }
