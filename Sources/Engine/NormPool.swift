@@ -51,7 +51,7 @@ extension Tape {
         let winners = Winners(count: y.count)
         pool.forward(xt.ptr, a, b, y: y.ptr, winners: winners.index)
         return record(y, needsGrad: anyNeeds([x, gamma, beta]), op: "batchNorm+relu+maxPool") { [unowned self] g in
-            let sums = pool.gradSums(xt.ptr, g.ptr, winners: winners.index, mean: mean, invstd: invstd, a, b)
+            let sums = pool.gradSums(xt.ptr, g.ptr, y: y.ptr, winners: winners.index, mean: mean, invstd: invstd)
             guard let k = self.batchNormGrad(sums: sums, invstd: invstd, training: true, rows: pool.rows, gamma: gamma,
                                              beta: beta, inputNeedsGrad: self.needs[x.id]) else { return }
             // dx = k0 * (dy - k1 - (x - mean) * k2): the terms without dy everywhere, then k0 * dy at the winners
@@ -124,29 +124,30 @@ struct NormPool: Sendable {
     /// Per channel: sum of dy (first c) and of dy * xhat (next c), dy being the pooled gradient scattered to
     /// the winners the ReLU passed (a cell that wins twice counts twice, as its summed gradient would). Per
     /// image, then in image order in Double.
-    func gradSums(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, winners: UnsafePointer<Int32>, mean: [Float],
-                  invstd: [Float], _ a: [Float], _ b: [Float]) -> [Double] {
+    func gradSums(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                  winners: UnsafePointer<Int32>, mean: [Float], invstd: [Float]) -> [Double] {
         precondition(c % 8 == 0, "NormPool.gradSums: \(c) channels, needs a multiple of 8")
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: n * 2 * c)
         defer { partial.deallocate() }
         let per = ho * wo * c
-        let xp = UncheckedBox(x), gp = UncheckedBox(g), wp = UncheckedBox(winners), pp = SendablePtr(partial)
-        let consts = UncheckedBox((mean, a, b))
+        let xp = UncheckedBox(x), gp = UncheckedBox(g), yp = UncheckedBox(y), wp = UncheckedBox(winners)
+        let pp = SendablePtr(partial), consts = UncheckedBox(mean)
         Threads.parallelFor(n) { img in
             typealias K = SIMDKernels
-            let (mean, a, b) = consts.value
+            let mean = consts.value
             let acc = pp.p + img * 2 * c, xi = xp.value + img * h * w * c
             // 8 channels at a time over every pooled cell, the sums held in registers (c is a multiple of 8):
             // each channel still adds its terms in cell order, as a loop per channel would
             for ch in stride(from: 0, to: c, by: 8) {
-                let av = K.F8(a[ch..<(ch + 8)]), bv = K.F8(b[ch..<(ch + 8)]), mv = K.F8(mean[ch..<(ch + 8)])
+                let mv = K.F8(mean[ch..<(ch + 8)])
                 var s1 = K.F8(), s2 = K.F8()
                 for o in stride(from: img * per + ch, to: (img + 1) * per, by: c) {
                     let at = UnsafeRawPointer(wp.value + o).loadUnaligned(as: K.I8.self)
                     var xv = K.F8()
                     for j in 0..<8 { xv[j] = xi[Int(at[j])] }
-                    // a select, not a branch: which winners the ReLU passed is a coin toss
-                    let gv = K.load(gp.value + o).replacing(with: 0, where: .!(xv * av + bv .> 0))
+                    // a select, not a branch: which winners the ReLU passed (a positive pooled output, as in
+                    // `scatter`) is a coin toss
+                    let gv = K.load(gp.value + o).replacing(with: 0, where: .!(K.load(yp.value + o) .> 0))
                     s1 += gv
                     s2 += gv * (xv - mv)
                 }
