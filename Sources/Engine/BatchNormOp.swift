@@ -32,7 +32,8 @@ extension Tape {
             let xp = self.value(x).ptr
             guard let k = self.batchNormGrad(norm, input: xp, dy: dy, rows: rows, gamma: gammaV, beta: betaV,
                                              inputNeedsGrad: self.needs[x.id]) else { return }
-            BatchNormKernels.inputGrad(xp, dy.ptr, rows: rows, channels: c, mean: norm.mean, k0: k.0, k1: k.1, k2: k.2)
+            BatchNormKernels.inputGrad(xp, dy.ptr, rows: rows, channels: c, mean: norm.mean, k0: k.0, k1: k.1, k2: k.2,
+                                       gate: norm.gate.byInput)
             self.accumulate(x, dy)
         }
     }
@@ -41,9 +42,14 @@ extension Tape {
     struct Normalized {
         let y: Tensor
         let mean: [Float], invstd: [Float]
-        /// The output when ReLU is fused: backward masks the incoming gradient by it.
-        let reluOutput: Tensor?
+        /// The affine form y = x*a + b (+ residual) of the normalisation.
+        let a: [Float], b: [Float]
+        let relu: Bool, residual: Bool
         let training: Bool
+
+        /// Where a fused ReLU passed: without a residual, where x*a + b is positive (the input is read in
+        /// backward anyway); with one, where the output is.
+        var gate: ReluGate { !relu ? .none : residual ? .output(y) : .input(a: a, b: b) }
     }
 
     /// y = gamma * (x - mean) * invstd + beta (+ residual) (then ReLU). Training tapes take the batch statistics from
@@ -54,7 +60,8 @@ extension Tape {
         let y = Tensor(uninitialized: x.shape)
         BatchNormKernels.normalize(x.ptr, y.ptr, rows: x.count / bn.channels, channels: bn.channels, a, b, relu: relu,
                                    residual: residual?.ptr)
-        return Normalized(y: y, mean: mean, invstd: invstd, reluOutput: relu ? y : nil, training: moments != nil)
+        return Normalized(y: y, mean: mean, invstd: invstd, a: a, b: b, relu: relu, residual: residual != nil,
+                          training: moments != nil)
     }
 
     /// Per-channel mean and 1/std (batch ones from `moments`, updating the running averages; else the running
@@ -89,13 +96,15 @@ extension Tape {
         return (mean, invstd, a, b)
     }
 
-    /// Backward of `normalize` up to the input gradient: masks dy in place by the fused ReLU, adds the gamma
-    /// and beta gradients, and returns the constants of dx = k0 * (dy - k1 - (x - mean) * k2), or nil when the
-    /// input needs no gradient. A backward closure owns its incoming gradient, so dx may overwrite dy.
+    /// Backward of `normalize` up to the input gradient: adds the gamma and beta gradients, and returns the
+    /// constants of dx = k0 * (dy - k1 - (x - mean) * k2), or nil when the input needs no gradient. dy is masked
+    /// in place by a fused ReLU gated by its output; one gated by its input leaves dy as it is, and the input
+    /// gradient must apply `norm.gate.byInput`. A backward closure owns its incoming gradient, so dx may
+    /// overwrite dy.
     func batchNormGrad(_ norm: Normalized, input x: UnsafePointer<Float>, dy: Tensor, rows: Int, gamma gammaV: Var,
                        beta betaV: Var, inputNeedsGrad: Bool) -> ([Float], [Float], [Float])? {
         // sums[j] = sum dy, sums[c+j] = sum dy * xhat
-        let sums = BatchNormKernels.gradSums(x, dy.ptr, mask: norm.reluOutput?.ptr, rows: rows, channels: norm.mean.count,
+        let sums = BatchNormKernels.gradSums(x, dy.ptr, gate: norm.gate, rows: rows, channels: norm.mean.count,
                                              norm.mean, norm.invstd)
         return batchNormGrad(sums: sums, invstd: norm.invstd, training: norm.training, rows: rows, gamma: gammaV,
                              beta: betaV, inputNeedsGrad: inputNeedsGrad)
@@ -217,33 +226,39 @@ enum BatchNormKernels {
         }
     }
 
-    /// Per channel: sum of dy (first c) and sum of dy * xhat (next c). With a mask (the fused ReLU's output),
-    /// dy is first zeroed in place where the mask is 0.
-    static func gradSums(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>?,
+    /// Per channel: sum of dy (first c) and sum of dy * xhat (next c), dy taken as 0 where the gate is shut.
+    /// A gate on the output also zeroes dy there in place (a residual's gradient is that masked dy).
+    static func gradSums(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, gate: ReluGate,
                          rows: Int, channels c: Int, _ mean: [Float], _ invstd: [Float]) -> [Double] {
         let grain = Reduce.grainRows
         let chunks = (rows + grain - 1) / grain
         let lanes = LanePattern(channels: c)
-        let consts = lanes.tiled([mean])
+        let byInput = gate.byInput
+        let consts = lanes.tiled([mean] + (byInput.map { [$0.a, $0.b] } ?? []))
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: max(1, chunks * 2 * c))
         defer { consts.deallocate(); partial.deallocate() }
-        let xp = UncheckedBox(x), gp = SendablePtr(dy), yp = UncheckedBox(mask), pp = SendablePtr(partial)
-        let cp = UncheckedBox(UnsafePointer(consts))
+        let xp = UncheckedBox(x), gp = SendablePtr(dy), pp = SendablePtr(partial), yp = UncheckedBox(gate.output)
+        let cp = UncheckedBox(UnsafePointer(consts)), gated = byInput != nil
         Threads.parallelChunks(rows, grain: grain) { k, range in
             let x = xp.value + range.lowerBound * c, g = gp.p + range.lowerBound * c
-            let y = yp.value.map { $0 + range.lowerBound * c }, m = cp.value
+            let y = yp.value.map { $0 + range.lowerBound * c }
+            let m = cp.value, a = m + lanes.period, b = a + lanes.period
             lanes.withScratch { acc, acc2 in
                 acc.update(repeating: 0, count: lanes.period)
                 acc2.update(repeating: 0, count: lanes.period)
                 lanes.forEach(range.count * c) { e, l in
                     var d = K.load(g + e)
-                    if let y { d = d.replacing(with: 0, where: K.load(y + e) .<= 0); K.store(d, g + e) }
+                    let xv = K.load(x + e)
+                    if let y { d = d.replacing(with: 0, where: .!(K.load(y + e) .> 0)); K.store(d, g + e) }
+                    if gated { d = d.replacing(with: 0, where: .!(xv * K.load(a + l) + K.load(b + l) .> 0)) }
                     K.store(K.load(acc + l) + d, acc + l)
-                    K.store(K.load(acc2 + l) + d * (K.load(x + e) - K.load(m + l)), acc2 + l)
+                    K.store(K.load(acc2 + l) + d * (xv - K.load(m + l)), acc2 + l)
                 } tail: { e, l in
-                    if let y, !(y[e] > 0) { g[e] = 0 }
-                    acc[l] += g[e]
-                    acc2[l] += g[e] * (x[e] - m[l])
+                    var d = g[e]
+                    if let y, !(y[e] > 0) { d = 0; g[e] = 0 }
+                    if gated, !(x[e] * a[l] + b[l] > 0) { d = 0 }
+                    acc[l] += d
+                    acc2[l] += d * (x[e] - m[l])
                 }
                 lanes.fold(acc, into: pp.p + k * 2 * c)
                 lanes.fold(acc2, into: pp.p + k * 2 * c + c)
@@ -261,10 +276,12 @@ enum BatchNormKernels {
         return sums
     }
 
-    /// dx = k0 * (dy - k1 - (x - mean) * k2), written over dy (`withoutGradient`: as if dy were 0, not read).
+    /// dx = k0 * (dy - k1 - (x - mean) * k2), written over dy (`withoutGradient`: as if dy were 0, not read;
+    /// `gate`: dy taken as 0 where x*a + b is not positive).
     static func inputGrad(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, rows: Int, channels c: Int,
-                          mean: [Float], k0: [Float], k1: [Float], k2: [Float], withoutGradient: Bool = false) {
-        let grad = InputGrad(channels: c, mean: mean, k0: k0, k1: k1, k2: k2)
+                          mean: [Float], k0: [Float], k1: [Float], k2: [Float], gate: (a: [Float], b: [Float])? = nil,
+                          withoutGradient: Bool = false) {
+        let grad = InputGrad(channels: c, mean: mean, k0: k0, k1: k1, k2: k2, gate: gate)
         defer { grad.deallocate() }
         let xp = UncheckedBox(x), gp = SendablePtr(dy)
         Threads.parallelChunks(rows, grain: 256) { _, range in
@@ -276,10 +293,13 @@ enum BatchNormKernels {
     struct InputGrad: @unchecked Sendable {
         let lanes: LanePattern
         let consts: UnsafeMutablePointer<Float>
+        let gated: Bool
 
-        init(channels c: Int, mean: [Float], k0: [Float], k1: [Float], k2: [Float]) {
+        /// `gate`: a fused ReLU's affine form, dy taken as 0 where x*a + b is not positive.
+        init(channels c: Int, mean: [Float], k0: [Float], k1: [Float], k2: [Float], gate: (a: [Float], b: [Float])? = nil) {
             lanes = LanePattern(channels: c)
-            consts = lanes.tiled([mean, k0, k1, k2])
+            consts = lanes.tiled([mean, k0, k1, k2] + (gate.map { [$0.a, $0.b] } ?? []))
+            gated = gate != nil
         }
 
         func deallocate() { consts.deallocate() }
@@ -290,15 +310,32 @@ enum BatchNormKernels {
         func apply(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, rows: Range<Int>,
                    into out: UnsafeMutablePointer<Float>? = nil, withoutGradient: Bool = false) {
             let c = lanes.channels, x = x + rows.lowerBound * c, g = dy + rows.lowerBound * c, o = out ?? g
-            let p = lanes.period, m = UnsafePointer(consts), k0 = m + p, k1 = k0 + p, k2 = k1 + p
+            let p = lanes.period, m = UnsafePointer(consts), k0 = m + p, k1 = k0 + p, k2 = k1 + p, a = k2 + p, b = a + p
+            let gated = self.gated
             lanes.forEach(rows.count * c) { e, l in
-                let d = withoutGradient ? K.F8() : K.load(g + e)
-                K.store(K.load(k0 + l) * (d - K.load(k1 + l) - (K.load(x + e) - K.load(m + l)) * K.load(k2 + l)), o + e)
+                let xv = K.load(x + e)
+                var d = withoutGradient ? K.F8() : K.load(g + e)
+                if gated { d = d.replacing(with: 0, where: .!(xv * K.load(a + l) + K.load(b + l) .> 0)) }
+                K.store(K.load(k0 + l) * (d - K.load(k1 + l) - (xv - K.load(m + l)) * K.load(k2 + l)), o + e)
             } tail: { e, l in
-                o[e] = k0[l] * ((withoutGradient ? 0 : g[e]) - k1[l] - (x[e] - m[l]) * k2[l])
+                var d = withoutGradient ? 0 : g[e]
+                if gated, !(x[e] * a[l] + b[l] > 0) { d = 0 }
+                o[e] = k0[l] * (d - k1[l] - (x[e] - m[l]) * k2[l])
             }
         }
     }
+}
+
+/// Where a fused ReLU let the gradient through, for backward's loops.
+enum ReluGate {
+    case none
+    /// Where this output (the ReLU's) is positive.
+    case output(Tensor)
+    /// Where x*a + b, the same float the forward computed from its input x, is positive.
+    case input(a: [Float], b: [Float])
+
+    var output: UnsafePointer<Float>? { if case .output(let y) = self { UnsafePointer(y.ptr) } else { nil } }
+    var byInput: (a: [Float], b: [Float])? { if case .input(let a, let b) = self { (a, b) } else { nil } }
 }
 
 /// Per-channel constants of a row-major [rows, c] tensor as seen by 8-lane vectors: a period of

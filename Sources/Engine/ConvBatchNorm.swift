@@ -86,10 +86,12 @@ extension Tape {
             let needX = self.needs[x.id], needW = self.needs[w.id]
             let k = self.batchNormGrad(norm, input: z.ptr, dy: dy, rows: rows, gamma: gamma, beta: beta,
                                        inputNeedsGrad: needX || needW)
-            // dy is now masked by the ReLU: it is the residual's gradient as it stands (and is only read below)
+            // with a residual, dy is now masked by the ReLU: it is the residual's gradient as it stands (and is
+            // only read below)
             if let residual, self.needs[residual.id] { self.accumulate(residual, dy) }
             guard let k else { return }
-            let grad = BatchNormKernels.InputGrad(channels: cout, mean: norm.mean, k0: k.0, k1: k.1, k2: k.2)
+            let grad = BatchNormKernels.InputGrad(channels: cout, mean: norm.mean, k0: k.0, k1: k.1, k2: k.2,
+                                                  gate: norm.gate.byInput)
             defer { grad.deallocate() }
             let dx = needX ? Tensor(uninitialized: x.shape) : nil
             let groups = min(8, blocks.count), size = cin * cout

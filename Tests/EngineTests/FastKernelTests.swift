@@ -129,22 +129,29 @@ extension FastKernelTests {
                 }
             }
             let fm = mean.map(Float.init), invstd = (0..<c).map { Float(0.5 + Double($0) * 0.1) }
-            let g = dy.copy()
-            let sums = BatchNormKernels.gradSums(x.ptr, g.ptr, mask: mask.ptr, rows: rows, channels: c, fm, invstd)
-            var want = [Double](repeating: 0, count: 2 * c)
-            for e in 0..<(rows * c) {
-                let j = e % c, d = mask.data[e] > 0 ? Double(dy.data[e]) : 0
-                XCTAssertEqual(g.data[e], Float(d), "masked dy c=\(c) at \(e)")
-                want[j] += d
-                want[c + j] += d * (Double(x.data[e]) - Double(fm[j])) * Double(invstd[j])
-            }
-            for j in 0..<(2 * c) { XCTAssertEqual(sums[j], want[j], accuracy: 1e-4 * max(1, abs(want[j])), "sums c=\(c)") }
-            let k0 = a, k1 = b, k2 = invstd
-            BatchNormKernels.inputGrad(x.ptr, g.ptr, rows: rows, channels: c, mean: fm, k0: k0, k1: k1, k2: k2)
-            for e in 0..<(rows * c) {
-                let j = e % c, d: Float = mask.data[e] > 0 ? dy.data[e] : 0
-                XCTAssertEqual(g.data[e], k0[j] * (d - k1[j] - (x.data[e] - fm[j]) * k2[j]), accuracy: 1e-5,
-                               "inputGrad c=\(c) at \(e)")
+            let k0 = (0..<c).map { Float($0) * 0.07 + 0.4 }, k1 = (0..<c).map { Float($0) * 0.02 - 0.1 }, k2 = invstd
+            // a gate on an output masks dy in place; one on the input (x*a + b, here positive for about half of
+            // the entries) leaves dy alone, and the input gradient applies it again
+            for byInput in [false, true] {
+                let passed = { (e: Int) -> Bool in byInput ? x.data[e] * a[e % c] + b[e % c] > 0 : mask.data[e] > 0 }
+                let g = dy.copy()
+                let sums = BatchNormKernels.gradSums(x.ptr, g.ptr, gate: byInput ? .input(a: a, b: b) : .output(mask),
+                                                     rows: rows, channels: c, fm, invstd)
+                var want = [Double](repeating: 0, count: 2 * c)
+                for e in 0..<(rows * c) {
+                    let j = e % c, d = passed(e) ? Double(dy.data[e]) : 0
+                    XCTAssertEqual(g.data[e], byInput ? dy.data[e] : Float(d), "dy after gradSums c=\(c) at \(e)")
+                    want[j] += d
+                    want[c + j] += d * (Double(x.data[e]) - Double(fm[j])) * Double(invstd[j])
+                }
+                for j in 0..<(2 * c) { XCTAssertEqual(sums[j], want[j], accuracy: 1e-4 * max(1, abs(want[j])), "sums c=\(c)") }
+                BatchNormKernels.inputGrad(x.ptr, g.ptr, rows: rows, channels: c, mean: fm, k0: k0, k1: k1, k2: k2,
+                                           gate: byInput ? (a, b) : nil)
+                for e in 0..<(rows * c) {
+                    let j = e % c, d: Float = passed(e) ? dy.data[e] : 0
+                    XCTAssertEqual(g.data[e], k0[j] * (d - k1[j] - (x.data[e] - fm[j]) * k2[j]), accuracy: 1e-5,
+                                   "inputGrad c=\(c) at \(e)")
+                }
             }
         }
     }
