@@ -3,8 +3,9 @@
 /// The stem's normalised map is the largest tensor of a step (16 MB at batch 16, 128 px) and the pool keeps a
 /// quarter of it. Here the pool reads the conv output and normalises each window on the fly, so the full-size
 /// normalised map is never written; in backward the batch-norm sums are taken over the pooled gradient at its
-/// winners only, and the input gradient is one dense write plus a scatter at the winners, instead of a
-/// zero-filled full-size gradient, a scatter and two more full passes.
+/// winners only (forward keeps the input at each winner, so they stream instead of gathering), and the input
+/// gradient is one dense write plus a scatter at the winners, image by image while the image is in cache,
+/// instead of a zero-filled full-size gradient, a scatter and two more full passes.
 extension Tape {
     /// maxPool3x3s2(relu(batchNorm(x))). Falls back to the three ops on inference tapes and when the channels
     /// are not a multiple of 8.
@@ -49,26 +50,25 @@ extension Tape {
         let (mean, invstd, a, b) = statistics(bn, rows: pool.rows, moments: moments, gamma: gamma, beta: beta)
         let y = Tensor(uninitialized: pool.outputShape)
         let winners = Winners(count: y.count)
-        pool.forward(xt.ptr, a, b, y: y.ptr, winners: winners.index)
+        pool.forward(xt.ptr, a, b, y: y.ptr, winners: winners)
         return record(y, needsGrad: anyNeeds([x, gamma, beta]), op: "batchNorm+relu+maxPool") { [unowned self] g in
-            let sums = pool.gradSums(xt.ptr, g.ptr, y: y.ptr, winners: winners.index, mean: mean, invstd: invstd)
+            let sums = pool.gradSums(g.ptr, y: y.ptr, winners: winners, mean: mean, invstd: invstd)
             guard let k = self.batchNormGrad(sums: sums, invstd: invstd, training: true, rows: pool.rows, gamma: gamma,
                                              beta: beta, inputNeedsGrad: self.needs[x.id]) else { return }
-            // dx = k0 * (dy - k1 - (x - mean) * k2): the terms without dy everywhere, then k0 * dy at the winners
             let dx = Tensor(uninitialized: x.shape)
-            BatchNormKernels.inputGrad(xt.ptr, dx.ptr, rows: pool.rows, channels: pool.c, mean: mean, k0: k.0, k1: k.1,
-                                       k2: k.2, withoutGradient: true)
-            pool.scatter(y.ptr, g.ptr, winners: winners.index, k0: k.0, into: dx.ptr)
+            pool.inputGrad(xt.ptr, y.ptr, g.ptr, winners: winners, mean: mean, k: k, into: dx.ptr)
             self.accumulate(x, dx)
         }
     }
 }
 
-/// Which input cell won each pooled output (its flat index within the image), kept for backward.
+/// Which input cell won each pooled output (its flat index within the image) and that cell's input value,
+/// kept for backward.
 final class Winners: @unchecked Sendable {
     let index: UnsafeMutablePointer<Int32>
-    init(count: Int) { index = .allocate(capacity: count) }
-    deinit { index.deallocate() }
+    let x: UnsafeMutablePointer<Float>
+    init(count: Int) { index = .allocate(capacity: count); x = .allocate(capacity: count) }
+    deinit { index.deallocate(); x.deallocate() }
 }
 
 /// The loops of `batchNormReluMaxPool`, each parallel over images (a winner is always in its own image).
@@ -86,7 +86,7 @@ struct NormPool: Sendable {
     /// y = max over each window of relu(x*a + b), with the same values and tie rule as batchNorm+relu then
     /// maxPool3x3s2: the first cell inside the image seeds the max, a later one wins only when strictly greater.
     func forward(_ x: UnsafePointer<Float>, _ a: [Float], _ b: [Float], y: UnsafeMutablePointer<Float>,
-                 winners: UnsafeMutablePointer<Int32>) {
+                 winners: Winners) {
         typealias K = SIMDKernels
         let xp = UncheckedBox(x), yp = SendablePtr(y), wp = UncheckedBox(winners), consts = UncheckedBox((a, b))
         Threads.parallelFor(n) { img in
@@ -100,20 +100,22 @@ struct NormPool: Sendable {
                         let x0 = max(0, ox * 2 - padLeft), x1 = min(w, ox * 2 - padLeft + 3)
                         for ch in stride(from: 0, to: c, by: 8) {
                             let av = K.load(a.baseAddress! + ch), bv = K.load(b.baseAddress! + ch)
-                            var best = K.F8(), win = K.I8(), seeded = false
+                            var best = K.F8(), win = K.I8(), winX = K.F8(), seeded = false
                             for iy in y0..<y1 {
                                 for ix in x0..<x1 {
                                     let at = (iy * w + ix) * c + ch
-                                    let v = K.load(xi + at) * av + bv
+                                    let xv = K.load(xi + at), v = xv * av + bv
                                     let r = v.replacing(with: 0, where: v .< 0)
                                     let m = seeded ? r .> best : everyLane
                                     best = best.replacing(with: r, where: m)
                                     win = win.replacing(with: K.I8(repeating: Int32(at)) &+ lanes, where: m)
+                                    winX = winX.replacing(with: xv, where: m)
                                     seeded = true
                                 }
                             }
                             K.store(best, yp.p + o + ch)
-                            UnsafeMutableRawPointer(wp.value + o + ch).storeBytes(of: win, as: K.I8.self)
+                            K.store(winX, wp.value.x + o + ch)
+                            UnsafeMutableRawPointer(wp.value.index + o + ch).storeBytes(of: win, as: K.I8.self)
                         }
                     }
                 }
@@ -123,58 +125,55 @@ struct NormPool: Sendable {
 
     /// Per channel: sum of dy (first c) and of dy * xhat (next c), dy being the pooled gradient scattered to
     /// the winners the ReLU passed (a cell that wins twice counts twice, as its summed gradient would). Per
-    /// image, then in image order in Double.
-    func gradSums(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, y: UnsafePointer<Float>,
-                  winners: UnsafePointer<Int32>, mean: [Float], invstd: [Float]) -> [Double] {
+    /// image, each channel's terms in cell order, then images in order in Double.
+    func gradSums(_ g: UnsafePointer<Float>, y: UnsafePointer<Float>, winners: Winners, mean: [Float],
+                  invstd: [Float]) -> [Double] {
         precondition(c % 8 == 0, "NormPool.gradSums: \(c) channels, needs a multiple of 8")
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: n * 2 * c)
         defer { partial.deallocate() }
         let per = ho * wo * c
-        let xp = UncheckedBox(x), gp = UncheckedBox(g), yp = UncheckedBox(y), wp = UncheckedBox(winners)
-        let pp = SendablePtr(partial), consts = UncheckedBox(mean)
+        let gp = UncheckedBox(g), yp = UncheckedBox(y), wp = UncheckedBox(winners), pp = SendablePtr(partial)
+        let consts = UncheckedBox(mean)
         Threads.parallelFor(n) { img in
             typealias K = SIMDKernels
-            let mean = consts.value
-            let acc = pp.p + img * 2 * c, xi = xp.value + img * h * w * c
-            // 8 channels at a time over every pooled cell, the sums held in registers (c is a multiple of 8):
-            // each channel still adds its terms in cell order, as a loop per channel would
-            for ch in stride(from: 0, to: c, by: 8) {
-                let mv = K.F8(mean[ch..<(ch + 8)])
-                var s1 = K.F8(), s2 = K.F8()
-                for o in stride(from: img * per + ch, to: (img + 1) * per, by: c) {
-                    let at = UnsafeRawPointer(wp.value + o).loadUnaligned(as: K.I8.self)
-                    var xv = K.F8()
-                    for j in 0..<8 { xv[j] = xi[Int(at[j])] }
-                    // a select, not a branch: which winners the ReLU passed (a positive pooled output, as in
-                    // `scatter`) is a coin toss
-                    let gv = K.load(gp.value + o).replacing(with: 0, where: .!(K.load(yp.value + o) .> 0))
-                    s1 += gv
-                    s2 += gv * (xv - mv)
+            let s1 = pp.p + img * 2 * c, s2 = s1 + c
+            s1.update(repeating: 0, count: 2 * c)
+            consts.value.withUnsafeBufferPointer { mean in
+                for o in stride(from: img * per, to: (img + 1) * per, by: c) {
+                    for ch in stride(from: 0, to: c, by: 8) {
+                        // a select, not a branch: which winners the ReLU passed (a positive pooled output, as in
+                        // `scatter`) is a coin toss
+                        let gv = K.load(gp.value + o + ch).replacing(with: 0, where: .!(K.load(yp.value + o + ch) .> 0))
+                        K.store(K.load(s1 + ch) + gv, s1 + ch)
+                        K.store(K.load(s2 + ch) + gv * (K.load(wp.value.x + o + ch) - K.load(mean.baseAddress! + ch)), s2 + ch)
+                    }
                 }
-                K.store(s1, acc + ch)
-                K.store(s2, acc + c + ch)
             }
         }
         return BatchNormKernels.mergeGradSums(partial, parts: n, invstd)
     }
 
-    /// dx[winner] += k0 * dy at the winners the ReLU passed, which are those whose pooled output y is positive
-    /// (y is the winner's relu(x*a + b), the same float): no read of x at the winners.
-    func scatter(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, winners: UnsafePointer<Int32>, k0: [Float],
-                 into dx: UnsafeMutablePointer<Float>) {
-        precondition(c % 8 == 0, "NormPool.scatter: \(c) channels, needs a multiple of 8")
-        let per = ho * wo * c
-        let yp = UncheckedBox(y), gp = UncheckedBox(g), wp = UncheckedBox(winners), dp = SendablePtr(dx)
-        let consts = UncheckedBox(k0)
+    /// dx = k0 * (dy - k1 - (x - mean) * k2), dy being the pooled gradient at the winners the ReLU passed (whose
+    /// pooled output y is positive: y is the winner's relu(x*a + b), the same float) and 0 elsewhere: the dense
+    /// terms over an image, then k0 * dy added at its winners while the image's dx is in cache.
+    func inputGrad(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, winners: Winners,
+                   mean: [Float], k: (k0: [Float], k1: [Float], k2: [Float]), into dx: UnsafeMutablePointer<Float>) {
+        precondition(c % 8 == 0, "NormPool.inputGrad: \(c) channels, needs a multiple of 8")
+        let grad = BatchNormKernels.InputGrad(channels: c, mean: mean, k0: k.k0, k1: k.k1, k2: k.k2)
+        defer { grad.deallocate() }
+        let per = ho * wo * c, cells = h * w
+        let xp = UncheckedBox(x), yp = UncheckedBox(y), gp = UncheckedBox(g), wp = UncheckedBox(winners)
+        let dp = SendablePtr(dx), consts = UncheckedBox(k.k0)
         Threads.parallelFor(n) { img in
             typealias K = SIMDKernels
-            let d = dp.p + img * h * w * c
+            grad.apply(xp.value, dp.p, rows: (img * cells)..<((img + 1) * cells), withoutGradient: true)
+            let d = dp.p + img * cells * c
             consts.value.withUnsafeBufferPointer { k0 in
                 for o in stride(from: img * per, to: (img + 1) * per, by: c) {
                     for ch in stride(from: 0, to: c, by: 8) {
                         let passed = K.load(yp.value + o + ch) .> 0
                         let v = (K.load(k0.baseAddress! + ch) * K.load(gp.value + o + ch)).replacing(with: 0, where: .!passed)
-                        let at = UnsafeRawPointer(wp.value + o + ch).loadUnaligned(as: K.I8.self)
+                        let at = UnsafeRawPointer(wp.value.index + o + ch).loadUnaligned(as: K.I8.self)
                         for j in 0..<8 { d[Int(at[j])] += v[j] }
                     }
                 }
