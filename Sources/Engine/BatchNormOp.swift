@@ -304,6 +304,9 @@ enum BatchNormKernels {
 
         func deallocate() { consts.deallocate() }
 
+        /// k0 per channel (a multiple of 8 channels: one period is one row).
+        var k0: UnsafePointer<Float> { UnsafePointer(consts + lanes.period) }
+
         /// dx = k0 * (dy - k1 - (x - mean) * k2) on rows (any range: the lane pattern restarts on every row
         /// boundary), written over dy, or with `into` to a buffer that holds just these rows; `withoutGradient`:
         /// dy is taken as 0.

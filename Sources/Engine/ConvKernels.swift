@@ -215,20 +215,32 @@ enum ConvKernels {
     /// thread count.
     static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                dw: UnsafeMutablePointer<Float>) {
-        let bpi = g.blocksPerImage, rows = g.rowsPerImage, kkc = g.kkc, size = kkc * g.cout
+        let rows = g.rowsPerImage, dyP = UncheckedBox(dy)
+        weightGradient(g, x: x, dw: dw) { image, range, _ in dyP.value + (image * rows + range.lowerBound) * g.cout }
+    }
+
+    /// The same with each block's dy made on demand: `dyBlock(image, rows, scratch)` returns the block's
+    /// [rows.count, cout] gradient, either in place or written to scratch (room for one block), so a fused
+    /// backward can make dy in cache right before the product instead of writing the whole of it first.
+    static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>,
+                               dyBlock: (Int, Range<Int>, UnsafeMutablePointer<Float>) -> UnsafePointer<Float>) {
+        let bpi = g.blocksPerImage, kkc = g.kkc, size = kkc * g.cout
         let blocks = g.n * bpi, parts = min(8, blocks)
         let partials = UnsafeMutablePointer<Float>.allocate(capacity: parts * size)
         defer { partials.deallocate() }
-        let xP = UncheckedBox(x), dyP = UncheckedBox(dy), pP = SendablePtr(partials)
-        Threads.parallelFor(parts) { p in
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: g.blockRows * kkc)
-            defer { col.deallocate() }
-            for t in (p * blocks / parts)..<((p + 1) * blocks / parts) {
-                let image = t / bpi, range = g.blockRange(t % bpi)
-                g.im2col(xP.value + image * g.h * g.w * g.cin, col, rows: range)
-                sgemmPart(true, false, kkc, g.cout, range.count, 1, col, kkc,
-                          dyP.value + (image * rows + range.lowerBound) * g.cout, g.cout,
-                          t == p * blocks / parts ? 0 : 1, pP.p + p * size, g.cout)
+        let xP = UncheckedBox(x), pP = SendablePtr(partials)
+        withoutActuallyEscaping(dyBlock) { dyBlock in
+            let dyB = UncheckedBox(dyBlock)
+            Threads.parallelFor(parts) { p in
+                let col = UnsafeMutablePointer<Float>.allocate(capacity: g.blockRows * kkc)
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: g.blockRows * g.cout)
+                defer { col.deallocate(); scratch.deallocate() }
+                for t in (p * blocks / parts)..<((p + 1) * blocks / parts) {
+                    let image = t / bpi, range = g.blockRange(t % bpi)
+                    g.im2col(xP.value + image * g.h * g.w * g.cin, col, rows: range)
+                    sgemmPart(true, false, kkc, g.cout, range.count, 1, col, kkc, dyB.value(image, range, scratch), g.cout,
+                              t == p * blocks / parts ? 0 : 1, pP.p + p * size, g.cout)
+                }
             }
         }
         Reduce.sumParts(partials, count: parts, size: size, into: dw)

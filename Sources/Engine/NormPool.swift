@@ -5,7 +5,9 @@
 /// normalised map is never written; in backward the batch-norm sums are taken over the pooled gradient at its
 /// winners only (forward keeps the input at each winner, so they stream instead of gathering), and the input
 /// gradient is one dense write plus a scatter at the winners, image by image while the image is in cache,
-/// instead of a zero-filled full-size gradient, a scatter and two more full passes.
+/// instead of a zero-filled full-size gradient, a scatter and two more full passes. After the stem's conv, whose
+/// input (the images) needs no gradient, that input gradient is made a block at a time inside the conv's
+/// weight gradient and never written out whole.
 extension Tape {
     /// maxPool3x3s2(relu(batchNorm(x))). Falls back to the three ops on inference tapes and when the channels
     /// are not a multiple of 8.
@@ -15,8 +17,8 @@ extension Tape {
 
     /// maxPool3x3s2(relu(batchNorm(conv(x)))) for the stem's conv: the conv takes batch norm's moments from
     /// each block of its output while the block is in cache (the same 64-row chunks, so the same bits), which
-    /// saves a pass over the step's largest tensor. Falls back to the separate conv where its blocks do not
-    /// line up with those chunks.
+    /// saves a pass over the step's largest tensor; when x needs no gradient, the conv and the pool are one
+    /// node. Falls back to the separate conv where its blocks do not line up with those chunks.
     public func convBatchNormReluMaxPool(_ x: Var, _ conv: Conv2D, _ bn: BatchNorm) -> Var {
         let w = param(conv.kernel)
         let g = ConvGeometry(x: x.shape, w: w.shape, stride: conv.stride)
@@ -28,13 +30,38 @@ extension Tape {
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: rows / Reduce.grainRows * 2 * c)
         defer { partial.deallocate() }
         let pP = SendablePtr(partial)
-        let z = conv2d(x, w, bias: nil, stride: conv.stride) { block, out in
+        let momentsOfBlock = { (block: Range<Int>, out: UnsafeMutablePointer<Float>) in
             for lo in stride(from: block.lowerBound, to: block.upperBound, by: Reduce.grainRows) {
                 BatchNormKernels.chunkMoments(out + (lo - block.lowerBound) * c, rows: Reduce.grainRows, lanes,
                                               into: pP.p + lo / Reduce.grainRows * 2 * c)
             }
         }
-        return batchNormReluMaxPool(z, bn, moments: BatchNormKernels.mergeMoments(partial, rows: rows, channels: c))
+        guard !needs[x.id] else {
+            let z = conv2d(x, w, bias: nil, stride: conv.stride, eachBlock: momentsOfBlock)
+            return batchNormReluMaxPool(z, bn, moments: BatchNormKernels.mergeMoments(partial, rows: rows, channels: c))
+        }
+        // (the parameters first: the profiler puts the time since the last node on the next one)
+        let gamma = param(bn.gamma), beta = param(bn.beta)
+        let z = Tensor(uninitialized: [g.n, g.ho, g.wo, c])
+        let xt = value(x), wt = value(w)
+        ConvKernels.forward(g, x: xt.ptr, w: wt.ptr, bias: nil, y: z.ptr, eachBlock: momentsOfBlock)
+        let pooled = normPool(z, bn, moments: BatchNormKernels.mergeMoments(partial, rows: rows, channels: c),
+                              gamma: gamma, beta: beta)
+        let pool = pooled.pool, macs = Double(rows * g.kkc * c)
+        return record(pooled.y, needsGrad: anyNeeds([w, gamma, beta]), op: "conv+bn+relu+maxPool",
+                      flops: (2 * macs, 2 * macs)) { [unowned self] dy in
+            guard let k = self.batchNormGrad(pooled, dy, gamma: gamma, beta: beta, inputNeedsGrad: self.needs[w.id]) else {
+                return
+            }
+            let dw = Tensor(uninitialized: w.shape), grad = pooled.inputGrad(k)
+            let zP = UncheckedBox(UnsafePointer(z.ptr)), dyP = UncheckedBox(UnsafePointer(dy.ptr))
+            defer { grad.deallocate() }
+            ConvKernels.weightGradient(g, x: xt.ptr, dw: dw.ptr) { image, cells, scratch in
+                pool.inputGrad(image: image, cells: cells, zP.value, pooled, dyP.value, grad, into: scratch)
+                return UnsafePointer(scratch)
+            }
+            self.accumulate(w, dw)
+        }
     }
 
     /// batchNormReluMaxPool with the batch moments of x already taken, if they were.
@@ -43,22 +70,58 @@ extension Tape {
         guard training, x.shape.count == 4, bn.channels % 8 == 0 else {
             return maxPool3x3s2(batchNorm(x, bn, gamma: gamma, beta: beta, relu: true))
         }
+        let xt = value(x)
+        let pooled = normPool(xt, bn, moments: given, gamma: gamma, beta: beta)
+        let pool = pooled.pool
+        return record(pooled.y, needsGrad: anyNeeds([x, gamma, beta]), op: "batchNorm+relu+maxPool") { [unowned self] g in
+            guard let k = self.batchNormGrad(pooled, g, gamma: gamma, beta: beta, inputNeedsGrad: self.needs[x.id]) else {
+                return
+            }
+            let dx = Tensor(uninitialized: x.shape), grad = pooled.inputGrad(k)
+            defer { grad.deallocate() }
+            let xP = UncheckedBox(UnsafePointer(xt.ptr)), gP = UncheckedBox(UnsafePointer(g.ptr)), dxP = SendablePtr(dx.ptr)
+            let cells = pool.h * pool.w
+            Threads.parallelFor(pool.n) { img in
+                pool.inputGrad(image: img, cells: 0..<cells, xP.value, pooled, gP.value, grad,
+                               into: dxP.p + img * cells * pool.c)
+            }
+            self.accumulate(x, dx)
+        }
+    }
+
+    /// The pool's forward on the batch-norm input x (moments: if already taken).
+    func normPool(_ x: Tensor, _ bn: BatchNorm, moments given: (mean: [Double], m2: [Double])?, gamma: Var,
+                  beta: Var) -> NormPooled {
         let pool = NormPool(x.shape)
         precondition(pool.c == bn.channels, "batchNormReluMaxPool \(bn.name): input \(x.shape), layer has \(bn.channels) channels")
-        let xt = value(x)
-        let moments = given ?? BatchNormKernels.moments(xt.ptr, rows: pool.rows, channels: pool.c)
+        let moments = given ?? BatchNormKernels.moments(x.ptr, rows: pool.rows, channels: pool.c)
         let (mean, invstd, a, b) = statistics(bn, rows: pool.rows, moments: moments, gamma: gamma, beta: beta)
         let y = Tensor(uninitialized: pool.outputShape)
         let winners = Winners(count: y.count)
-        pool.forward(xt.ptr, a, b, y: y.ptr, winners: winners)
-        return record(y, needsGrad: anyNeeds([x, gamma, beta]), op: "batchNorm+relu+maxPool") { [unowned self] g in
-            let sums = pool.gradSums(g.ptr, y: y.ptr, winners: winners, mean: mean, invstd: invstd)
-            guard let k = self.batchNormGrad(sums: sums, invstd: invstd, training: true, rows: pool.rows, gamma: gamma,
-                                             beta: beta, inputNeedsGrad: self.needs[x.id]) else { return }
-            let dx = Tensor(uninitialized: x.shape)
-            pool.inputGrad(xt.ptr, y.ptr, g.ptr, winners: winners, mean: mean, k: k, into: dx.ptr)
-            self.accumulate(x, dx)
-        }
+        pool.forward(x.ptr, a, b, y: y.ptr, winners: winners)
+        return NormPooled(pool: pool, y: y, winners: winners, mean: mean, invstd: invstd)
+    }
+
+    /// Batch norm's backward through the pool, up to the input gradient's constants (nil: no input gradient).
+    func batchNormGrad(_ pooled: NormPooled, _ dy: Tensor, gamma: Var, beta: Var,
+                       inputNeedsGrad: Bool) -> ([Float], [Float], [Float])? {
+        let sums = pooled.pool.gradSums(dy.ptr, y: pooled.y.ptr, winners: pooled.winners, mean: pooled.mean,
+                                        invstd: pooled.invstd)
+        return batchNormGrad(sums: sums, invstd: pooled.invstd, training: true, rows: pooled.pool.rows, gamma: gamma,
+                             beta: beta, inputNeedsGrad: inputNeedsGrad)
+    }
+}
+
+/// What the pool's forward keeps for backward.
+struct NormPooled: @unchecked Sendable {
+    let pool: NormPool
+    let y: Tensor
+    let winners: Winners
+    let mean: [Float], invstd: [Float]
+
+    /// The input gradient's dense terms, from batchNormGrad's constants (caller deallocates).
+    func inputGrad(_ k: ([Float], [Float], [Float])) -> BatchNormKernels.InputGrad {
+        BatchNormKernels.InputGrad(channels: pool.c, mean: mean, k0: k.0, k1: k.1, k2: k.2)
     }
 }
 
@@ -153,30 +216,30 @@ struct NormPool: Sendable {
         return BatchNormKernels.mergeGradSums(partial, parts: n, invstd)
     }
 
-    /// dx = k0 * (dy - k1 - (x - mean) * k2), dy being the pooled gradient at the winners the ReLU passed (whose
-    /// pooled output y is positive: y is the winner's relu(x*a + b), the same float) and 0 elsewhere: the dense
-    /// terms over an image, then k0 * dy added at its winners while the image's dx is in cache.
-    func inputGrad(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, winners: Winners,
-                   mean: [Float], k: (k0: [Float], k1: [Float], k2: [Float]), into dx: UnsafeMutablePointer<Float>) {
+    /// dx = k0 * (dy - k1 - (x - mean) * k2) for cells `cells` (iy*w + ix) of one image, into out (those cells
+    /// only), dy being the pooled gradient at the winners the ReLU passed (whose pooled output is positive: it
+    /// is the winner's relu(x*a + b), the same float) and 0 elsewhere: the dense terms, then k0 * dy added at
+    /// the winners among these cells, in pooled order (so any split of an image into cells gives the same bits).
+    func inputGrad(image img: Int, cells: Range<Int>, _ x: UnsafePointer<Float>, _ pooled: NormPooled,
+                   _ g: UnsafePointer<Float>, _ grad: BatchNormKernels.InputGrad, into out: UnsafeMutablePointer<Float>) {
+        typealias K = SIMDKernels
         precondition(c % 8 == 0, "NormPool.inputGrad: \(c) channels, needs a multiple of 8")
-        let grad = BatchNormKernels.InputGrad(channels: c, mean: mean, k0: k.k0, k1: k.k1, k2: k.k2)
-        defer { grad.deallocate() }
-        let per = ho * wo * c, cells = h * w
-        let xp = UncheckedBox(x), yp = UncheckedBox(y), gp = UncheckedBox(g), wp = UncheckedBox(winners)
-        let dp = SendablePtr(dx), consts = UncheckedBox(k.k0)
-        Threads.parallelFor(n) { img in
-            typealias K = SIMDKernels
-            grad.apply(xp.value, dp.p, rows: (img * cells)..<((img + 1) * cells), withoutGradient: true)
-            let d = dp.p + img * cells * c
-            consts.value.withUnsafeBufferPointer { k0 in
-                for o in stride(from: img * per, to: (img + 1) * per, by: c) {
-                    for ch in stride(from: 0, to: c, by: 8) {
-                        let passed = K.load(yp.value + o + ch) .> 0
-                        let v = (K.load(k0.baseAddress! + ch) * K.load(gp.value + o + ch)).replacing(with: 0, where: .!passed)
-                        let at = UnsafeRawPointer(wp.value.index + o + ch).loadUnaligned(as: K.I8.self)
-                        for j in 0..<8 { d[Int(at[j])] += v[j] }
-                    }
-                }
+        let first = img * h * w
+        // (without a gradient, apply reads no dy: x stands in for it)
+        grad.apply(x, UnsafeMutablePointer(mutating: x), rows: (first + cells.lowerBound)..<(first + cells.upperBound),
+                   into: out, withoutGradient: true)
+        // pooled rows whose windows (input rows 2*py - padTop ... + 2) reach the cells' rows
+        let iy0 = cells.lowerBound / w, iy1 = (cells.upperBound - 1) / w
+        let py0 = iy0 + padTop < 2 ? 0 : (iy0 + padTop - 1) / 2, py1 = min(ho - 1, (iy1 + padTop) / 2)
+        guard py0 <= py1 else { return }
+        let lo = Int32(cells.lowerBound * c), hi = Int32(cells.upperBound * c)
+        let k0 = grad.k0, y = UnsafePointer(pooled.y.ptr), index = pooled.winners.index
+        for o in stride(from: ((img * ho + py0) * wo) * c, to: ((img * ho + py1 + 1) * wo) * c, by: c) {
+            for ch in stride(from: 0, to: c, by: 8) {
+                let passed = K.load(y + o + ch) .> 0
+                let v = (K.load(k0 + ch) * K.load(g + o + ch)).replacing(with: 0, where: .!passed)
+                let at = UnsafeRawPointer(index + o + ch).loadUnaligned(as: K.I8.self)
+                for j in 0..<8 where at[j] >= lo && at[j] < hi { out[Int(at[j] - lo)] += v[j] }
             }
         }
     }
