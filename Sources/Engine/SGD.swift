@@ -47,36 +47,49 @@ public final class SGD {
         stride(from: 0, to: max(p.value.count, 1), by: 1 << 16).map { (i, $0..<min(p.value.count, $0 + (1 << 16))) }
     }
 
-    /// One update; returns the global gradient norm before clipping. Two passes over all parameters at once
-    /// (many parameters are tiny BN vectors: one parallel loop each would cost more than the arithmetic).
+    /// One update; returns the global gradient norm before clipping. It consumes the gradients: they are
+    /// zero afterwards, ready for the next backward. Without clipping the norm is only reported, so decay,
+    /// norm and update are one pass over all parameters at once; with it, the norm comes first. (Many
+    /// parameters are tiny BN vectors: one parallel loop each would cost more than the arithmetic.)
     @discardableResult
     public func step(learningRate lr: Float) -> Float {
-        let items = self.items, wd = weightDecay
-        let ps = UncheckedBox(parameters)
+        let items = self.items, wd = weightDecay, m = momentum
+        let ps = UncheckedBox(parameters), vs = UncheckedBox(state), its = UncheckedBox(items)
+        /// v = m*v + factor*g, w -= lr*v, g = 0 on one item.
+        func update(_ t: Int, factor: Float) {
+            let (i, r) = its.value[t]
+            let g = ps.value[i].grad.ptr + r.lowerBound, w = ps.value[i].value.ptr + r.lowerBound
+            let v = vs.value[i].ptr + r.lowerBound
+            typealias K = SIMDKernels
+            let mv = K.F8(repeating: m), fv = K.F8(repeating: factor), lv = K.F8(repeating: lr)
+            var j = 0
+            while j + 8 <= r.count {
+                let vj = mv * K.load(v + j) + fv * K.load(g + j)
+                K.store(vj, v + j)
+                K.store(K.load(w + j) - lv * vj, w + j)
+                j += 8
+            }
+            while j < r.count { v[j] = m * v[j] + factor * g[j]; w[j] -= lr * v[j]; j += 1 }
+            g.update(repeating: 0, count: r.count)
+        }
         var partial = [Double](repeating: 0, count: items.count)
+        let onepass = clipNorm == nil
         partial.withUnsafeMutableBufferPointer { buf in
-            let out = UncheckedBox(buf.baseAddress!), its = UncheckedBox(items)
+            let out = UncheckedBox(buf.baseAddress!)
             Threads.parallelFor(items.count) { t in
                 let (i, r) = its.value[t]
                 let p = ps.value[i]
                 let g = p.grad.ptr, w = p.value.ptr
                 if p.decays && wd != 0 { for j in r { g[j] += wd * w[j] } }
                 out.value[t] = SIMDKernels.sumOfSquares(g + r.lowerBound, r.count)
+                if onepass { update(t, factor: 1) }
             }
         }
         let norm = Float(partial.reduce(0, +).squareRoot())
         lastGradNorm = norm
-        var factor: Float = 1
-        if let clipNorm, norm > clipNorm, norm > 0 { factor = clipNorm / norm }
-        let m = momentum, vs = UncheckedBox(state), its = UncheckedBox(items)
-        Threads.parallelFor(items.count) { t in
-            let (i, r) = its.value[t]
-            let p = ps.value[i]
-            let g = p.grad.ptr, w = p.value.ptr, v = vs.value[i].ptr
-            for j in r {
-                v[j] = m * v[j] + factor * g[j]
-                w[j] -= lr * v[j]
-            }
+        if let clipNorm {
+            let factor: Float = norm > clipNorm && norm > 0 ? clipNorm / norm : 1
+            Threads.parallelFor(items.count) { t in update(t, factor: factor) }
         }
         stepCount += 1
         return norm

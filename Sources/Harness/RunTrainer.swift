@@ -164,8 +164,7 @@ public final class RunTrainer {
         let value = Double(tape.value(loss).data[0])
         guard value.isFinite else { return value }
         tape.backward(loss)
-        optimizer.step(learningRate: learningRate)
-        optimizer.zeroGrad()
+        optimizer.step(learningRate: learningRate)   // (leaves the gradients zero)
         return value
     }
 }

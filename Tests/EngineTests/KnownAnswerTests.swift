@@ -198,6 +198,25 @@ final class KnownAnswerTests: XCTestCase {
         c.grad.data = [3, 4]
         XCTAssertEqual(clip.step(learningRate: 1), 5, accuracy: 1e-6)
         XCTAssertEqual(c.value.data[0], -0.6, accuracy: 1e-6)
+        XCTAssertEqual(c.grad.data, [0, 0], "a step leaves the gradients zero")
+        XCTAssertEqual(w.grad.data + b.grad.data, [0, 0], "a step leaves the gradients zero")
+        // a parameter longer than one 8-lane vector, with and without clipping (|g| = sqrt(13): factor 0.5)
+        for clipNorm: Float? in [nil, 0.5 * Float(13).squareRoot()] {
+            let g = (0..<19).map { Float($0 % 3) - 1 }, w0 = (0..<19).map { Float($0) * 0.1 }
+            let p = Parameter(name: "p", value: Tensor(shape: [19], data: w0), decays: true)
+            let opt = SGD(parameters: [p], momentum: 0.5, weightDecay: 0, clipNorm: clipNorm)
+            opt.state[0].data = (0..<19).map { Float($0) * 0.01 }
+            p.grad.data = g
+            let norm = opt.step(learningRate: 0.2)
+            XCTAssertEqual(norm, Float(13).squareRoot(), accuracy: 1e-6)
+            let factor: Float = clipNorm == nil ? 1 : 0.5
+            for j in 0..<19 {
+                let v = 0.5 * Float(j) * 0.01 + factor * g[j]
+                XCTAssertEqual(opt.state[0].data[j], v, accuracy: 1e-6, "momentum \(j), clip \(String(describing: clipNorm))")
+                XCTAssertEqual(p.value.data[j], w0[j] - 0.2 * v, accuracy: 1e-6, "weight \(j)")
+                XCTAssertEqual(p.grad.data[j], 0, "gradient \(j)")
+            }
+        }
         XCTAssertEqual(c.value.data[1], -0.8, accuracy: 1e-6)
     }
 
