@@ -237,8 +237,13 @@ extension Tape {
         shape[shape.count - 1] = k
         let y = Tensor(uninitialized: shape)
         let xP = UncheckedBox(UnsafePointer(value(x).ptr)), yP = SendablePtr(y.ptr)
+        // (loops, not memmove: the slices of the resampling units are 4-16 floats a row, and a call per row
+        // cost more than the copy)
         Threads.parallelChunks(rows, grain: 1024) { _, r in
-            for i in r { (yP.p + i * k).update(from: xP.value + i * c + range.lowerBound, count: k) }
+            for i in r {
+                let d = yP.p + i * k, s = xP.value + i * c + range.lowerBound
+                for j in 0..<k { d[j] = s[j] }
+            }
         }
         return record(y, needsGrad: needs[x.id]) { [unowned self] g in
             let gP = UncheckedBox(UnsafePointer(g.ptr))
