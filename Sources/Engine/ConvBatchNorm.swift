@@ -93,11 +93,16 @@ extension Tape {
             let grad = BatchNormKernels.InputGrad(channels: cout, mean: norm.mean, k0: k.0, k1: k.1, k2: k.2,
                                                   gate: norm.gate.byInput)
             defer { grad.deallocate() }
-            let dx = needX ? Tensor(uninitialized: x.shape) : nil
+            // where another consumer of x already made its gradient, the product adds into it (beta 1) instead
+            // of writing a tensor of its own that accumulate would add in another pass
+            let existing = needX ? self.grads[x.id] : nil
+            let dx = needX && existing == nil ? Tensor(uninitialized: x.shape) : nil
+            let dxBeta: Float = existing == nil ? 0 : 1
             let groups = min(8, blocks.count), size = cin * cout
             let dwParts = needW ? UnsafeMutablePointer<Float>.allocate(capacity: groups * size) : nil
             defer { dwParts?.deallocate() }
-            let dyP = SendablePtr(dy.ptr), dxP = dx.map { SendablePtr($0.ptr) }, dwP = dwParts.map { SendablePtr($0) }
+            let dyP = SendablePtr(dy.ptr), dxP = (existing ?? dx).map { SendablePtr($0.ptr) }
+            let dwP = dwParts.map { SendablePtr($0) }
             let xV = UncheckedBox(UnsafePointer(self.value(x).ptr)), wV = UncheckedBox(UnsafePointer(self.value(w).ptr))
             let zV = UncheckedBox(UnsafePointer(z.ptr))
             // groups of consecutive blocks, each summing its weight gradient into its own part; a block's dz
@@ -109,7 +114,7 @@ extension Tape {
                     let r = blocks.range(b)
                     grad.apply(zV.value, dyP.p, rows: r, into: dz)
                     if let dxP {
-                        sgemmPart(false, true, r.count, cin, cout, 1, dz, cout, wV.value, cout, 0,
+                        sgemmPart(false, true, r.count, cin, cout, 1, dz, cout, wV.value, cout, dxBeta,
                                   dxP.p + r.lowerBound * cin, cin)
                     }
                     if let dwP {

@@ -160,7 +160,8 @@ extension FastKernelTests {
 extension FastKernelTests {
     /// The fused pointwise conv + batch norm (+ residual sum, + ReLU) gives the values, gradients and running
     /// statistics of conv2d, batchNorm and add, over several row blocks and a ragged last one, for channel
-    /// counts on and off the 8-lane pattern.
+    /// counts on and off the 8-lane pattern; also with x read again after the unit (its gradient already made
+    /// when the unit's backward adds into it).
     func testConv1x1BatchNormMatchesSeparateOps() {
         var rng = RNG(seed: 13)
         for (shape, cout) in [([2, 30, 30, 8], 4), ([3, 7, 9, 5], 12), ([2, 20, 20, 20], 4), ([1, 40, 50, 16], 16)] {
@@ -170,7 +171,9 @@ extension FastKernelTests {
             var kernelRNG = RNG(seed: 14)
             let kernel = Initializer.varianceScaling().make(shape: [1, 1, cin, cout], rng: &kernelRNG)
             let shortcut = GradCheck.randomTensor([shape[0], shape[1], shape[2], cout], &rng)
-            for (relu, withSum) in [(false, false), (true, false), (false, true), (true, true)] {
+            let reusedSeed = GradCheck.randomTensor([shape[0], shape[1], shape[2], cout + cin], &rng)
+            for (relu, withSum, reused) in [(false, false, false), (true, false, false), (false, true, false),
+                                            (true, true, false), (true, false, true), (false, true, true)] {
                 var fusedAndSeparate: [[[Float]]] = []
                 for fused in [false, true] {
                     var r = RNG(seed: 1)
@@ -183,16 +186,18 @@ extension FastKernelTests {
                     let pr = Parameter(name: "r", value: shortcut.copy(), decays: false)
                     let tape = Tape(training: true)
                     let residual = withSum ? tape.param(pr) : nil
-                    let y: Var
+                    let input = tape.param(px)
+                    var y: Var
                     if fused {
-                        y = tape.conv1x1BatchNorm(tape.param(px), conv, bn, relu: relu, residual: residual)
+                        y = tape.conv1x1BatchNorm(input, conv, bn, relu: relu, residual: residual)
                     } else {
-                        let n = tape.batchNorm(conv(tape.param(px), on: tape), bn, gamma: tape.param(bn.gamma),
+                        let n = tape.batchNorm(conv(input, on: tape), bn, gamma: tape.param(bn.gamma),
                                                beta: tape.param(bn.beta), relu: relu && !withSum)
                         y = residual.map { tape.add([n, $0], activation: relu ? .relu : .none) } ?? n
                     }
+                    if reused { y = tape.concat([y, input], axis: 3) }
                     let out = tape.value(y).data
-                    tape.backward(y, seed: seed)
+                    tape.backward(y, seed: reused ? reusedSeed : seed)
                     fusedAndSeparate.append([out, px.grad.data + pr.grad.data, conv.kernel.grad.data, bn.gamma.grad.data, bn.beta.grad.data,
                                     bn.runningMean.data, bn.runningVar.data])
                 }
@@ -204,7 +209,7 @@ extension FastKernelTests {
                     let scale = max(1, a.map(abs).max() ?? 0)
                     for i in a.indices {
                         XCTAssertEqual(a[i], b[i], accuracy: 1e-4 * scale,
-                                       "\(shape) -> \(cout) relu \(relu) sum \(withSum): \(name)[\(i)]")
+                                       "\(shape) -> \(cout) relu \(relu) sum \(withSum) reused \(reused): \(name)[\(i)]")
                     }
                 }
             }
