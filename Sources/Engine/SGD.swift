@@ -55,7 +55,7 @@ public final class SGD {
     public func step(learningRate lr: Float) -> Float {
         let items = self.items, wd = weightDecay, m = momentum
         let ps = UncheckedBox(parameters), vs = UncheckedBox(state), its = UncheckedBox(items)
-        /// v = m*v + factor*g, w -= lr*v, g = 0 on one item.
+        // v = m*v + factor*g, w -= lr*v, g = 0 on one item
         func update(_ t: Int, factor: Float) {
             let (i, r) = its.value[t]
             let g = ps.value[i].grad.ptr + r.lowerBound, w = ps.value[i].value.ptr + r.lowerBound
