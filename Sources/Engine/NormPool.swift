@@ -151,7 +151,9 @@ struct NormPool: Sendable {
     func forward(_ x: UnsafePointer<Float>, _ a: [Float], _ b: [Float], y: UnsafeMutablePointer<Float>,
                  winners: Winners) {
         typealias K = SIMDKernels
-        let xp = UncheckedBox(x), yp = SendablePtr(y), wp = UncheckedBox(winners), consts = UncheckedBox((a, b))
+        // raw pointers, not the Winners object: reading a class reference in the loop would retain it each time
+        let xp = UncheckedBox(x), yp = SendablePtr(y), consts = UncheckedBox((a, b))
+        let wx = UncheckedBox(winners.x), wi = UncheckedBox(winners.index)
         Threads.parallelFor(n) { img in
             let lanes = K.I8(0, 1, 2, 3, 4, 5, 6, 7), xi = xp.value + img * h * w * c
             let everyLane = K.F8() .== K.F8()
@@ -177,8 +179,8 @@ struct NormPool: Sendable {
                                 }
                             }
                             K.store(best, yp.p + o + ch)
-                            K.store(winX, wp.value.x + o + ch)
-                            UnsafeMutableRawPointer(wp.value.index + o + ch).storeBytes(of: win, as: K.I8.self)
+                            K.store(winX, wx.value + o + ch)
+                            UnsafeMutableRawPointer(wi.value + o + ch).storeBytes(of: win, as: K.I8.self)
                         }
                     }
                 }
@@ -195,7 +197,7 @@ struct NormPool: Sendable {
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: n * 2 * c)
         defer { partial.deallocate() }
         let per = ho * wo * c
-        let gp = UncheckedBox(g), yp = UncheckedBox(y), wp = UncheckedBox(winners), pp = SendablePtr(partial)
+        let gp = UncheckedBox(g), yp = UncheckedBox(y), wx = UncheckedBox(UnsafePointer(winners.x)), pp = SendablePtr(partial)
         let consts = UncheckedBox(mean)
         Threads.parallelFor(n) { img in
             typealias K = SIMDKernels
@@ -208,7 +210,7 @@ struct NormPool: Sendable {
                         // `scatter`) is a coin toss
                         let gv = K.load(gp.value + o + ch).replacing(with: 0, where: .!(K.load(yp.value + o + ch) .> 0))
                         K.store(K.load(s1 + ch) + gv, s1 + ch)
-                        K.store(K.load(s2 + ch) + gv * (K.load(wp.value.x + o + ch) - K.load(mean.baseAddress! + ch)), s2 + ch)
+                        K.store(K.load(s2 + ch) + gv * (K.load(wx.value + o + ch) - K.load(mean.baseAddress! + ch)), s2 + ch)
                     }
                 }
             }
