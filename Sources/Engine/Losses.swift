@@ -20,10 +20,18 @@ extension Tape {
             FocalKernel.run(xp.p, tp.p, wp.p, gp.p, r, alpha: alpha, gamma: gamma, gradScale: 1 / normalizer)
         }
         return record(Tensor(scalar: Float(total / Double(normalizer))), needsGrad: needs[logits.id]) { [unowned self] g in
-            let s = g.ptr[0]
-            if s != 1 { Tape.map(n) { r in for i in r { gp.p[i] *= s } } }
-            self.accumulate(logits, grad)
+            self.accumulate(logits, lossGradient: grad, seed: g.ptr[0])
         }
+    }
+
+    /// Backward of a loss whose forward already made the gradient for a seed of 1: scales it by the seed and
+    /// hands it to v.
+    private func accumulate(_ v: Var, lossGradient grad: Tensor, seed s: Float) {
+        if s != 1 {
+            let gp = SendablePtr(grad.ptr)
+            Tape.map(grad.count) { r in for i in r { gp.p[i] *= s } }
+        }
+        accumulate(v, grad)
     }
 
     /// The focal loss above for a detector's class outputs level by level, with targets given per anchor: the
@@ -90,12 +98,7 @@ extension Tape {
         }
         return record(Tensor(scalar: Float(total / Double(normalizer))), needsGrad: levels.contains { needs[$0.id] },
                       op: "sigmoidFocalLoss") { [unowned self] g in
-            let s = g.ptr[0]
-            for (v, grad) in zip(levels, grads) {
-                let gp = SendablePtr(grad.ptr)
-                if s != 1 { Tape.map(grad.count) { r in for i in r { gp.p[i] *= s } } }
-                self.accumulate(v, grad)
-            }
+            for (v, grad) in zip(levels, grads) { self.accumulate(v, lossGradient: grad, seed: g.ptr[0]) }
         }
     }
 
