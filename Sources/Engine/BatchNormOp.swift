@@ -276,17 +276,14 @@ enum BatchNormKernels {
         return sums
     }
 
-    /// dx = k0 * (dy - k1 - (x - mean) * k2), written over dy (`withoutGradient`: as if dy were 0, not read;
-    /// `gate`: dy taken as 0 where x*a + b is not positive).
+    /// dx = k0 * (dy - k1 - (x - mean) * k2), written over dy (`gate`: dy taken as 0 where x*a + b is not
+    /// positive).
     static func inputGrad(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, rows: Int, channels c: Int,
-                          mean: [Float], k0: [Float], k1: [Float], k2: [Float], gate: (a: [Float], b: [Float])? = nil,
-                          withoutGradient: Bool = false) {
+                          mean: [Float], k0: [Float], k1: [Float], k2: [Float], gate: (a: [Float], b: [Float])? = nil) {
         let grad = InputGrad(channels: c, mean: mean, k0: k0, k1: k1, k2: k2, gate: gate)
         defer { grad.deallocate() }
         let xp = UncheckedBox(x), gp = SendablePtr(dy)
-        Threads.parallelChunks(rows, grain: 256) { _, range in
-            grad.apply(xp.value, gp.p, rows: range, withoutGradient: withoutGradient)
-        }
+        Threads.parallelChunks(rows, grain: 256) { _, range in grad.apply(xp.value, gp.p, rows: range) }
     }
 
     /// The input gradient's constants tiled to lane patterns, for applying it a range of rows at a time.
@@ -308,20 +305,21 @@ enum BatchNormKernels {
         var k0: UnsafePointer<Float> { UnsafePointer(consts + lanes.period) }
 
         /// dx = k0 * (dy - k1 - (x - mean) * k2) on rows (any range: the lane pattern restarts on every row
-        /// boundary), written over dy, or with `into` to a buffer that holds just these rows; `withoutGradient`:
-        /// dy is taken as 0.
-        func apply(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, rows: Range<Int>,
-                   into out: UnsafeMutablePointer<Float>? = nil, withoutGradient: Bool = false) {
-            let c = lanes.channels, x = x + rows.lowerBound * c, g = dy + rows.lowerBound * c, o = out ?? g
+        /// boundary), written over dy, or with `into` to a buffer that holds just these rows. A nil dy is taken as
+        /// 0 (and needs `into`).
+        func apply(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>?, rows: Range<Int>,
+                   into out: UnsafeMutablePointer<Float>? = nil) {
+            let c = lanes.channels, x = x + rows.lowerBound * c, g = dy.map { $0 + rows.lowerBound * c }
+            guard let o = out ?? g else { preconditionFailure("InputGrad.apply: no dy and nowhere to write") }
             let p = lanes.period, m = UnsafePointer(consts), k0 = m + p, k1 = k0 + p, k2 = k1 + p, a = k2 + p, b = a + p
             let gated = self.gated
             lanes.forEach(rows.count * c) { e, l in
                 let xv = K.load(x + e)
-                var d = withoutGradient ? K.F8() : K.load(g + e)
+                var d = g.map { K.load($0 + e) } ?? K.F8()
                 if gated { d = d.replacing(with: 0, where: .!(xv * K.load(a + l) + K.load(b + l) .> 0)) }
                 K.store(K.load(k0 + l) * (d - K.load(k1 + l) - (xv - K.load(m + l)) * K.load(k2 + l)), o + e)
             } tail: { e, l in
-                var d = withoutGradient ? 0 : g[e]
+                var d = g?[e] ?? 0
                 if gated, !(x[e] * a[l] + b[l] > 0) { d = 0 }
                 o[e] = k0[l] * (d - k1[l] - (x[e] - m[l]) * k2[l])
             }

@@ -227,9 +227,7 @@ struct NormPool: Sendable {
         typealias K = SIMDKernels
         precondition(c % 8 == 0, "NormPool.inputGrad: \(c) channels, needs a multiple of 8")
         let first = img * h * w
-        // (without a gradient, apply reads no dy: x stands in for it)
-        grad.apply(x, UnsafeMutablePointer(mutating: x), rows: (first + cells.lowerBound)..<(first + cells.upperBound),
-                   into: out, withoutGradient: true)
+        grad.apply(x, nil, rows: (first + cells.lowerBound)..<(first + cells.upperBound), into: out)
         // pooled rows whose windows (input rows 2*py - padTop ... + 2) reach the cells' rows
         let iy0 = cells.lowerBound / w, iy1 = (cells.upperBound - 1) / w
         let py0 = iy0 + padTop < 2 ? 0 : (iy0 + padTop - 1) / 2, py1 = min(ho - 1, (iy1 + padTop) / 2)
