@@ -54,10 +54,11 @@ extension Tape {
 
     /// y = gamma * (x - mean) * invstd + beta (+ residual) (then ReLU). Training tapes take the batch statistics from
     /// `moments` (per-channel mean and M2) and update the running averages; inference tapes use the running ones.
+    /// `inPlace`: y is written over x (for an x nothing reads again).
     func normalize(_ x: Tensor, _ bn: BatchNorm, moments: (mean: [Double], m2: [Double])?, gamma gammaV: Var,
-                   beta betaV: Var, relu: Bool, residual: Tensor? = nil) -> Normalized {
+                   beta betaV: Var, relu: Bool, residual: Tensor? = nil, inPlace: Bool = false) -> Normalized {
         let (mean, invstd, a, b) = statistics(bn, rows: x.count / bn.channels, moments: moments, gamma: gammaV, beta: betaV)
-        let y = Tensor(uninitialized: x.shape)
+        let y = inPlace ? x : Tensor(uninitialized: x.shape)
         BatchNormKernels.normalize(x.ptr, y.ptr, rows: x.count / bn.channels, channels: bn.channels, a, b, relu: relu,
                                    residual: residual?.ptr)
         return Normalized(y: y, mean: mean, invstd: invstd, a: a, b: b, relu: relu, residual: residual != nil,
@@ -211,18 +212,25 @@ enum BatchNormKernels {
         let xp = UncheckedBox(x), yp = SendablePtr(y), cp = UncheckedBox(UnsafePointer(consts))
         let rp = UncheckedBox(residual)
         Threads.parallelChunks(rows, grain: 256) { _, range in
-            let x = xp.value + range.lowerBound * c, y = yp.p + range.lowerBound * c
-            let r = rp.value.map { $0 + range.lowerBound * c }
-            let a = cp.value, b = a + lanes.period
-            lanes.forEach(range.count * c) { e, l in
-                var v = K.load(x + e) * K.load(a + l) + K.load(b + l)
-                if let r { v += K.load(r + e) }
-                K.store(relu ? v.replacing(with: 0, where: v .< 0) : v, y + e)
-            } tail: { e, l in
-                var v = x[e] * a[l] + b[l]
-                if let r { v += r[e] }
-                y[e] = relu ? max(v, 0) : v
-            }
+            let offset = range.lowerBound * c
+            normalizeRows(xp.value + offset, yp.p + offset, rows: range.count, lanes, consts: cp.value, relu: relu,
+                          residual: rp.value.map { $0 + offset })
+        }
+    }
+
+    /// `normalize` on rows that start on a row boundary, with a and b tiled one after the other in `consts`.
+    @inline(__always)
+    static func normalizeRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, _ lanes: LanePattern,
+                              consts: UnsafePointer<Float>, relu: Bool, residual r: UnsafePointer<Float>?) {
+        let a = consts, b = a + lanes.period
+        lanes.forEach(rows * lanes.channels) { e, l in
+            var v = K.load(x + e) * K.load(a + l) + K.load(b + l)
+            if let r { v += K.load(r + e) }
+            K.store(relu ? v.replacing(with: 0, where: v .< 0) : v, y + e)
+        } tail: { e, l in
+            var v = x[e] * a[l] + b[l]
+            if let r { v += r[e] }
+            y[e] = relu ? max(v, 0) : v
         }
     }
 

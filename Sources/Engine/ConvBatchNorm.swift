@@ -76,11 +76,19 @@ extension Tape {
             }
         }
         let moments = BatchNormKernels.mergeMoments(partial, rows: rows, channels: cout)
+        // a widening unit's backward needs no z (WideningUnit.swift), so the output is written over it
+        let widening = Self.widening(rows: rows, cin: cin, cout: cout, relu: relu, residual: residual != nil)
         let norm = normalize(z, bn, moments: moments, gamma: gamma, beta: beta, relu: relu,
-                             residual: residual.map { value($0) })
+                             residual: residual.map { value($0) }, inPlace: widening)
         let macs = Double(rows * cin * cout)
         let op: StaticString = residual == nil ? (relu ? "conv1x1+bn+relu" : "conv1x1+bn")
                                                : (relu ? "conv1x1+bn+add+relu" : "conv1x1+bn+add")
+        if widening {
+            return record(norm.y, needsGrad: anyNeeds([x, w, gamma, beta] + (residual.map { [$0] } ?? [])), op: op,
+                          flops: (2 * macs, 4 * macs)) { [unowned self] dy in
+                self.wideningBackward(dy, x: x, w: w, gamma: gamma, beta: beta, residual: residual, norm: norm, blocks: blocks)
+            }
+        }
         return record(norm.y, needsGrad: anyNeeds([x, w, gamma, beta] + (residual.map { [$0] } ?? [])), op: op,
                       flops: (2 * macs, 4 * macs)) { [unowned self] dy in
             let needX = self.needs[x.id], needW = self.needs[w.id]
