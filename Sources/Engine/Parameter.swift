@@ -5,6 +5,9 @@ public final class Parameter: @unchecked Sendable {
     public var value: Tensor
     public var grad: Tensor
     public let decays: Bool
+    /// `grad` is known to hold zeros (set by whoever zeroes it, cleared by backward): backward then takes the
+    /// first gradient it makes as `grad` instead of adding it into zeros, a pass over every weight per step.
+    public var gradIsZero = true
 
     public init(name: String, value: Tensor, decays: Bool) {
         self.name = name
@@ -13,5 +16,8 @@ public final class Parameter: @unchecked Sendable {
         self.decays = decays
     }
 
-    public func zeroGrad() { grad.fill(0) }
+    public func zeroGrad() {
+        grad.fill(0)
+        gradIsZero = true
+    }
 }

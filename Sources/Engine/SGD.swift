@@ -39,6 +39,7 @@ public final class SGD {
             let (i, r) = its.value[t]
             (ps.value[i].grad.ptr + r.lowerBound).update(repeating: 0, count: r.count)
         }
+        for p in parameters { p.gradIsZero = true }
     }
 
     /// Work items of an update: (parameter index, element range), ranges of at most 64K elements. Fixed by the
@@ -91,6 +92,7 @@ public final class SGD {
             let factor: Float = norm > clipNorm && norm > 0 ? clipNorm / norm : 1
             Threads.parallelFor(items.count) { t in update(t, factor: factor) }
         }
+        for p in parameters { p.gradIsZero = true }
         stepCount += 1
         return norm
     }

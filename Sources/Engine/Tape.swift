@@ -12,7 +12,7 @@ public enum Activation: Sendable, Equatable {
 /// A training step:
 ///     let tape = Tape(training: true)
 ///     let loss = model(tape.input(images), on: tape) ...    // ops compute values now
-///     opt.zeroGrad(); tape.backward(loss); opt.step(learningRate: schedule.rate(at: step))
+///     tape.backward(loss); opt.step(learningRate: schedule.rate(at: step))   // step leaves the gradients zero
 /// Read any values you need (tape.value(v)) before backward: it frees them.
 ///
 /// Reverse-mode autodiff over recorded nodes. Each op computes its value now and records a hand-written
@@ -98,7 +98,11 @@ public final class Tape {
         while i >= 0 {
             if let g = grads[i] {
                 let t0 = Profiler.enabled ? Profiler.now() : 0
-                if let p = params[i] { p.grad.add(g) }
+                if let p = params[i] {
+                    // g is this node's own (see above), so a zeroed gradient can simply become it
+                    if p.gradIsZero && g.shape == p.grad.shape { p.grad = g } else { p.grad.add(g) }
+                    p.gradIsZero = false
+                }
                 else if let back = backs[i] { back(g) }
                 if Profiler.enabled {
                     Profiler.add(params[i] != nil ? "param grad" : Profiler.name(ops[i], shape: g.shape),

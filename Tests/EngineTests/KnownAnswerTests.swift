@@ -179,6 +179,29 @@ final class KnownAnswerTests: XCTestCase {
         XCTAssertEqual(y.shape, [0, 3, 3, 4])
     }
 
+    /// Backward takes a zeroed gradient's first tensor as the gradient (`gradIsZero`): a second backward must
+    /// still add into it, a step must restart it, and a gradient set by hand must be added to, not replaced.
+    func testParameterGradientsAccumulateAcrossBackwards() {
+        let p = Parameter(name: "p", value: Tensor(shape: [3], data: [1, 2, 3]), decays: false)
+        let opt = SGD(parameters: [p], momentum: 0, weightDecay: 0)
+        func backward() {
+            let tape = Tape(training: true)
+            tape.backward(tape.sum(tape.scale(tape.param(p), 2)))
+        }
+        backward()
+        XCTAssertEqual(p.grad.data, [2, 2, 2])
+        backward()
+        XCTAssertEqual(p.grad.data, [4, 4, 4], "a second backward adds")
+        opt.step(learningRate: 0)
+        backward()
+        XCTAssertEqual(p.grad.data, [2, 2, 2], "a step restarts the gradient")
+        opt.zeroGrad()
+        p.grad.data = [1, 1, 1]
+        p.gradIsZero = false
+        backward()
+        XCTAssertEqual(p.grad.data, [3, 3, 3])
+    }
+
     func testSGDMomentumWeightDecayAndClipping() {
         let w = Parameter(name: "w", value: Tensor(shape: [1], data: [1]), decays: true)
         let b = Parameter(name: "b", value: Tensor(shape: [1], data: [1]), decays: false)
