@@ -146,8 +146,11 @@ struct NormPool: Sendable {
         (ho, wo, padTop, padLeft) = (py.output, px.output, py.before, px.before)
     }
 
-    /// y = max over each window of relu(x*a + b), with the same values and tie rule as batchNorm+relu then
-    /// maxPool3x3s2: the first cell inside the image seeds the max, a later one wins only when strictly greater.
+    /// y = max over each window of relu(x*a + b), the same values as batchNorm+relu then maxPool3x3s2. x*a + b
+    /// never decreases in x where a >= 0 and never increases where a < 0, so the window's winner is its largest
+    /// x (smallest where a < 0), and relu(x*a + b) is taken once per window, not per cell. Ties go to the first
+    /// cell inside the image, as in maxPool3x3s2; a winner can differ from its only where two x round to the same
+    /// x*a + b (or where the output is 0 and no gradient flows).
     func forward(_ x: UnsafePointer<Float>, _ a: [Float], _ b: [Float], y: UnsafeMutablePointer<Float>,
                  winners: Winners) {
         typealias K = SIMDKernels
@@ -165,20 +168,21 @@ struct NormPool: Sendable {
                         let x0 = max(0, ox * 2 - padLeft), x1 = min(w, ox * 2 - padLeft + 3)
                         for ch in stride(from: 0, to: c, by: 8) {
                             let av = K.load(a.baseAddress! + ch), bv = K.load(b.baseAddress! + ch)
-                            var best = K.F8(), win = K.I8(), winX = K.F8(), seeded = false
+                            // the largest x * sign (exact: sign is +-1)
+                            let sign = K.F8(repeating: 1).replacing(with: -1, where: av .< 0)
+                            var key = K.F8(), win = K.I8(), seeded = false
                             for iy in y0..<y1 {
                                 for ix in x0..<x1 {
                                     let at = (iy * w + ix) * c + ch
-                                    let xv = K.load(xi + at), v = xv * av + bv
-                                    let r = v.replacing(with: 0, where: v .< 0)
-                                    let m = seeded ? r .> best : everyLane
-                                    best = best.replacing(with: r, where: m)
+                                    let kv = K.load(xi + at) * sign
+                                    let m = seeded ? kv .> key : everyLane
+                                    key = key.replacing(with: kv, where: m)
                                     win = win.replacing(with: K.I8(repeating: Int32(at)) &+ lanes, where: m)
-                                    winX = winX.replacing(with: xv, where: m)
                                     seeded = true
                                 }
                             }
-                            K.store(best, yp.p + o + ch)
+                            let winX = key * sign, v = winX * av + bv
+                            K.store(v.replacing(with: 0, where: v .< 0), yp.p + o + ch)
                             K.store(winX, wx.value + o + ch)
                             UnsafeMutableRawPointer(wi.value + o + ch).storeBytes(of: win, as: K.I8.self)
                         }
