@@ -96,7 +96,9 @@ extension Tape {
 /// count): per 64-row chunk, the masked dy's column sums and x's; per group of blocks, G = x^T dy and x^T x.
 struct WideningSums: @unchecked Sendable {
     let rows: Int, cin: Int, cout: Int, groups: Int, weights: Bool
-    let chunkSums: UnsafeMutablePointer<Float>   // per chunk: cout sums of dy, then cin of x
+    /// Per chunk: cout sums of dy, then (weights) cin sums of x.
+    let chunkSums: UnsafeMutablePointer<Float>
+    var width: Int { cout + (weights ? cin : 0) }
     let gParts: UnsafeMutablePointer<Float>
     /// G summed over the parts (by `reduce`).
     let gSum: UnsafeMutablePointer<Float>
@@ -108,7 +110,7 @@ struct WideningSums: @unchecked Sendable {
     init(rows: Int, cin: Int, cout: Int, groups: Int, weights: Bool) {
         self.rows = rows; self.cin = cin; self.cout = cout; self.groups = groups; self.weights = weights
         let chunks = (rows + Reduce.grainRows - 1) / Reduce.grainRows
-        chunkSums = .allocate(capacity: chunks * (cout + cin))
+        chunkSums = .allocate(capacity: chunks * (cout + (weights ? cin : 0)))
         gParts = .allocate(capacity: groups * cin * cout)
         gSum = .allocate(capacity: cin * cout)
         gramParts = weights ? .allocate(capacity: groups * cin * cin) : nil
@@ -123,7 +125,7 @@ struct WideningSums: @unchecked Sendable {
     func accumulate(block r: Range<Int>, x: UnsafePointer<Float>, dy: UnsafeMutablePointer<Float>,
                     gate y: UnsafePointer<Float>?, part: Int, first: Bool) {
         typealias K = SIMDKernels
-        let grain = Reduce.grainRows, width = cout + cin
+        let grain = Reduce.grainRows, width = self.width
         for lo in stride(from: r.lowerBound, to: r.upperBound, by: grain) {
             let n = min(grain, r.upperBound - lo), out = chunkSums + lo / grain * width
             let g = dy + lo * cout, o = y.map { $0 + lo * cout }
@@ -155,10 +157,10 @@ struct WideningSums: @unchecked Sendable {
         }
     }
 
-    /// Column sums of dy and of x (Double, chunks in order), G into gSum, and x^T x when the weights need a
-    /// gradient.
+    /// Column sums of dy and (weights) of x, in Double with chunks in order; G into gSum; and x^T x when the
+    /// weights need a gradient.
     func reduce() -> (dy: [Double], x: [Double], gram: [Float]?) {
-        let all = Reduce.sumRows(chunkSums, rows: chunks, width: cout + cin)
+        let all = Reduce.sumRows(chunkSums, rows: chunks, width: width)
         Reduce.sumParts(gParts, count: groups, size: cin * cout, into: gSum)
         let gram = gramParts.map { parts in
             [Float](unsafeUninitializedCapacity: cin * cin) { buf, n in
