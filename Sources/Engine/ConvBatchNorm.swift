@@ -83,14 +83,12 @@ extension Tape {
         let macs = Double(rows * cin * cout)
         let op: StaticString = residual == nil ? (relu ? "conv1x1+bn+relu" : "conv1x1+bn")
                                                : (relu ? "conv1x1+bn+add+relu" : "conv1x1+bn+add")
-        if widening {
-            return record(norm.y, needsGrad: anyNeeds([x, w, gamma, beta] + (residual.map { [$0] } ?? [])), op: op,
-                          flops: (2 * macs, 4 * macs)) { [unowned self] dy in
-                self.wideningBackward(dy, x: x, w: w, gamma: gamma, beta: beta, residual: residual, norm: norm, blocks: blocks)
-            }
-        }
         return record(norm.y, needsGrad: anyNeeds([x, w, gamma, beta] + (residual.map { [$0] } ?? [])), op: op,
                       flops: (2 * macs, 4 * macs)) { [unowned self] dy in
+            if widening {
+                return self.wideningBackward(dy, x: x, w: w, gamma: gamma, beta: beta, residual: residual, norm: norm,
+                                             blocks: blocks)
+            }
             let needX = self.needs[x.id], needW = self.needs[w.id]
             let k = self.batchNormGrad(norm, input: z.ptr, dy: dy, rows: rows, gamma: gamma, beta: beta,
                                        inputNeedsGrad: needX || needW)

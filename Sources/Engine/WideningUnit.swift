@@ -85,7 +85,7 @@ extension Tape {
                 let out = dxP.p + r.lowerBound * cin
                 sgemmPart(false, false, r.count, cin, cin, -1, xP.value + r.lowerBound * cin, cin, mP.value, cin, 1,
                           out, cin)
-                for row in 0..<r.count { for i in 0..<cin { out[row * cin + i] += vP.value[i] } }
+                ConvKernels.addBias(out, rows: r.count, channels: cin, vP.value)
             }
         } }
         if let dx { accumulate(x, dx) }
