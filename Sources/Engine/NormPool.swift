@@ -149,8 +149,8 @@ struct NormPool: Sendable {
     /// y = max over each window of relu(x*a + b), the same values as batchNorm+relu then maxPool3x3s2. x*a + b
     /// never decreases in x where a >= 0 and never increases where a < 0, so the window's winner is its largest
     /// x (smallest where a < 0), and relu(x*a + b) is taken once per window, not per cell. Ties go to the first
-    /// cell inside the image, as in maxPool3x3s2; a winner can differ from its only where two x round to the same
-    /// x*a + b (or where the output is 0 and no gradient flows).
+    /// cell inside the image, as in maxPool3x3s2; the winner can differ from that op's only where two x round to
+    /// the same x*a + b (or where the output is 0 and no gradient flows).
     func forward(_ x: UnsafePointer<Float>, _ a: [Float], _ b: [Float], y: UnsafeMutablePointer<Float>,
                  winners: Winners) {
         typealias K = SIMDKernels
