@@ -21,18 +21,18 @@ public struct Box: Equatable, Hashable, Sendable, CustomStringConvertible {
     public var description: String { "(\(x1), \(y1), \(x2), \(y2))" }
 }
 
-/// COCO's object-size classes, with the 32^2 / 96^2 area thresholds defined at 640 px scaled to the image
-/// size, i.e. multiplied by (size/640)^2. Area is the box area (w*h) in pixels.
+/// COCO's object-size classes: areas below 32^2, below 96^2, and above, times `areaScale`. The harness
+/// places them in the anchor pyramid with areaScale = (anchor_size / 3)^2 (docs/geometry.md). Area is
+/// the box area (w*h) in pixels.
 public enum SizeClass: Int, CaseIterable, Sendable, CustomStringConvertible {
     case small, medium, large
 
-    public static func thresholds(imageSize: Int) -> (small: Float, medium: Float) {
-        let k = Float(imageSize) / 640
-        return (32 * 32 * k * k, 96 * 96 * k * k)
+    public static func thresholds(areaScale: Double) -> (small: Float, medium: Float) {
+        (Float(32 * 32 * areaScale), Float(96 * 96 * areaScale))
     }
 
-    public static func of(area: Float, imageSize: Int) -> SizeClass {
-        let t = thresholds(imageSize: imageSize)
+    public static func of(area: Float, areaScale: Double) -> SizeClass {
+        let t = thresholds(areaScale: areaScale)
         return area < t.small ? .small : area < t.medium ? .medium : .large
     }
 

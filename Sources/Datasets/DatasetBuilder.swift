@@ -20,9 +20,17 @@ public struct BuildOptions: Sendable {
     public var seed: UInt64
     public var channels: Int
     public var fashionMNISTDirectory: String
+    /// Detection kinds: object sides (square root of the drawn area, pixels) are log-uniform in
+    /// [minSide, maxSide], so each octave, hence each pyramid level, gets the same share of objects.
+    public var minSide: Int
+    public var maxSide: Int
 
     public init(size: Int = 128, trainCount: Int = 4000, valCount: Int = 500, maxObjects: Int = 6,
-                seed: UInt64 = 1, channels: Int = 3, fashionMNISTDirectory: String = defaultFashionMNISTDirectory) {
+                seed: UInt64 = 1, channels: Int = 3, fashionMNISTDirectory: String = defaultFashionMNISTDirectory,
+                minSide: Int? = nil, maxSide: Int? = nil) {
+        // Defaults: 1/6 to 3/4 of the side (16-72 px at 96 px), which anchors of size 2 strides match.
+        self.minSide = minSide ?? max(2, size / 6)
+        self.maxSide = maxSide ?? max(2, size * 3 / 4)
         self.size = size
         self.trainCount = trainCount
         self.valCount = valCount
@@ -56,6 +64,9 @@ public func buildDataset(_ kind: DatasetKind, options o: BuildOptions, to path: 
     guard o.trainCount >= 1, o.valCount >= 1 else { throw bad("--train/--val", "need at least one image per split") }
     guard o.maxObjects >= 1 else { throw bad("--max-objects", "expected >= 1, got \(o.maxObjects)") }
     guard o.channels == 1 || o.channels == 3 else { throw bad("--channels", "expected 1 or 3, got \(o.channels)") }
+    guard o.minSide >= 2, o.minSide <= o.maxSide, 10 * o.maxSide <= 9 * o.size else {
+        throw bad("--min-side/--max-side", "expected 2 <= min <= max <= 0.9 x size, got \(o.minSide)...\(o.maxSide) at \(o.size) px")
+    }
 
     let plans = try splitPlans(kind, o)
     let writer = try DatasetWriter(path: path)
@@ -70,6 +81,7 @@ public func buildDataset(_ kind: DatasetKind, options o: BuildOptions, to path: 
         let params: [(String, Int64)] = [("size", Int64(o.size)), ("train", Int64(o.trainCount)),
                                          ("val", Int64(o.valCount)), ("max_objects", Int64(o.maxObjects)),
                                          ("channels", Int64(o.channels))]
+            + (kind == .fmnistCls ? [] : [("min_side", Int64(o.minSide)), ("max_side", Int64(o.maxSide))])
         let checksum = try writer.finish(name: kind.rawValue, kind: kind.rawValue, classNames: plans[0].classNames,
                                          source: plans[0].source, seed: o.seed, params: params)
         return BuildSummary(path: path, kind: kind, checksum: checksum, images: images, boxes: boxCounts)
@@ -92,7 +104,8 @@ func splitPlans(_ kind: DatasetKind, _ o: BuildOptions) throws -> [SplitPlan] {
     let counts = [o.trainCount, o.valCount]
     switch kind {
     case .shapes:
-        let composer = DetectionComposer(source: ShapeObjects(), size: o.size, channels: o.channels, maxObjects: o.maxObjects)
+        let composer = DetectionComposer(source: ShapeObjects(), size: o.size, channels: o.channels, maxObjects: o.maxObjects,
+                                         sides: o.minSide...o.maxSide)
         return counts.map { n in
             SplitPlan(count: n, classNames: ShapeObjects.names, source: "synthetic shapes (built in, no input files)",
                       draw: { _, rng in composer.draw(&rng) })
@@ -105,7 +118,8 @@ func splitPlans(_ kind: DatasetKind, _ o: BuildOptions) throws -> [SplitPlan] {
             let data = try FashionMNIST(directory: dir, split: split)
             if kind == .fmnistDet {
                 let composer = DetectionComposer(source: FashionMNISTObjects(data: data), size: o.size,
-                                                 channels: o.channels, maxObjects: o.maxObjects)
+                                                 channels: o.channels, maxObjects: o.maxObjects,
+                                                 sides: o.minSide...o.maxSide)
                 return SplitPlan(count: n, classNames: FashionMNIST.classNames, source: source,
                                  draw: { _, rng in composer.draw(&rng) })
             }

@@ -1,6 +1,7 @@
 /// Draws one multi-object detection image: a textured background with objects pasted at random
-/// positions, sizes and aspect ratios. Sizes follow COCO's mix by count (about 41% small, 34% medium,
-/// 24% large) at COCO's area thresholds scaled by (size/640)^2. Objects are pasted largest first, so
+/// positions, sizes and aspect ratios. Object sides are log-uniform over `sides`: a profile picks that
+/// range so that the detector's anchors can match the boxes (docs/geometry.md), with an equal share of
+/// objects per octave, hence per pyramid level. Objects are pasted largest first, so
 /// small ones are never hidden behind big ones; overlap between objects is allowed up to IoU 0.3.
 /// Boxes are tight around the pasted mask (coverage >= maskThreshold), not around the pasted patch.
 struct DetectionComposer: Sendable {
@@ -8,8 +9,9 @@ struct DetectionComposer: Sendable {
     let size: Int
     let channels: Int
     let maxObjects: Int
+    /// Range of sqrt(drawn area) in pixels.
+    let sides: ClosedRange<Int>
 
-    static let sizeMix = [0.41, 0.35, 0.24]
     static let maxOverlap: Float = 0.3
     static let maskThreshold: Float = 0.2
 
@@ -19,26 +21,12 @@ struct DetectionComposer: Sendable {
         var labels: [Int32]
     }
 
-    /// Range of sqrt(box area) for each size class: small starts at ~4.5 px at 128 (a hard but visible
-    /// object), large ends at 75% of the image side.
-    func sideRange(_ c: SizeClass) -> (Double, Double) {
-        let k = Double(size) / 640
-        switch c {
-        case .small: return (max(4, 0.035 * Double(size)), 32 * k)
-        case .medium: return (32 * k, 96 * k)
-        case .large: return (96 * k, 0.75 * Double(size))
-        }
-    }
-
     func draw(_ rng: inout SplitMix64) -> Drawn {
         var pixels = background(&rng)
         let n = 1 + rng.below(maxObjects)
         var planned: [(pick: ObjectPick, w: Int, h: Int)] = []
         for _ in 0..<n {
-            let u = rng.uniform()
-            let cls: SizeClass = u < Self.sizeMix[0] ? .small : u < Self.sizeMix[0] + Self.sizeMix[1] ? .medium : .large
-            let (lo, hi) = sideRange(cls)
-            let side = exp(rng.uniform(log(lo), log(hi)))
+            let side = exp(rng.uniform(log(Double(sides.lowerBound)), log(Double(sides.upperBound))))
             let pick = source.pick(&rng)
             let aspect = pick.aspect * exp(rng.uniform(log(0.75), log(4.0 / 3)))
             let limit = 0.9 * Double(size)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What `spinebench data inspect` prints: provenance, per-split counts, class and object-size histograms
-/// (COCO thresholds scaled to the image size) and a checksum check; optionally a PNG preview.
+/// (COCO thresholds times `areaScale`) and a checksum check; optionally a PNG preview.
 public struct InspectReport: Sendable {
     public let text: String
     public let checksumOK: Bool
@@ -10,7 +10,7 @@ public struct InspectReport: Sendable {
     public let classHistogram: [String: [Int]]
 }
 
-public func inspectDataset(_ path: String, preview: String? = nil, previewCount: Int = 16) throws -> InspectReport {
+public func inspectDataset(_ path: String, areaScale: Double, preview: String? = nil, previewCount: Int = 16) throws -> InspectReport {
     let f = try DatasetFile.open(path)
     var lines = ["file: \(path)", "name: \(f.name)   builder: \(f.builder)   format_version: \(DatasetFile.formatVersion)",
                  "source: \(f.source)", "seed: \(f.seed)   params: \(f.builderParams)",
@@ -28,12 +28,11 @@ public func inspectDataset(_ path: String, preview: String? = nil, previewCount:
         for l in s.allLabels { hist[Int(l)] += 1 }
         classes[name] = hist
         lines.append("  classes: " + zip(f.classNames, hist).map { "\($0) \($1)" }.joined(separator: ", "))
-        let side = max(s.height, s.width)
         var sz = [0, 0, 0]
-        for b in s.allBoxes { sz[SizeClass.of(area: b.area, imageSize: side).rawValue] += 1 }
+        for b in s.allBoxes { sz[SizeClass.of(area: b.area, areaScale: areaScale).rawValue] += 1 }
         sizes[name] = sz
-        let t = SizeClass.thresholds(imageSize: side)
-        lines.append("  object sizes (area < \(String(format: "%.1f", t.small)) small, < \(String(format: "%.1f", t.medium)) medium, else large; COCO 32^2/96^2 at 640 scaled to \(side)): "
+        let t = SizeClass.thresholds(areaScale: areaScale)
+        lines.append("  object sizes (area < \(String(format: "%.1f", t.small)) small, < \(String(format: "%.1f", t.medium)) medium, else large; COCO's 32^2/96^2 times \(String(format: "%.4g", areaScale))): "
                      + "small \(sz[0]) (\(pct(sz[0], m))), medium \(sz[1]) (\(pct(sz[1], m))), large \(sz[2]) (\(pct(sz[2], m)))")
     }
     let check = try f.verifyChecksum()

@@ -1,3 +1,5 @@
+import Foundation
+
 /// SGD with momentum (v = m*v + g; w -= lr*v). L2 weight decay is added to the gradient of parameters with
 /// decays == true (TF's l2_loss convention: d/dw of wd * 0.5 * |w|^2), then the whole gradient is optionally
 /// clipped by its global norm.
@@ -98,22 +100,24 @@ public final class SGD {
     }
 }
 
-/// Linear warmup from warmupStartFactor*base to base over warmupSteps, then step decay x0.1 and x0.01
-/// at the given fractions of totalSteps.
+/// Linear warmup from warmupStartFactor*base to base over warmupSteps, then either step decay (x0.1 at
+/// each of the given fractions of totalSteps: protocol A) or a half cosine from base to zero.
 public struct LearningRateSchedule: Sendable {
     public let base: Float
     public let warmupSteps: Int
     public let totalSteps: Int
     public let warmupStartFactor: Float
     public let decayFractions: [Double]
+    public let cosine: Bool
 
     public init(base: Float, warmupSteps: Int, totalSteps: Int, warmupStartFactor: Float = 0.1,
-                decayFractions: [Double] = [0.75, 0.9]) {
+                decayFractions: [Double] = [0.75, 0.9], cosine: Bool = false) {
         self.base = base
         self.warmupSteps = warmupSteps
         self.totalSteps = totalSteps
         self.warmupStartFactor = warmupStartFactor
         self.decayFractions = decayFractions
+        self.cosine = cosine
     }
 
     /// Step at which each decay starts.
@@ -123,6 +127,10 @@ public struct LearningRateSchedule: Sendable {
         if step < warmupSteps {
             let t = Float(step) / Float(warmupSteps)
             return base * (warmupStartFactor + (1 - warmupStartFactor) * t)
+        }
+        if cosine {
+            let t = Double(step - warmupSteps) / Double(max(1, totalSteps - warmupSteps))
+            return base * Float(0.5 * (1 + cos(Double.pi * min(1, t))))
         }
         var r = base
         for b in boundaries where step >= b { r *= 0.1 }

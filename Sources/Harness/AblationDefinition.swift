@@ -10,6 +10,18 @@ public struct AblationDefinition: Codable, Sendable {
     public var tables: [TableDefinition]
     public var profiles: [String: Profile]
 
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, title, dataset, tables, profiles }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        title = try c.decode(String.self, forKey: .title)
+        dataset = try c.decode(DatasetChoice.self, forKey: .dataset)
+        tables = try c.decode([TableDefinition].self, forKey: .tables)
+        profiles = try c.decode([String: Profile].self, forKey: .profiles)
+    }
+
     public struct DatasetChoice: Codable, Sendable {
         /// Builder kind: `fmnist-det` or `shapes`.
         public var kind: String
@@ -22,6 +34,16 @@ public struct AblationDefinition: Codable, Sendable {
             self.fallback = fallback
             self.seed = seed
         }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case kind, fallback, seed }
+
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            kind = try c.decode(String.self, forKey: .kind)
+            fallback = try c.decodeIfPresent(String.self, forKey: .fallback)
+            seed = try c.decode(UInt64.self, forKey: .seed)
+        }
     }
 
     public struct TableDefinition: Codable, Sendable {
@@ -31,6 +53,18 @@ public struct AblationDefinition: Codable, Sendable {
         public var rows: [Row]
         public var claims: [Claim]
 
+        enum CodingKeys: String, CodingKey, CaseIterable { case id, title, baseline, rows, claims }
+
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            id = try c.decode(String.self, forKey: .id)
+            title = try c.decode(String.self, forKey: .title)
+            baseline = try c.decode(String.self, forKey: .baseline)
+            rows = try c.decode([Row].self, forKey: .rows)
+            claims = try c.decode([Claim].self, forKey: .claims)
+        }
+
         public struct Row: Codable, Sendable {
             public var model: String
             /// How the paper names the row (e.g. "(1) short removed"); the model's name otherwise.
@@ -38,18 +72,38 @@ public struct AblationDefinition: Codable, Sendable {
             public var paperAP: Double?
             /// The paper's figure could not be checked against the PDF (SPINENET.md marks it).
             public var paperUnverified: Bool?
-            enum CodingKeys: String, CodingKey {
+            enum CodingKeys: String, CodingKey, CaseIterable {
                 case model, label, paperAP = "paper_ap", paperUnverified = "paper_unverified"
+            }
+
+            public init(from decoder: Decoder) throws {
+                try decoder.rejectUnknownKeys(CodingKeys.self)
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                model = try c.decode(String.self, forKey: .model)
+                label = try c.decodeIfPresent(String.self, forKey: .label)
+                paperAP = try c.decodeIfPresent(Double.self, forKey: .paperAP)
+                paperUnverified = try c.decodeIfPresent(Bool.self, forKey: .paperUnverified)
             }
         }
         /// A claim of the paper: `better` has higher AP than `worse`.
         public struct Claim: Codable, Sendable {
             public var better: String
             public var worse: String
+
+            enum CodingKeys: String, CodingKey, CaseIterable { case better, worse }
+
+            public init(from decoder: Decoder) throws {
+                try decoder.rejectUnknownKeys(CodingKeys.self)
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                better = try c.decode(String.self, forKey: .better)
+                worse = try c.decode(String.self, forKey: .worse)
+            }
         }
     }
 
-    /// Training and data settings of one profile (smoke, quick, paper).
+    /// Everything one profile (smoke, quick, paper...) trains with: the data, the proxy architecture
+    /// settings and the whole recipe. Every field is required in the file and unknown keys are errors, so
+    /// every number that can change a result is in the file, in the config hash and in each record.
     public struct Profile: Codable, Sendable, Hashable {
         public var dataset: DatasetSize
         public var input: Int
@@ -58,33 +112,79 @@ public struct AblationDefinition: Codable, Sendable {
         public var endpoints: Int
         public var headFilters: Int
         public var headConvs: Int
+        /// Anchor base size in units of the level's stride (3 in the paper at 640 px). With it the COCO
+        /// size classes are placed in the anchor pyramid (see `areaScale`).
+        public var anchorSize: Double
+        /// Batch-norm moving-average momentum (0.99 in the paper's code).
+        public var bnMomentum: Double
         public var epochs: Int
         public var batch: Int
+        public var seeds: Int
         public var learningRate: Double
         public var warmupFraction: Double
+        /// The warmup starts at this fraction of the learning rate.
+        public var warmupStart: Double
+        public var schedule: Schedule
+        /// Step schedule: fractions of training after which the rate is multiplied by 0.1 each.
+        public var decayPoints: [Double]
+        public var momentum: Double
         public var weightDecay: Double
-        public var seeds: Int
-        /// Anchor base size in units of the level's stride (SPINENET.md: 3 at COCO's 640 px). Small
-        /// images with COCO-like relative object sizes need smaller anchors; nil means 3.
-        public var anchorSize: Double?
+        /// Global gradient-norm clip; nil (`null` in the file) means none.
+        public var clipNorm: Double?
+        public var focalAlpha: Double
+        public var focalGamma: Double
+        public var huberDelta: Double
+        public var boxWeight: Double
+        public var flipProbability: Double
+        /// Training scale jitter [low, high] on top of fitting the image to the input.
+        public var scaleJitter: [Double]
+
+        public enum Schedule: String, Codable, Sendable, Hashable {
+            /// x0.1 at each of `decayPoints` (protocol A).
+            case step
+            /// Half-cosine from the base rate to zero after the warmup.
+            case cosine
+        }
 
         public struct DatasetSize: Codable, Sendable, Hashable {
             public var size: Int
             public var train: Int
             public var val: Int
             public var maxObjects: Int
-            enum CodingKeys: String, CodingKey {
-                case size, train, val, maxObjects = "max_objects"
+            /// Object sides (square root of the drawn area, in pixels) are log-uniform in [minSide, maxSide]:
+            /// equal shares per octave, so per pyramid level.
+            public var minSide: Int
+            public var maxSide: Int
+            enum CodingKeys: String, CodingKey, CaseIterable {
+                case size, train, val, maxObjects = "max_objects", minSide = "min_side", maxSide = "max_side"
             }
 
-            public init(size: Int, train: Int, val: Int, maxObjects: Int) {
+            public init(size: Int, train: Int, val: Int, maxObjects: Int, minSide: Int, maxSide: Int) {
                 (self.size, self.train, self.val, self.maxObjects) = (size, train, val, maxObjects)
+                (self.minSide, self.maxSide) = (minSide, maxSide)
+            }
+
+            public init(from decoder: Decoder) throws {
+                try decoder.rejectUnknownKeys(CodingKeys.self)
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                size = try c.decode(Int.self, forKey: .size)
+                train = try c.decode(Int.self, forKey: .train)
+                val = try c.decode(Int.self, forKey: .val)
+                maxObjects = try c.decode(Int.self, forKey: .maxObjects)
+                minSide = try c.decode(Int.self, forKey: .minSide)
+                maxSide = try c.decode(Int.self, forKey: .maxSide)
             }
         }
 
+        /// The memberwise form; recipe arguments default to protocol A as SPINENET's documents state it
+        /// (docs/paper-facts.md), for callers that build a profile in code (tests, the search proxy).
         public init(dataset: DatasetSize, input: Int, scale: Double, alpha: Double, endpoints: Int, headFilters: Int,
                     headConvs: Int, epochs: Int, batch: Int, learningRate: Double, warmupFraction: Double,
-                    weightDecay: Double, seeds: Int, anchorSize: Double?) {
+                    weightDecay: Double, seeds: Int, anchorSize: Double, bnMomentum: Double = 0.99,
+                    warmupStart: Double = 0.1, schedule: Schedule = .step, decayPoints: [Double] = [0.75, 0.9],
+                    momentum: Double = 0.9, clipNorm: Double? = 10, focalAlpha: Double = 0.25, focalGamma: Double = 1.5,
+                    huberDelta: Double = 0.1, boxWeight: Double = 50, flipProbability: Double = 0.5,
+                    scaleJitter: [Double] = [0.8, 1.2]) {
             self.dataset = dataset
             self.input = input
             self.scale = scale
@@ -92,20 +192,108 @@ public struct AblationDefinition: Codable, Sendable {
             self.endpoints = endpoints
             self.headFilters = headFilters
             self.headConvs = headConvs
+            self.anchorSize = anchorSize
+            self.bnMomentum = bnMomentum
             self.epochs = epochs
             self.batch = batch
+            self.seeds = seeds
             self.learningRate = learningRate
             self.warmupFraction = warmupFraction
+            self.warmupStart = warmupStart
+            self.schedule = schedule
+            self.decayPoints = decayPoints
+            self.momentum = momentum
             self.weightDecay = weightDecay
-            self.seeds = seeds
-            self.anchorSize = anchorSize
+            self.clipNorm = clipNorm
+            self.focalAlpha = focalAlpha
+            self.focalGamma = focalGamma
+            self.huberDelta = huberDelta
+            self.boxWeight = boxWeight
+            self.flipProbability = flipProbability
+            self.scaleJitter = scaleJitter
         }
-        enum CodingKeys: String, CodingKey {
-            case dataset, input, scale, alpha, endpoints, epochs, batch, seeds
-            case headFilters = "head_filters", headConvs = "head_convs"
-            case learningRate = "learning_rate", warmupFraction = "warmup_fraction"
-            case weightDecay = "weight_decay", anchorSize = "anchor_size"
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case dataset, input, scale, alpha, endpoints, epochs, batch, seeds, schedule, momentum
+            case headFilters = "head_filters", headConvs = "head_convs", anchorSize = "anchor_size"
+            case bnMomentum = "bn_momentum", learningRate = "learning_rate", warmupFraction = "warmup_fraction"
+            case warmupStart = "warmup_start", decayPoints = "decay_points", weightDecay = "weight_decay"
+            case clipNorm = "clip_norm", focalAlpha = "focal_alpha", focalGamma = "focal_gamma"
+            case huberDelta = "huber_delta", boxWeight = "box_weight", flipProbability = "flip_probability"
+            case scaleJitter = "scale_jitter"
         }
+
+        /// Every key is required (`clip_norm: null` says "no clipping" explicitly); unknown keys are errors.
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            dataset = try c.decode(DatasetSize.self, forKey: .dataset)
+            input = try c.decode(Int.self, forKey: .input)
+            scale = try c.decode(Double.self, forKey: .scale)
+            alpha = try c.decode(Double.self, forKey: .alpha)
+            endpoints = try c.decode(Int.self, forKey: .endpoints)
+            headFilters = try c.decode(Int.self, forKey: .headFilters)
+            headConvs = try c.decode(Int.self, forKey: .headConvs)
+            anchorSize = try c.decode(Double.self, forKey: .anchorSize)
+            bnMomentum = try c.decode(Double.self, forKey: .bnMomentum)
+            epochs = try c.decode(Int.self, forKey: .epochs)
+            batch = try c.decode(Int.self, forKey: .batch)
+            seeds = try c.decode(Int.self, forKey: .seeds)
+            learningRate = try c.decode(Double.self, forKey: .learningRate)
+            warmupFraction = try c.decode(Double.self, forKey: .warmupFraction)
+            warmupStart = try c.decode(Double.self, forKey: .warmupStart)
+            schedule = try c.decode(Schedule.self, forKey: .schedule)
+            decayPoints = try c.decode([Double].self, forKey: .decayPoints)
+            momentum = try c.decode(Double.self, forKey: .momentum)
+            weightDecay = try c.decode(Double.self, forKey: .weightDecay)
+            guard c.contains(.clipNorm) else {
+                throw DecodingError.keyNotFound(CodingKeys.clipNorm, .init(codingPath: c.codingPath,
+                                                                           debugDescription: "clip_norm"))
+            }
+            clipNorm = try c.decodeIfPresent(Double.self, forKey: .clipNorm)
+            focalAlpha = try c.decode(Double.self, forKey: .focalAlpha)
+            focalGamma = try c.decode(Double.self, forKey: .focalGamma)
+            huberDelta = try c.decode(Double.self, forKey: .huberDelta)
+            boxWeight = try c.decode(Double.self, forKey: .boxWeight)
+            flipProbability = try c.decode(Double.self, forKey: .flipProbability)
+            scaleJitter = try c.decode([Double].self, forKey: .scaleJitter)
+        }
+
+        /// The first rule this profile breaks, as (field, what was expected), or nil when it is sound.
+        func problem() -> (field: String, expected: String)? {
+            let d = dataset
+            let checks: [(Bool, String, String)] = [
+                (epochs >= 1, "epochs", "an integer >= 1"), (batch >= 1, "batch", "an integer >= 1"),
+                (seeds >= 1, "seeds", "an integer >= 1"), (input >= 32, "input", "an integer >= 32"),
+                (scale > 0, "scale", "a width scale > 0"), (alpha > 0, "alpha", "a resampling alpha > 0"),
+                (endpoints >= 1, "endpoints", ">= 1"), (headFilters >= 1, "head_filters", ">= 1"),
+                (headConvs >= 0, "head_convs", ">= 0"), (anchorSize > 0, "anchor_size", "> 0"),
+                (bnMomentum >= 0 && bnMomentum < 1, "bn_momentum", "in [0, 1)"),
+                (learningRate > 0 && learningRate.isFinite, "learning_rate", "a rate > 0"),
+                (warmupFraction >= 0 && warmupFraction < 1, "warmup_fraction", "in [0, 1)"),
+                (warmupStart > 0 && warmupStart <= 1, "warmup_start", "in (0, 1]"),
+                (decayPoints.allSatisfy { $0 > 0 && $0 < 1 } && decayPoints == decayPoints.sorted(), "decay_points",
+                 "increasing fractions in (0, 1)"),
+                (momentum >= 0 && momentum < 1, "momentum", "in [0, 1)"), (weightDecay >= 0, "weight_decay", ">= 0"),
+                ((clipNorm ?? 1) > 0, "clip_norm", "a norm > 0, or null for no clipping"),
+                (focalAlpha > 0 && focalAlpha < 1, "focal_alpha", "in (0, 1)"), (focalGamma >= 0, "focal_gamma", ">= 0"),
+                (huberDelta > 0, "huber_delta", "> 0"), (boxWeight >= 0, "box_weight", ">= 0"),
+                (flipProbability >= 0 && flipProbability <= 1, "flip_probability", "in [0, 1]"),
+                (scaleJitter.count == 2 && scaleJitter[0] > 0 && scaleJitter[0] <= scaleJitter[1], "scale_jitter",
+                 "[low, high] with 0 < low <= high"),
+                (d.size >= 8 && d.train >= 1 && d.val >= 1 && d.maxObjects >= 1, "dataset",
+                 "size >= 8, train, val, max_objects >= 1"),
+                (d.minSide >= 2 && d.minSide <= d.maxSide && Double(d.maxSide) <= 0.9 * Double(d.size), "dataset.min_side",
+                 "2 <= min_side <= max_side <= 0.9 x size"),
+            ]
+            return checks.first { !$0.0 }.map { ($0.1, $0.2) }
+        }
+
+        /// COCO's small / medium / large bounds (32^2, 96^2 px at 640 px with anchor size 3) sit at fixed
+        /// places in the anchor pyramid: 32 px is 4/3 of L3's base anchor, 96 px is L5's. Scaling the areas by
+        /// (anchor_size / 3)^2 keeps those places, so APs / APm / APl mean "objects at L3 / L4 / L5 and up"
+        /// here as in the paper, whatever the input size.
+        public var areaScale: Double { (anchorSize / 3) * (anchorSize / 3) }
     }
 
     /// Every model the ablation trains, in table order, each once.
@@ -122,24 +310,20 @@ public struct AblationDefinition: Codable, Sendable {
         return p
     }
 
-    /// Reads and checks an ablation file; errors name the file and the field.
+    /// Reads and checks an ablation file; errors name the file, the field and its line.
     public static func load(_ path: String) throws -> AblationDefinition {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw HarnessError.badConfig(file: path, field: "(file)", expected: "a readable YAML file")
         }
-        let def: AblationDefinition
-        do {
-            def = try YAMLDecoder().decode(AblationDefinition.self, from: text)
-        } catch let error as DecodingError {
-            throw HarnessError.badConfig(file: path, field: error.fieldPath, expected: error.plainDescription)
-        }
+        let def = try StrictYAML.decode(AblationDefinition.self, from: text, file: path)
         for table in def.tables where !table.rows.contains(where: { $0.model == table.baseline }) {
             throw HarnessError.badConfig(file: path, field: "tables.\(table.id).baseline",
                                          expected: "one of the table's row models")
         }
-        for (name, p) in def.profiles where p.epochs < 1 || p.batch < 1 || p.seeds < 1 || p.input < 32 {
-            throw HarnessError.badConfig(file: path, field: "profiles.\(name)",
-                                         expected: "epochs, batch, seeds >= 1 and input >= 32")
+        for (name, p) in def.profiles.sorted(by: { $0.key < $1.key }) {
+            if let (field, expected) = p.problem() {
+                throw HarnessError.badConfig(file: path, field: "profiles.\(name).\(field)", expected: expected)
+            }
         }
         return def
     }
@@ -148,13 +332,7 @@ public struct AblationDefinition: Codable, Sendable {
 extension DecodingError {
     /// The dotted path of the field a YAML/JSON decode failed on.
     public var fieldPath: String {
-        let path: [CodingKey]
-        switch self {
-        case .keyNotFound(let key, let c): path = c.codingPath + [key]
-        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c): path = c.codingPath
-        @unknown default: path = []
-        }
-        let s = path.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        let s = codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
         return s.isEmpty ? "(root)" : s
     }
 

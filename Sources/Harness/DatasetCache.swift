@@ -5,7 +5,7 @@ import Foundation
 /// The file name carries every builder parameter, so a changed profile never reuses a stale file.
 public enum DatasetCache {
     public static func path(kind: String, size: AblationDefinition.Profile.DatasetSize, seed: UInt64, dataDir: String) -> String {
-        "\(dataDir)/\(kind)-\(size.size)px-\(size.train)-\(size.val)-obj\(size.maxObjects)-seed\(seed).h5"
+        "\(dataDir)/\(kind)-\(size.size)px-\(size.train)-\(size.val)-obj\(size.maxObjects)-side\(size.minSide)-\(size.maxSide)-seed\(seed).h5"
     }
 
     /// Returns the path of a ready dataset; falls back to `fallback` when the first kind's
@@ -28,6 +28,8 @@ public enum DatasetCache {
             options.trainCount = size.train
             options.valCount = size.val
             options.maxObjects = size.maxObjects
+            options.minSide = size.minSide
+            options.maxSide = size.maxSide
             options.seed = choice.seed
             do {
                 let summary = try buildDataset(kind, options: options, to: path)

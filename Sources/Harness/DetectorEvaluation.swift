@@ -5,7 +5,7 @@ import Foundation
 import Models
 
 /// Runs a trained detector over the val split, maps detections back to the stored image pixels,
-/// scores them with the COCO evaluator (area ranges scaled by (image size / 640)^2), and writes the
+/// scores them with the COCO evaluator (area ranges scaled by the profile's `areaScale`), and writes the
 /// ground truth and detections as COCO JSON so anyone can re-score the run with other tools.
 enum DetectorEvaluation {
     struct Result {
@@ -14,7 +14,7 @@ enum DetectorEvaluation {
     }
 
     static func run(detector: Network, loader: DetectionLoader, split: DatasetSplit, anchors: AnchorSet,
-                    classNames: [String], imageSize: Int, writeTo dir: String?) throws -> Result {
+                    classNames: [String], areaScale scale: Double, writeTo dir: String?) throws -> Result {
         let numClasses = classNames.count
         var detections: [CocoDetection] = []
         loader.start(epoch: 0)
@@ -46,7 +46,6 @@ enum DetectorEvaluation {
             try truth.write(to: dir + "/val-ground-truth.json")
             try detections.writeCoco(to: dir + "/val-detections.json")
         }
-        let scale = pow(Double(imageSize) / 640, 2)
         let metrics = try CocoEvaluator(areaScale: scale).evaluate(groundTruth: truth, detections: detections)
         var named: [String: Double] = [:]
         for (key, value) in zip(CocoMetrics.keys, metrics.values) { named[key] = value * 100 }

@@ -4,13 +4,17 @@ import Foundation
 /// Everything outside `measured` is a function of (commit, config, seed, threads) and is
 /// bit-identical when they are; `determinism` says what would break that.
 public struct ResultRecord: Codable, Sendable, Equatable {
-    public static let formatVersion = 1
+    /// 2: the run's whole config (`config`: profile with the full recipe, dataset, model hash) is in the record.
+    public static let formatVersion = 2
 
     public var formatVersion = ResultRecord.formatVersion
     public var ablation: String
     public var model: String
     public var profile: String
     public var seed: Int
+    /// Everything the run was trained from (its hash is `provenance.configHash`), so a table or a diff
+    /// reads the settings from the records, not from today's experiment file.
+    public var config: RunConfig
     /// "ok", or "failed" with `failure` saying why (NaN loss, exploding loss...).
     public var status: String
     public var failure: String?

@@ -42,10 +42,10 @@ public enum RunEvaluation {
                                optimizer: SGD(parameters: built.network.parameters, weightDecay: 0))
         let val = try DetectionLoader(file: file, split: "val", options: LoaderOptions(
             batchSize: p.batch, outputSize: p.input, training: false, seed: UInt64(config.seed)))
-        let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize ?? 3)), imageHeight: p.input, imageWidth: p.input)
+        let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize)), imageHeight: p.input, imageWidth: p.input)
         let result = try DetectorEvaluation.run(detector: built.network, loader: val, split: try file.split("val"),
                                                 anchors: anchors, classNames: file.classNames,
-                                                imageSize: file.splits["val"]!.width, writeTo: runDir)
+                                                areaScale: p.areaScale, writeTo: runDir)
         return (result.metrics, result.areaScale)
     }
 }

@@ -4,8 +4,8 @@ import Engine
 import Foundation
 import Models
 
-/// Trains one RetinaNet run per protocol A (SGD with momentum, L2 weight decay off BN, linear warmup,
-/// steps x0.1 / x0.01, flips and scale jitter), checkpoints after every epoch, resumes from the last
+/// Trains one RetinaNet run with the profile's recipe (protocol A by default: SGD with momentum, L2 weight
+/// decay off BN, linear warmup, steps x0.1 / x0.01, flips and scale jitter), checkpoints after every epoch, resumes from the last
 /// checkpoint, evaluates on the val split and returns the run's record.
 public final class RunTrainer {
     public let config: RunConfig
@@ -38,7 +38,8 @@ public final class RunTrainer {
         try RunManifest(config: config, datasetPath: datasetPath).write(to: runDir)
         let file = try DatasetFile.open(datasetPath)
         let train = try DetectionLoader(file: file, split: "train", options: LoaderOptions(
-            batchSize: p.batch, outputSize: p.input, training: true, seed: UInt64(config.seed)))
+            batchSize: p.batch, outputSize: p.input, training: true, seed: UInt64(config.seed),
+            jitter: p.scaleJitter[0]...p.scaleJitter[1], flipProbability: p.flipProbability))
         let val = try DetectionLoader(file: file, split: "val", options: LoaderOptions(
             batchSize: p.batch, outputSize: p.input, training: false, seed: UInt64(config.seed)))
         let numClasses = file.classNames.count
@@ -46,7 +47,7 @@ public final class RunTrainer {
                                               seed: UInt64(config.seed))
         try config.checkModel(built.modelHash)
         let detector = built.network
-        let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize ?? 3)), imageHeight: p.input, imageWidth: p.input)
+        let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize)), imageHeight: p.input, imageWidth: p.input)
 
         let stepsPerEpoch = train.batchesPerEpoch
         guard stepsPerEpoch > 0 else {
@@ -55,8 +56,11 @@ public final class RunTrainer {
         }
         let totalSteps = stepsPerEpoch * p.epochs
         let schedule = LearningRateSchedule(base: Float(p.learningRate), warmupSteps: Int(p.warmupFraction * Double(totalSteps)),
-                                            totalSteps: totalSteps)
-        let sgd = SGD(parameters: detector.parameters, momentum: 0.9, weightDecay: Float(p.weightDecay), clipNorm: 10)
+                                            totalSteps: totalSteps, warmupStartFactor: Float(p.warmupStart),
+                                            decayFractions: p.decayPoints, cosine: p.schedule == .cosine)
+        let sgd = SGD(parameters: detector.parameters, momentum: Float(p.momentum), weightDecay: Float(p.weightDecay),
+                      clipNorm: p.clipNorm.map(Float.init))
+        let lossSettings = LossSettings(p)
 
         var state = TrainingState()
         if let saved = try Checkpoint.latest(in: runDir, configHash: config.hash) {
@@ -75,7 +79,7 @@ public final class RunTrainer {
             while let batch = try train.next() {
                 let step = epoch * stepsPerEpoch + batch.index
                 let loss = try trainStep(batch, detector: detector, anchors: anchors, numClasses: numClasses,
-                                         optimizer: sgd, learningRate: schedule.rate(at: step))
+                                         loss: lossSettings, optimizer: sgd, learningRate: schedule.rate(at: step))
                 guard loss.isFinite, loss < Self.explodingLoss else {
                     throw HarnessError.trainingDiverged(run: config.name, step: step, loss: loss)
                 }
@@ -103,12 +107,12 @@ public final class RunTrainer {
         let evalStart = Date()
         let evaluation = try DetectorEvaluation.run(detector: detector, loader: val, split: try file.split("val"),
                                                     anchors: anchors, classNames: file.classNames,
-                                                    imageSize: file.splits["val"]!.width, writeTo: runDir)
+                                                    areaScale: p.areaScale, writeTo: runDir)
         let evalSeconds = Date().timeIntervalSince(evalStart)
 
         return ResultRecord(
             ablation: config.ablation, model: config.model, profile: config.profileName, seed: config.seed,
-            status: "ok", failure: nil,
+            config: config, status: "ok", failure: nil,
             architecture: .init(displayName: built.displayName, provenance: built.provenance),
             metrics: evaluation.metrics, areaScale: evaluation.areaScale, size: built.size,
             training: .init(epochs: p.epochs, steps: totalSteps, batch: p.batch, input: p.input,
@@ -131,9 +135,9 @@ public final class RunTrainer {
         let p = config.profile
         return ResultRecord(
             ablation: config.ablation, model: config.model, profile: config.profileName, seed: config.seed,
-            status: "failed", failure: reason,
+            config: config, status: "failed", failure: reason,
             architecture: .init(displayName: built.displayName, provenance: built.provenance),
-            metrics: [:], areaScale: pow(Double(file.splits["val"]!.width) / 640, 2), size: built.size,
+            metrics: [:], areaScale: p.areaScale, size: built.size,
             training: .init(epochs: p.epochs, steps: 0, batch: p.batch, input: p.input, trainImages: 0, valImages: 0,
                             lossCurve: [], lossWindow: 0, finalLoss: nil, resumedFromEpoch: 0),
             measured: .init(trainSeconds: 0, evalSeconds: 0, trainImagesPerSecond: 0),
@@ -151,8 +155,8 @@ public final class RunTrainer {
         training, the metrics.
         """
 
-    /// One SGD step on a batch; returns the total loss (focal + 50 x Huber).
-    func trainStep(_ batch: Batch, detector: Network, anchors: AnchorSet, numClasses: Int,
+    /// One SGD step on a batch; returns the total loss (focal + box weight x Huber).
+    func trainStep(_ batch: Batch, detector: Network, anchors: AnchorSet, numClasses: Int, loss settings: LossSettings,
                    optimizer: SGD, learningRate: Float) throws -> Double {
         let targets = DetectionTargets.batch(try batch.boxes.indices.map { i in
             try assignTargets(anchors: anchors, boxes: batch.boxes[i].map(DetectionBox.init),
@@ -160,7 +164,8 @@ public final class RunTrainer {
         })
         let tape = Tape(training: true)
         let images = tape.input(Tensor(shape: [batch.batchSize, batch.height, batch.width, batch.channels], data: batch.images))
-        let loss = DetectorOutputs.loss(detector(images, on: tape), targets: targets, numClasses: numClasses, on: tape)
+        let loss = DetectorOutputs.loss(detector(images, on: tape), targets: targets, numClasses: numClasses,
+                                        settings: settings, on: tape)
         let value = Double(tape.value(loss).data[0])
         guard value.isFinite else { return value }
         tape.backward(loss)

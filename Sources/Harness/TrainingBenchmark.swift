@@ -74,7 +74,7 @@ public struct TrainingBenchmark {
             let out = net(tape.input(images), on: tape)
             let loss: Var
             if withHead {
-                loss = DetectorOutputs.loss(out, targets: targets, numClasses: numClasses, on: tape)
+                loss = DetectorOutputs.loss(out, targets: targets, numClasses: numClasses, settings: .paper, on: tape)
             } else {
                 loss = tape.add((3...7).map { tape.mean(out.levels[$0]!) })
             }

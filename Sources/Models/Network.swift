@@ -41,7 +41,9 @@ public final class Network {
 
     /// `seed` fixes every initial weight; each layer draws from its own stream (a hash of its name), so adding
     /// or removing a layer does not change the others' initial values.
-    public init(plan: ModelPlan, seed: UInt64, initializers: (LayerNode) -> (kernel: Initializer, bias: Initializer) = Network.defaultInitializers) {
+    /// `bnMomentum` is every batch norm's moving-average momentum (the profile's `bn_momentum`).
+    public init(plan: ModelPlan, seed: UInt64, bnMomentum: Float = 0.99,
+                initializers: (LayerNode) -> (kernel: Initializer, bias: Initializer) = Network.defaultInitializers) {
         self.plan = plan
         fusedActivations = Network.fusablePairs(plan)
         fusedProducers = Set(fusedActivations.values)
@@ -68,7 +70,7 @@ public final class Network {
                 convs[key] = layer
                 parameters += layer.parameters
             case .batchNorm where norms[key] == nil:
-                let layer = BatchNorm(name: key, channels: node.shape.c)
+                let layer = BatchNorm(name: key, channels: node.shape.c, momentum: bnMomentum)
                 norms[key] = layer
                 batchNorms.append(layer)
                 parameters += layer.parameters

@@ -29,7 +29,8 @@ public final class ProxyReward {
     /// which nothing reads); the held-out file splits it into train and a held-out "val".
     static func heldOutDataset(_ proxy: SpaceDefinition.ProxySettings, dataDir: String, log: (String) -> Void) throws -> String {
         let d = proxy.dataset
-        let size = AblationDefinition.Profile.DatasetSize(size: d.size, train: d.images, val: 1, maxObjects: d.maxObjects)
+        let size = AblationDefinition.Profile.DatasetSize(size: d.size, train: d.images, val: 1, maxObjects: d.maxObjects,
+                                                          minSide: d.minSide, maxSide: d.maxSide)
         let source = try DatasetCache.ensure(proxy.datasetChoice, size: size, dataDir: dataDir, log: log)
         let path = source.replacingOccurrences(of: ".h5", with: "-heldout\(proxy.heldOutImages).h5")
         if !FileManager.default.fileExists(atPath: path) {

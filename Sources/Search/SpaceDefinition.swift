@@ -79,8 +79,11 @@ public struct SpaceDefinition: Codable, Sendable {
             /// Images drawn from the builder's train split (held-out part included).
             public var images: Int
             public var maxObjects: Int
+            /// Object sides in pixels, log-uniform (as the ablations' `dataset.min_side` / `max_side`).
+            public var minSide: Int
+            public var maxSide: Int
             enum CodingKeys: String, CodingKey {
-                case kind, fallback, seed, size, images, maxObjects = "max_objects"
+                case kind, fallback, seed, size, images, maxObjects = "max_objects", minSide = "min_side", maxSide = "max_side"
             }
         }
 
@@ -97,7 +100,7 @@ public struct SpaceDefinition: Codable, Sendable {
         public var profile: AblationDefinition.Profile {
             AblationDefinition.Profile(
                 dataset: .init(size: dataset.size, train: dataset.images - heldOutImages, val: heldOutImages,
-                               maxObjects: dataset.maxObjects),
+                               maxObjects: dataset.maxObjects, minSide: dataset.minSide, maxSide: dataset.maxSide),
                 input: input, scale: scale, alpha: alpha, endpoints: endpoints, headFilters: headFilters,
                 headConvs: headConvs, epochs: epochs, batch: batch, learningRate: learningRate,
                 warmupFraction: warmupFraction, weightDecay: weightDecay, seeds: 1, anchorSize: anchorSize)

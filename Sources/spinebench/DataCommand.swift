@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Detection
 import Foundation
 
 /// `spinebench data build KIND --out FILE.h5 ...` and `spinebench data inspect FILE.h5 [--preview PNG]`.
@@ -24,6 +25,8 @@ struct DataBuildCommand: ParsableCommand {
     @Option(name: .customLong("max-objects"), help: "Objects per image: 1...K.") var maxObjects: Int?
     @Option(help: "Random seed.") var seed: UInt64?
     @Option(help: "Channels: 3 (tinted RGB) or 1 (gray).") var channels: Int?
+    @Option(name: .customLong("min-side"), help: "Smallest object side in pixels (default size/6).") var minSide: Int?
+    @Option(name: .customLong("max-side"), help: "Largest object side in pixels (default 3/4 of size).") var maxSide: Int?
     @Option(name: .customLong("fashion-mnist-dir"), help: "Directory of the Fashion-MNIST IDX .gz files.") var fashionDir: String?
 
     func run() throws {
@@ -32,13 +35,16 @@ struct DataBuildCommand: ParsableCommand {
                                   + DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))
         }
         var o = BuildOptions.defaults(for: k)
-        if let size { o.size = size }
+        if let size { o = BuildOptions(size: size, trainCount: o.trainCount, valCount: o.valCount, maxObjects: o.maxObjects,
+                                       seed: o.seed, channels: o.channels) }
         if let train { o.trainCount = train }
         if let val { o.valCount = val }
         if let maxObjects { o.maxObjects = maxObjects }
         if let seed { o.seed = seed }
         if let channels { o.channels = channels }
         if let fashionDir { o.fashionMNISTDirectory = fashionDir }
+        if let minSide { o.minSide = minSide }
+        if let maxSide { o.maxSide = maxSide }
         let start = Date()
         do {
             let s = try buildDataset(k, options: o, to: out)
@@ -53,18 +59,52 @@ struct DataBuildCommand: ParsableCommand {
 
 struct DataInspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "inspect", abstract: "Print splits, counts, class and object-size histograms; verify the checksum.")
+        commandName: "inspect",
+        abstract: "Print splits, counts, class and object-size histograms, anchor coverage; verify the checksum.",
+        discussion: "With --anchor-size, each split's boxes (fitted to --input, as the loader does) are matched against "
+            + "the RetinaNet anchors of L3-L7: the share of boxes some anchor overlaps at IoU >= 0.5, and the "
+            + "positive anchors per level. Size classes are COCO's times (anchor_size/3)^2.")
 
     @Argument(help: "Dataset file (.h5).") var file: String
     @Option(help: "Write a PNG grid of the first training images with their boxes.") var preview: String?
+    @Option(help: "Network input side in pixels (default: the stored image side).") var input: Int?
+    @Option(name: .customLong("anchor-size"), help: "Anchor size in strides (3 in the paper); enables the coverage report.")
+    var anchorSize: Double?
+
+    func validate() throws {
+        if let input, input < 8 { throw ValidationError("--input must be >= 8, got \(input)") }
+        if let anchorSize, !(anchorSize > 0) { throw ValidationError("--anchor-size must be > 0, got \(anchorSize)") }
+    }
 
     func run() throws {
         do {
-            let r = try inspectDataset(file, preview: preview)
+            let r = try inspectDataset(file, areaScale: pow((anchorSize ?? 3) / 3, 2), preview: preview)
             print(r.text)
+            if let anchorSize { try printCoverage(anchorSize: anchorSize) }
             if !r.checksumOK { throw ExitCode(2) }
         } catch let e as DataError {
             throw dataFailure(e)
+        }
+    }
+}
+
+extension DataInspectCommand {
+    /// The anchor-coverage lines of every split.
+    func printCoverage(anchorSize: Double) throws {
+        let f = try DatasetFile.open(file)
+        for name in DatasetFile.splitNames {
+            let s = f.splits[name]!
+            let side = input ?? max(s.height, s.width)
+            let fit = Float(side) / Float(max(s.height, s.width))
+            let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(anchorSize)), imageHeight: side, imageWidth: side)
+            var coverage = AnchorCoverage(anchors: anchors)
+            for i in 0..<s.count {
+                let boxes = s.allBoxes[Int(s.offsets[i])..<Int(s.offsets[i + 1])]
+                coverage.add(corners: boxes.map { (x1: $0.x1 * fit, y1: $0.y1 * fit, x2: $0.x2 * fit, y2: $0.y2 * fit) },
+                             anchors: anchors)
+            }
+            print("anchor coverage of split \(name) at input \(side) px, anchor size \(anchorSize):")
+            coverage.report().forEach { print($0) }
         }
     }
 }

@@ -65,23 +65,22 @@ final class BuilderTests: XCTestCase {
         XCTAssertEqual(check.computed, fa.checksum)
     }
 
-    /// Box sizes follow COCO's small/medium/large mix at the scaled thresholds (loosely: 800 objects).
-    func testSizeMixIsCocoLike() throws {
-        let o = BuildOptions(size: 128, trainCount: 240, valCount: 1, maxObjects: 6, seed: 11)
+    /// Object sides are log-uniform over [min_side, max_side]: about half the boxes fall below the range's
+    /// geometric middle, and none is far outside it (boxes are tight around the mask, so a little smaller).
+    func testSidesAreLogUniformOverTheRange() throws {
+        let o = BuildOptions(size: 128, trainCount: 240, valCount: 1, maxObjects: 6, seed: 11, minSide: 16, maxSide: 96)
         let plan = try splitPlans(.shapes, o)[0]
-        var counts = [0, 0, 0], total = 0
+        var sides: [Float] = []
         for i in 0..<plan.count {
             var rng = SplitMix64(seed: o.seed, 0, UInt64(i))
-            for b in plan.draw(i, &rng).boxes {
-                counts[SizeClass.of(area: b.area, imageSize: 128).rawValue] += 1
-                total += 1
-            }
+            sides += plan.draw(i, &rng).boxes.map { $0.area.squareRoot() }
         }
-        XCTAssertGreaterThan(total, 600)
-        let frac = counts.map { Double($0) / Double(total) }
-        XCTAssertEqual(frac[0], 0.41, accuracy: 0.08)
-        XCTAssertEqual(frac[1], 0.34, accuracy: 0.08)
-        XCTAssertEqual(frac[2], 0.24, accuracy: 0.08)
+        XCTAssertGreaterThan(sides.count, 600)
+        let middle = Float((16.0 * 96.0).squareRoot())
+        let below = Double(sides.filter { $0 < middle }.count) / Double(sides.count)
+        XCTAssertEqual(below, 0.5, accuracy: 0.1)
+        XCTAssertLessThanOrEqual(sides.max()!, 96 * 1.05)
+        XCTAssertGreaterThanOrEqual(Double(sides.filter { $0 >= 16 * 0.7 }.count) / Double(sides.count), 0.97)
     }
 
     /// Boxes are tight around the pasted mask: a source whose mask leaves a 1-2 px empty margin in its
@@ -99,7 +98,7 @@ final class BuilderTests: XCTestCase {
             }
         }
         let size = 64
-        let composer = DetectionComposer(source: Framed(), size: size, channels: 3, maxObjects: 1)
+        let composer = DetectionComposer(source: Framed(), size: size, channels: 3, maxObjects: 1, sides: 8...40)
         var checked = 0
         for i in 0..<40 {
             var rng = SplitMix64(seed: 9, 0, UInt64(i))
@@ -163,7 +162,7 @@ final class BuilderTests: XCTestCase {
     func testInspectReportAndPreviewPNG() throws {
         let dir = temporaryDirectory()
         let (path, _) = try smallShapes(dir)
-        let r = try inspectDataset(path, preview: "\(dir)/p.png", previewCount: 6)
+        let r = try inspectDataset(path, areaScale: 1, preview: "\(dir)/p.png", previewCount: 6)
         XCTAssertTrue(r.checksumOK)
         XCTAssertTrue(r.text.contains("checksum: stored fnv1a64:"))
         XCTAssertTrue(r.text.contains("split train: 24 images 64x64x3"))

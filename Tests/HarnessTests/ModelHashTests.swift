@@ -10,9 +10,9 @@ final class ModelHashTests: XCTestCase {
 
     func configHash(_ yaml: String) throws -> String {
         let profile = AblationDefinition.Profile(
-            dataset: .init(size: 64, train: 16, val: 8, maxObjects: 2), input: 64, scale: 0.25, alpha: 0.25, endpoints: 16,
+            dataset: .init(size: 64, train: 16, val: 8, maxObjects: 2, minSide: 10, maxSide: 48), input: 64, scale: 0.25, alpha: 0.25, endpoints: 16,
             headFilters: 16, headConvs: 1, epochs: 1, batch: 8, learningRate: 0.02, warmupFraction: 0, weightDecay: 0,
-            seeds: 1, anchorSize: nil)
+            seeds: 1, anchorSize: 3)
         return RunConfig(ablation: "a", model: "r0-sp53", profileName: "p", profile: profile, datasetKind: "shapes",
                          datasetSeed: 3, seed: 0, spec: try ModelSpec.parse(yaml: yaml, file: "test")).hash
     }

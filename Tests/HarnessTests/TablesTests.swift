@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Harness
+import Models
 
 /// Tables, claims and diffs are pure functions of records: checked here on hand-made records.
 final class TablesTests: XCTestCase {
@@ -9,7 +10,8 @@ final class TablesTests: XCTestCase {
 
     func record(_ model: String, seed: Int, ap: Double, status: String = "ok") -> ResultRecord {
         ResultRecord(
-            ablation: "connections", model: model, profile: "smoke", seed: seed, status: status,
+            ablation: "connections", model: model, profile: "smoke", seed: seed, config: Self.config(model, seed: seed),
+            status: status,
             failure: status == "ok" ? nil : "loss became nan at step 3",
             architecture: .init(displayName: model.uppercased(), provenance: "reconstructed"),
             metrics: ["AP": ap, "AP50": ap + 20, "AP75": ap - 5, "APs": 1, "APm": 2, "APl": 3],
@@ -23,6 +25,19 @@ final class TablesTests: XCTestCase {
                               datasetSource: "shapes", toolchain: "Swift", openblas: "x", threads: 2),
             determinism: "test")
     }
+
+    static func config(_ model: String, seed: Int) -> RunConfig {
+        var c = RunConfig(ablation: "connections", model: model, profileName: "smoke", profile: Self.profile,
+                          datasetKind: "shapes", datasetSeed: 0, seed: seed,
+                          spec: try! SpecLibrary(directory: packageRoot + "/ablations/specs").spec(named: "r0-sp53"))
+        c.modelHash = "m-" + model
+        return c
+    }
+
+    static let profile = AblationDefinition.Profile(
+        dataset: .init(size: 64, train: 48, val: 16, maxObjects: 3, minSide: 11, maxSide: 48), input: 64, scale: 0.25,
+        alpha: 0.25, endpoints: 32, headFilters: 32, headConvs: 1, epochs: 1, batch: 8, learningRate: 0.02,
+        warmupFraction: 0.2, weightDecay: 4e-5, seeds: 1, anchorSize: 2)
 
     func definition() throws -> AblationDefinition {
         try AblationDefinition.load(Self.packageRoot + "/ablations/connections.yaml")

@@ -22,7 +22,7 @@ final class TrainingRunTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
     func profile(epochs: Int = 2, learningRate: Double = 0.02) -> AblationDefinition.Profile {
-        .init(dataset: .init(size: 64, train: 32, val: 8, maxObjects: 2), input: 64, scale: 0.25, alpha: 0.25,
+        .init(dataset: .init(size: 64, train: 32, val: 8, maxObjects: 2, minSide: 10, maxSide: 48), input: 64, scale: 0.25, alpha: 0.25,
               endpoints: 16, headFilters: 16, headConvs: 1, epochs: epochs, batch: 8, learningRate: learningRate,
               warmupFraction: 0.2, weightDecay: 4e-5, seeds: 1, anchorSize: 1)
     }
@@ -82,7 +82,7 @@ final class TrainingRunTests: XCTestCase {
         let sgd = SGD(parameters: built.network.parameters, momentum: 0.9, weightDecay: 0, clipNorm: 10)
         var losses: [Double] = []
         for _ in 0..<40 {
-            losses.append(try trainer.trainStep(batch, detector: built.network, anchors: anchors, numClasses: 8,
+            losses.append(try trainer.trainStep(batch, detector: built.network, anchors: anchors, numClasses: 8, loss: .paper,
                                                 optimizer: sgd, learningRate: 0.01))
         }
         XCTAssertTrue(losses.allSatisfy(\.isFinite), "\(losses)")

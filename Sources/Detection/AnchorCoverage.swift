@@ -1,0 +1,64 @@
+/// How well an anchor set can match a set of ground-truth boxes: a box no anchor overlaps at IoU >= 0.5
+/// never becomes a positive, so the detector is never trained (nor can score well) on it. This is the
+/// check behind each profile's choice of input size, anchor size and object sides (docs/geometry.md).
+public struct AnchorCoverage: Sendable, Equatable {
+    public var boxes = 0
+    /// Boxes whose best anchor has IoU >= the threshold.
+    public var matched = 0
+    /// Per level (minLevel first): anchors with IoU >= threshold to some box (the positives training sees).
+    public var positivesPerLevel: [Int]
+    /// Per level: matched boxes whose best anchor lies on that level.
+    public var bestLevelCounts: [Int]
+    public let levels: [Int]
+    public let threshold: Float
+
+    public var matchedFraction: Double { boxes == 0 ? 0 : Double(matched) / Double(boxes) }
+
+    public init(anchors: AnchorSet, threshold: Float = 0.5) {
+        levels = anchors.levels.map(\.level)
+        positivesPerLevel = [Int](repeating: 0, count: levels.count)
+        bestLevelCounts = positivesPerLevel
+        self.threshold = threshold
+    }
+
+    /// Adds one image's boxes (in the anchors' input pixels).
+    public mutating func add(_ truth: [Box], anchors: AnchorSet) {
+        var positive = Set<Int>()
+        for box in truth {
+            boxes += 1
+            var best: Float = 0, bestIndex = -1
+            for level in anchors.levels {
+                for i in level.offset..<(level.offset + level.count) {
+                    let iou = box.iou(anchors.boxes[i])
+                    if iou > best { best = iou; bestIndex = i }
+                    if iou >= threshold { positive.insert(i) }
+                }
+            }
+            if best >= threshold, let l = anchors.levels.firstIndex(where: { bestIndex < $0.offset + $0.count }) {
+                matched += 1
+                bestLevelCounts[l] += 1
+            }
+        }
+        for i in positive {
+            if let l = anchors.levels.firstIndex(where: { i < $0.offset + $0.count }) { positivesPerLevel[l] += 1 }
+        }
+    }
+
+    /// Adds one image's boxes given as corners (for callers that also see the Datasets module's `Box`).
+    public mutating func add(corners: [(x1: Float, y1: Float, x2: Float, y2: Float)], anchors: AnchorSet) {
+        add(corners.map { Box(x1: $0.x1, y1: $0.y1, x2: $0.x2, y2: $0.y2) }, anchors: anchors)
+    }
+
+    /// Lines for `data inspect`.
+    public func report() -> [String] {
+        func pct(_ a: Int, _ b: Int) -> String { b == 0 ? "0%" : String(format: "%.1f%%", 100 * Double(a) / Double(b)) }
+        let totalPositives = positivesPerLevel.reduce(0, +)
+        return [
+            "  boxes matched by an anchor at IoU >= \(threshold): \(matched) of \(boxes) (\(pct(matched, boxes)))",
+            "  positive anchors per level: " + zip(levels, positivesPerLevel)
+                .map { "L\($0) \($1) (\(pct($1, totalPositives)))" }.joined(separator: ", "),
+            "  matched boxes by best level: " + zip(levels, bestLevelCounts)
+                .map { "L\($0) \($1) (\(pct($1, matched)))" }.joined(separator: ", "),
+        ]
+    }
+}
