@@ -18,5 +18,7 @@ struct AblateCommand: ParsableCommand {
         runner.shard = try shard.map(Shard.init(parsing:)) ?? .all
         let summary = try runner.run(progress: Progress())
         print("\(summary.trained) trained, \(summary.skipped) skipped, \(summary.failed) failed")
+        // Exit 2 when a run failed (diverged), so a scheduler or CI sees it; its failure record is written.
+        if summary.failed > 0 { throw ExitCode(2) }
     }
 }

@@ -8,9 +8,12 @@ final class TablesTests: XCTestCase {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
 
-    func record(_ model: String, seed: Int, ap: Double, status: String = "ok") -> ResultRecord {
-        ResultRecord(
-            ablation: "connections", model: model, profile: "smoke", seed: seed, config: Self.config(model, seed: seed),
+    func record(_ model: String, seed: Int, ap: Double, status: String = "ok", commit: String = "abc",
+                epochs: Int = 1) -> ResultRecord {
+        var config = Self.config(model, seed: seed)
+        config.profile.epochs = epochs
+        return ResultRecord(
+            ablation: "connections", model: model, profile: "smoke", seed: seed, config: config,
             status: status,
             failure: status == "ok" ? nil : "loss became nan at step 3",
             architecture: .init(displayName: model.uppercased(), provenance: "reconstructed"),
@@ -21,7 +24,7 @@ final class TablesTests: XCTestCase {
             training: .init(epochs: 1, steps: 10, batch: 8, input: 64, trainImages: 80, valImages: 16,
                             lossCurve: [2, 1], lossWindow: 5, finalLoss: 1, resumedFromEpoch: 0),
             measured: .init(trainSeconds: 1, evalSeconds: 1, trainImagesPerSecond: 80),
-            provenance: .init(commit: "abc", dirty: false, configHash: "h", datasetChecksum: "c",
+            provenance: .init(commit: commit, dirty: false, configHash: config.hash, datasetChecksum: "c",
                               datasetSource: "shapes", toolchain: "Swift", openblas: "x", threads: 2),
             determinism: "test")
     }
@@ -64,22 +67,66 @@ final class TablesTests: XCTestCase {
         }
     }
 
-    func testClaimsNeedTheGapToExceedTheSpread() throws {
+    /// Claims are paired t-tests over seeds with Holm's adjustment: the numbers below were checked with
+    /// scipy.stats.ttest_rel (diffs [10, 9.5, 11]: t 23.06, p 0.001876; diffs [1, -2, 1]: p 1.0).
+    func testClaimsArePairedBySeedAndHolmAdjusted() throws {
         let def = try definition()
+        let records = [record("r0-sp53", seed: 0, ap: 30), record("r0-sp53", seed: 1, ap: 31), record("r0-sp53", seed: 2, ap: 32),
+                       record("r0-sp53-no-short", seed: 0, ap: 20), record("r0-sp53-no-short", seed: 1, ap: 21.5),
+                       record("r0-sp53-no-short", seed: 2, ap: 21),
+                       record("r0-sp53-no-long", seed: 0, ap: 29), record("r0-sp53-no-long", seed: 1, ap: 33),
+                       record("r0-sp53-no-long", seed: 2, ap: 31),
+                       record("r0-sp53-sequential", seed: 0, ap: 1, status: "failed")]
+        let writer = TableWriter(definition: def, profile: "smoke", records: records)
+        let md = writer.markdown()
+        XCTAssertTrue(md.contains("R0-SP53 > R0-SP53 (1) short removed: supported (+10.2 AP, 95% CI [+8.3, +12.1], "
+                                  + "3 paired seeds, p 0.002, Holm p 0.006)"), md)
+        XCTAssertTrue(md.contains("R0-SP53 > R0-SP53 (2) long removed: inconclusive (+0.0 AP"), md)
+        XCTAssertTrue(md.contains("R0-SP53 > R0-SP53 (3) sequential only: not tested (no seed"), md)
+        XCTAssertTrue(md.contains("seed 0: loss became nan"), md)
+        XCTAssertTrue(md.contains("| 31.0 ± 1.0 |"), md)   // mean and sample std of 30, 31, 32
+        XCTAssertTrue(md.contains("| 35.8* |"), md)        // paper AP, marked unverified
+        XCTAssertTrue(md.contains("Smallest difference these 3 seeds resolve"), md)
+        let results = writer.claims(def.tables[0])
+        XCTAssertEqual(results[0].comparison.pValue!, 0.0018759, accuracy: 1e-6)
+        XCTAssertEqual(results[0].adjustedP!, 3 * 0.0018759, accuracy: 1e-5)   // smallest of 3 tested p-values
+        let csv = writer.csv()
+        XCTAssertTrue(csv.contains("table9,r0-sp53-no-short,R0-SP53 (1) short removed,reconstructed,3,20.833,0.764"), csv)
+        XCTAssertTrue(writer.svg().contains("<circle"))
+    }
+
+    func testOneSeedIsNotTested() throws {
+        let records = [record("r0-sp53", seed: 0, ap: 30), record("r0-sp53-no-short", seed: 0, ap: 20)]
+        let md = TableWriter(definition: try definition(), profile: "smoke", records: records).markdown()
+        XCTAssertTrue(md.contains("R0-SP53 > R0-SP53 (1) short removed: not tested (+10.0 AP at one seed"), md)
+        XCTAssertTrue(md.contains("every claim is not tested"), md)
+    }
+
+    /// A table stands on one commit and config: rows of another commit are shown as stale and take no
+    /// part in claims; the setting line is read from the records, not from today's file.
+    func testRowsOfAnotherCommitAreStaleAndLeftOutOfClaims() throws {
         let records = [record("r0-sp53", seed: 0, ap: 30), record("r0-sp53", seed: 1, ap: 31),
                        record("r0-sp53-no-short", seed: 0, ap: 20), record("r0-sp53-no-short", seed: 1, ap: 21),
-                       record("r0-sp53-no-long", seed: 0, ap: 29), record("r0-sp53-no-long", seed: 1, ap: 33),
-                       record("r0-sp53-sequential", seed: 0, ap: 1, status: "failed")]
-        let md = TableWriter(definition: def, profile: "smoke", records: records).markdown()
-        XCTAssertTrue(md.contains("R0-SP53 > R0-SP53 (1) short removed: supported (+10.0 AP"), md)
-        XCTAssertTrue(md.contains("R0-SP53 > R0-SP53 (2) long removed: not resolved"), md)
-        XCTAssertTrue(md.contains("R0-SP53 (1) short removed > R0-SP53 (2) long removed: contradicted"), md)
-        XCTAssertTrue(md.contains("seed 0: loss became nan"), md)
-        XCTAssertTrue(md.contains("| 30.5 ± 0.7 |"), md)   // mean and sample std of 30, 31
-        XCTAssertTrue(md.contains("| 35.8* |"), md)        // paper AP, marked unverified
-        let csv = TableWriter(definition: def, profile: "smoke", records: records).csv()
-        XCTAssertTrue(csv.contains("table9,r0-sp53-no-short,R0-SP53 (1) short removed,reconstructed,2,20.500,0.707"), csv)
-        XCTAssertTrue(TableWriter(definition: def, profile: "smoke", records: records).svg().contains("<circle"))
+                       record("r0-sp53-no-long", seed: 0, ap: 10, commit: "old"), record("r0-sp53-no-long", seed: 1, ap: 11, commit: "old")]
+        let md = TableWriter(definition: try definition(), profile: "smoke", records: records).markdown()
+        XCTAssertTrue(md.contains("from commit `abc`"), md)
+        XCTAssertTrue(md.contains("Stale runs left out** (2, from commit(s) old"), md)
+        XCTAssertTrue(md.contains("R0-SP53 > R0-SP53 (2) long removed: not tested (no seed"), md)
+        XCTAssertTrue(md.contains("1 epochs of 48 images at batch 8"), md)
+        let longer = records.map { r -> ResultRecord in
+            var r = r
+            if r.model == "r0-sp53-no-short" { r.config.profile.epochs = 5 }
+            return r
+        }
+        let md2 = TableWriter(definition: try definition(), profile: "smoke", records: longer).markdown()
+        XCTAssertTrue(md2.contains("R0-SP53 > R0-SP53 (1) short removed: not tested (no seed"), md2)
+    }
+
+    func testLevelsNoteSaysWhichLevelsHoldPositives() {
+        var p = Self.profile
+        (p.input, p.dataset.size, p.dataset.maxSide, p.anchorSize, p.scaleJitter) = (96, 96, 72, 2, [0.8, 1.2])
+        let note = TableWriter.levelsNote(p)
+        XCTAssertTrue(note.contains("L3, L4, L5") && note.contains("L6 and L7 cannot hold positives"), note)
     }
 
     func testRecordRoundTripIsByteStableAndAtomic() throws {
@@ -95,13 +142,28 @@ final class TablesTests: XCTestCase {
         XCTAssertThrowsError(try ResultRecord.read(path)) { XCTAssertTrue("\($0)".contains(path)) }
     }
 
-    func testDiffFlagsChangesBeyondSpread() {
-        let before = [record("r0-sp53", seed: 0, ap: 30), record("r0-sp53", seed: 1, ap: 30.2)]
-        let after = [record("r0-sp53", seed: 0, ap: 35), record("r0-sp53", seed: 1, ap: 35.2)]
+    /// A change is flagged only when its paired 95% CI excludes zero; one seed cannot be judged; a config
+    /// change is reported even when the metrics did not move.
+    func testDiffFlagsOnlyChangesWhoseIntervalExcludesZero() {
+        let before = [record("r0-sp53", seed: 0, ap: 30), record("r0-sp53", seed: 1, ap: 30.2), record("r0-sp53", seed: 2, ap: 30.1)]
+        let after = [record("r0-sp53", seed: 0, ap: 35), record("r0-sp53", seed: 1, ap: 35.4), record("r0-sp53", seed: 2, ap: 34.9)]
         let text = RecordDiff(before: before, after: after).report(nameA: "A", nameB: "B")
-        XCTAssertTrue(text.contains("AP: 30.10 -> 35.10 (+5.0"), text)
-        XCTAssertTrue(text.contains("beyond spread"), text)
-        XCTAssertTrue(RecordDiff(before: before, after: before).report(nameA: "A", nameB: "A").contains("0 row(s) changed"))
+        XCTAssertTrue(text.contains("AP: 30.10 ± 0.10 -> 35.10 ± 0.26 (+5.0, 95% CI ["), text)
+        XCTAssertTrue(text.contains("3 paired seeds  <-- changed"), text)
+        let noisy = [record("r0-sp53", seed: 0, ap: 31), record("r0-sp53", seed: 1, ap: 29.5), record("r0-sp53", seed: 2, ap: 30.4)]
+        XCTAssertTrue(RecordDiff(before: before, after: noisy).report(nameA: "A", nameB: "B").contains("within noise"))
+        let one = RecordDiff(before: [record("r0-sp53", seed: 0, ap: 30)], after: [record("r0-sp53", seed: 0, ap: 30.1)])
+            .report(nameA: "A", nameB: "B")
+        XCTAssertTrue(one.contains("cannot judge") && one.contains("0 metric change(s) whose 95% CI excludes zero"), one)
+        let retuned = before.map { r -> ResultRecord in
+            var r = r
+            r.config.profile.learningRate = 0.5
+            r.provenance.configHash = r.config.hash
+            return r
+        }
+        let drift = RecordDiff(before: before, after: retuned).report(nameA: "A", nameB: "B")
+        XCTAssertTrue(drift.contains("config changed: learning_rate 0.02 -> 0.5"), drift)
+        XCTAssertTrue(RecordDiff(before: before, after: before).report(nameA: "A", nameB: "A").contains("0 row(s) differ"))
     }
 
     func testShardsPartitionTheRuns() throws {

@@ -48,7 +48,7 @@ final class TrainingRunTests: XCTestCase {
               - { id: t, title: t, baseline: \(models[0]), rows: [\(rows)], claims: [] }
             profiles:
               smoke:
-                dataset: { size: 64, train: 16, val: 8, max_objects: 2 }
+                dataset: { size: 64, train: 16, val: 8, max_objects: 2, min_side: 10, max_side: 48 }
                 input: 64
                 scale: 0.25
                 alpha: 0.25
@@ -61,6 +61,19 @@ final class TrainingRunTests: XCTestCase {
                 warmup_fraction: 0
                 weight_decay: 0
                 seeds: 1
+                anchor_size: 1
+                bn_momentum: 0.99
+                warmup_start: 0.1
+                schedule: step
+                decay_points: [0.75, 0.9]
+                momentum: 0.9
+                clip_norm: 10
+                focal_alpha: 0.25
+                focal_gamma: 1.5
+                huber_delta: 0.1
+                box_weight: 50
+                flip_probability: 0.5
+                scale_jitter: [0.8, 1.2]
             """
         try yaml.write(toFile: dir + "/\(name).yaml", atomically: true, encoding: .utf8)
         var runner = AblationRunner(definitionPath: dir + "/\(name).yaml", profileName: "smoke", threads: 2)
