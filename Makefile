@@ -11,7 +11,7 @@ B        ?=
 APT_PKGS := libopenblas-dev libhdf5-dev hdf5-tools pkg-config zlib1g-dev dataset-fashion-mnist
 ABLATE_FLAGS = --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SHARD),--shard $(SHARD))
 
-.PHONY: all deps build test bench bench-tf ablation-permutation ablation-connections search tables diff clean
+.PHONY: all deps build test bench bench-tf ablation-permutation ablation-connections calibrate search tables diff clean
 
 all: build
 
@@ -70,6 +70,11 @@ ablation-permutation: build
 ablation-connections: build
 	$(BIN) ablate ablations/connections.yaml $(ABLATE_FLAGS)
 	$(BIN) tables
+
+## calibrate: AP against training length and learning rate (ablations/calibration.yaml), every profile shortest
+## first, then results/calibration.md and .svg, which choose the ablations' decisive length (SHARD=i/n, THREADS=n)
+calibrate: build
+	$(BIN) calibrate ablations/calibration.yaml $(if $(SHARD),--shard $(SHARD)) $(if $(THREADS),--threads $(THREADS))
 
 ## search: the architecture searches of ablations/search (SPACES="r35-sp18 fish" to choose, BUDGET=n
 ## candidates per space, SHARD=i/n, THREADS=n); resumes from results/search/SPACE/*.jsonl, writes the best

@@ -9,8 +9,15 @@ public struct AblationDefinition: Codable, Sendable {
     public var dataset: DatasetChoice
     public var tables: [TableDefinition]
     public var profiles: [String: Profile]
+    /// What `spinebench tables` makes of the records: per-profile tables, or one calibration report across
+    /// profiles (whose points are the profiles themselves, so per-profile tables would say nothing).
+    public var report: Report = .tables
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, title, dataset, tables, profiles }
+    public enum Report: String, Codable, Sendable {
+        case tables, calibration
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, title, dataset, tables, profiles, report }
 
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -20,6 +27,7 @@ public struct AblationDefinition: Codable, Sendable {
         dataset = try c.decode(DatasetChoice.self, forKey: .dataset)
         tables = try c.decode([TableDefinition].self, forKey: .tables)
         profiles = try c.decode([String: Profile].self, forKey: .profiles)
+        report = try c.decodeIfPresent(Report.self, forKey: .report) ?? .tables
     }
 
     public struct DatasetChoice: Codable, Sendable {
@@ -70,7 +78,7 @@ public struct AblationDefinition: Codable, Sendable {
             /// How the paper names the row (e.g. "(1) short removed"); the model's name otherwise.
             public var label: String?
             public var paperAP: Double?
-            /// The paper's figure could not be checked against the PDF (SPINENET.md marks it).
+            /// The paper's figure could not be checked against the PDF (docs/paper-facts.md §10 marks it).
             public var paperUnverified: Bool?
             enum CodingKeys: String, CodingKey, CaseIterable {
                 case model, label, paperAP = "paper_ap", paperUnverified = "paper_unverified"
@@ -176,8 +184,8 @@ public struct AblationDefinition: Codable, Sendable {
             }
         }
 
-        /// The memberwise form; recipe arguments default to protocol A as SPINENET's documents state it
-        /// (docs/paper-facts.md), for callers that build a profile in code (tests, the search proxy).
+        /// The memberwise form; recipe arguments default to protocol A as docs/paper-facts.md §11 states it
+        /// for callers that build a profile in code (tests, the search proxy).
         public init(dataset: DatasetSize, input: Int, scale: Double, alpha: Double, endpoints: Int, headFilters: Int,
                     headConvs: Int, epochs: Int, batch: Int, learningRate: Double, warmupFraction: Double,
                     weightDecay: Double, seeds: Int, anchorSize: Double, bnMomentum: Double = 0.99,

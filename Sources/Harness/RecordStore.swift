@@ -18,17 +18,26 @@ public enum RecordStore {
     }
 
     /// Regenerates every table of every ablation file from the records: `results/NAME.{md,csv,svg}`
-    /// for the quick profile, `results/PROFILE/NAME.*` for the others. Returns the paths written.
+    /// for the quick profile, `results/PROFILE/NAME.*` for the others; for a `report: calibration` file,
+    /// `results/NAME.{md,svg}` (CalibrationStudy) instead. Returns the paths written.
     @discardableResult
     public static func writeTables(ablationsDir: String, resultsDir: String) throws -> [String] {
         let records = try load(resultsDir: resultsDir)
+        let calibration = CalibrationStudy(records: records)
         var written: [String] = []
         // Ablation files sit directly in the folder; subfolders hold specs and search spaces.
         for file in FileSystem.files(under: ablationsDir, suffix: ".yaml") where !file.dropFirst(ablationsDir.count + 1).contains("/") {
             let def = try AblationDefinition.load(file)
+            // A calibration file's profiles are the points of one study: one report across them, no per-profile tables.
+            if def.report == .calibration {
+                let study = CalibrationStudy(records: records, ablation: def.name)
+                if !study.isEmpty { written += try study.write(resultsDir: resultsDir) }
+                continue
+            }
             let profiles = Set(records.filter { $0.ablation == def.name }.map(\.profile))
             for profile in profiles.sorted() {
-                let writer = TableWriter(definition: def, profile: profile, records: records)
+                var writer = TableWriter(definition: def, profile: profile, records: records)
+                writer.plateauNote = plateauNote(calibration, definition: def, profile: writer.reference?.profile)
                 let dir = profile == "quick" ? resultsDir : resultsDir + "/" + profile
                 for (ext, text) in [("md", writer.markdown()), ("csv", writer.csv()), ("svg", writer.svg())] {
                     let path = "\(dir)/\(def.name).\(ext)"
@@ -38,5 +47,26 @@ public enum RecordStore {
             }
         }
         return written
+    }
+
+    /// How far a profile's training gets, from the calibration study: the decisive (`paper`) profile
+    /// against the length the calibration rule chooses, any other profile as a share of the decisive
+    /// profile's AP. Nil without calibration records at the profile's learning rate.
+    static func plateauNote(_ study: CalibrationStudy, definition: AblationDefinition,
+                            profile: AblationDefinition.Profile?) -> String? {
+        guard let p = profile, let decisive = definition.profiles["paper"], !study.isEmpty else { return nil }
+        let rate = p.learningRate
+        guard study.learningRates.contains(rate) else { return nil }
+        if p.epochs == decisive.epochs {
+            let chosen = study.chosenLength(learningRate: rate).map { "\($0) epochs" } ?? "no length yet"
+            return "Training length: \(p.epochs) epochs, the decisive profile's; the calibration rule (within 1 AP of twice "
+                + "as long, results/calibration.md) chooses \(chosen)."
+        }
+        guard let f = study.plateauFraction(epochs: p.epochs, reference: decisive.epochs, learningRate: rate) else {
+            return "Training length: \(p.epochs) epochs; the calibration has no runs at \(p.epochs) and \(decisive.epochs) "
+                + "epochs to say how close that is to the decisive profile."
+        }
+        return "Training length: \(p.epochs) epochs, reaching \(Int((100 * f).rounded()))% of the AP of the decisive profile's "
+            + "\(decisive.epochs) epochs in the calibration study (results/calibration.md): its verdicts are previews."
     }
 }

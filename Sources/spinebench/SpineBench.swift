@@ -32,7 +32,7 @@ struct SpineBench: ParsableCommand {
         subcommands: [
             DescribeCommand.self, DataCommand.self, TrainCommand.self, EvaluateCommand.self,
             AblateCommand.self, TablesCommand.self, DiffCommand.self, CocoEvalCommand.self,
-            BenchCommand.self, SearchCommand.self,
+            BenchCommand.self, SearchCommand.self, CalibrateCommand.self,
         ]
     )
 }
