@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// spinebench: the SpineNet ablations re-run on one CPU machine.
-/// Modules follow DESIGN.md: data flows Datasets -> Engine/Models -> Detection -> Harness -> CLI.
+/// Modules follow docs/design.md §2-§3: data flows Datasets -> Engine/Models -> Detection -> Harness -> CLI.
 /// Release builds use the default -O (not -Ounchecked) so preconditions on shapes stay checked.
 
 /// The engine's own loops (SIMD8 kernels, Winograd transforms, batch norm) compile for Haswell-level x86 (AVX2 + FMA,

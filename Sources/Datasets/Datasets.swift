@@ -32,9 +32,9 @@
 // - `shapes`: the same images from seeded synthetic shapes (8 classes), needs no installed files.
 // - `fmnist-cls`: the Fashion-MNIST items themselves, 28 px gray, 10000 / 2000 (first items of each split).
 //
-// Object sizes follow COCO's mix by count (41% small, 35% medium, 24% large) at COCO's thresholds
-// 32^2 and 96^2 scaled by (size/640)^2, measured on box area w*h; sqrt(area) is log-uniform within each class
-// (small from max(4, 0.035*size) px, large up to 0.75*size), aspect ratio the item's own times [0.75, 4/3].
+// Object sides (sqrt of the drawn area) are log-uniform in [min_side, max_side] (default size/6 to 3/4 of size),
+// so every octave, hence every pyramid level, gets the same share (docs/geometry.md §4); aspect ratio the item's
+// own times a log-uniform factor in [0.75, 4/3], width and height at most 0.9*size.
 // Objects are pasted largest first (small ones stay visible), with IoU <= 0.3 between pasted patches; boxes are
 // tight around the pasted mask (coverage >= 0.2). Background: dark base colour, gradient, coarse value noise,
 // per-pixel noise. Every image has its own RNG stream (seed, split, index): the bytes do not depend on threads.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// RetinaNet anchor settings (SPINENET.md section 5): per location `numScales` octave scales
+/// RetinaNet anchor settings (docs/paper-facts.md §8): per location `numScales` octave scales
 /// 2^(i/numScales) times each aspect ratio, base size anchorSize * 2^level * scale.
 public struct AnchorConfig: Equatable, Sendable {
     public var minLevel: Int

@@ -61,7 +61,7 @@ public struct CocoEvaluator: Sendable {
     public let areaScale: Double
 
     /// `areaScale` multiplies the small/medium/large bounds 32^2 and 96^2 (the harness passes
-    /// (inputSize/640)^2 so "small" means the same fraction of the image as at COCO's 640).
+    /// (anchor_size/3)^2, which keeps the bounds at the same place in the anchor pyramid; docs/geometry.md §6).
     public init(areaScale: Double = 1) {
         self.areaScale = areaScale
         let s = 32.0 * 32.0 * areaScale, l = 96.0 * 96.0 * areaScale

@@ -10,7 +10,7 @@ public struct Detection: Equatable, Sendable {
     }
 }
 
-/// RetinaNet inference settings (SPINENET.md section 5).
+/// RetinaNet inference settings (docs/paper-facts.md §8).
 public struct PostProcessConfig: Equatable, Sendable {
     public var scoreThreshold: Float
     /// Candidates kept per level (best scores over all anchors and classes) before NMS.
@@ -31,7 +31,8 @@ public struct PostProcessConfig: Equatable, Sendable {
 public func postProcess(classLogits: UnsafeBufferPointer<Float>, boxDeltas: UnsafeBufferPointer<Float>,
                         anchors: AnchorSet, numClasses: Int, config: PostProcessConfig = PostProcessConfig(),
                         coder: BoxCoder = BoxCoder()) -> [Detection] {
-    // fatalError, not precondition: release builds use -Ounchecked, which drops preconditions.
+    // fatalError, not precondition: release builds use SwiftPM's -O (Package.swift sets no -Ounchecked), where a
+    // failed precondition still stops the program but without printing its message; fatalError prints the counts.
     guard classLogits.count == anchors.count * numClasses else {
         fatalError("postProcess: \(classLogits.count) class logits, expected \(anchors.count) anchors x \(numClasses)")
     }

@@ -1,6 +1,6 @@
 /// How anchors are matched to ground truth. An anchor whose best IoU is >= matchedThreshold is
 /// positive, below unmatchedThreshold negative, in between ignored (no loss). SpineNet/RetinaNet as
-/// in SPINENET.md uses 0.5 for both, so nothing is ignored by IoU alone.
+/// in docs/paper-facts.md §8 uses 0.5 for both, so nothing is ignored by IoU alone.
 public struct MatchConfig: Equatable, Sendable {
     public var matchedThreshold: Float
     public var unmatchedThreshold: Float

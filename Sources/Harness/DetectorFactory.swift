@@ -35,7 +35,7 @@ enum DetectorFactory {
 }
 
 /// The detector's loss settings, from the profile (the paper's: focal alpha 0.25, gamma 1.5, Huber delta
-/// 0.1, box weight 50; docs/paper-facts.md).
+/// 0.1, box weight 50; docs/paper-facts.md §8).
 struct LossSettings: Sendable, Equatable {
     var focalAlpha: Float, focalGamma: Float, huberDelta: Float, boxWeight: Float
 

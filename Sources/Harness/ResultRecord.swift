@@ -21,7 +21,7 @@ public struct ResultRecord: Codable, Sendable, Equatable {
     public var architecture: Architecture
     /// The 12 COCO box metrics in percent (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl).
     public var metrics: [String: Double]
-    /// Area ranges of the evaluator were COCO's times this factor, (input/640)^2.
+    /// Area ranges of the evaluator were COCO's times this factor, (anchor_size/3)^2 (docs/geometry.md §6).
     public var areaScale: Double
     public var size: Size
     public var training: Training

@@ -1,4 +1,4 @@
-/// Residual units and the ResNet-style stem, emitted as plan nodes (SPINENET.md 2, TFM conventions).
+/// Residual units and the ResNet-style stem, emitted as plan nodes (docs/paper-facts.md §2, TFM conventions).
 extension GraphBuilder {
     /// 1x1(F)-BN-act, 3x3(F, stride)-BN-act, 1x1(4F)-BN, + shortcut, act. The stride sits in the 3x3 conv.
     /// A projection shortcut (1x1 conv + BN) only where channels or stride differ.

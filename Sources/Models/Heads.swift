@@ -1,7 +1,7 @@
 /// Which head to put on the L3..L7 features.
 public enum HeadConfig: Equatable, Sendable {
     case none
-    /// RetinaNet (SPINENET.md 5): per subnet `convs` 3x3 convs with bias shared across levels, BN per level,
+    /// RetinaNet (docs/paper-facts.md §8): per subnet `convs` 3x3 convs with bias shared across levels, BN per level,
     /// act; then a shared 3x3 prediction conv with bias (classes x anchors and 4 x anchors outputs).
     case retinaNet(filters: Int, convs: Int, classes: Int, anchors: Int)
     /// Classification: upsample P4..P7 to P3, average, global average pool, dense (softmax in the loss).

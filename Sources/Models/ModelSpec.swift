@@ -1,7 +1,7 @@
 import Foundation
 import Yams
 
-/// How a block computes: the two block kinds of SpineNet (SPINENET.md 2).
+/// How a block computes: the two block kinds of SpineNet (docs/paper-facts.md §2).
 public enum BlockType: String, Codable, Sendable {
     case bottleneck, residual
 
@@ -130,7 +130,7 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     public var scaling: Scaling
     public var paper: PaperSettings
     public var blocks: [BlockSpec]
-    /// Output-block rule (SPINENET.md 2): add unconsumed same-level blocks to an output block's sum.
+    /// Output-block rule (docs/paper-facts.md §3): add unconsumed same-level blocks to an output block's sum.
     /// The graph-damage transforms switch it off so removed paths stay removed.
     public var mergeUnconsumed: Bool
 

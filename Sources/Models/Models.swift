@@ -11,7 +11,7 @@
 //
 // Counting and training walk the same node list, so they cannot disagree (NetworkTests checks it).
 //
-// Conventions (SPINENET.md 2, TF Model Garden):
+// Conventions (docs/paper-facts.md §2-§3, TF Model Garden):
 // - Node kinds: input, conv (SAME, stride 1/2, optional bias), batchNorm, activation, maxPool (3x3/2 SAME),
 //   upsample (nearest by 2^k, then cropped top-left to ceil(input/2^l)), add, mean, globalAvgPool, dense.
 // - Params: conv kernels and biases, BN gamma and beta, dense weights; once per weightKey (RetinaNet tower and

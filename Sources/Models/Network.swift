@@ -87,7 +87,7 @@ public final class Network {
 
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
-    /// SPINENET.md 2 and 5: variance scaling for the backbone; N(0, 0.01) for head tower convs, N(0, 1e-5)
+    /// docs/paper-facts.md §2 and §8: variance scaling for the backbone; N(0, 0.01) for head tower convs, N(0, 1e-5)
     /// for prediction convs, class-prediction bias -log((1 - 0.01) / 0.01) so every anchor starts at p = 0.01.
     public static func defaultInitializers(_ node: LayerNode) -> (kernel: Initializer, bias: Initializer) {
         guard node.part == .head, case .conv = node.op else { return (.varianceScaling(), .constant(0)) }
@@ -100,7 +100,7 @@ public final class Network {
     }
 
     /// Runs the plan on `image` ([N, H, W, C] with H = W = plan.inputSize, C = 3). With `stochasticDepth` on a
-    /// training tape, the residual branch of permuted block k is dropped per example (SPINENET.md 2, protocol C).
+    /// training tape, the residual branch of permuted block k is dropped per example (docs/paper-facts.md §3, protocol C).
     public func callAsFunction(_ image: Var, on tape: Tape, stochasticDepth: StochasticDepth? = nil) -> Outputs {
         let input = plan.nodes[0].shape
         precondition(image.shape.count == 4 && image.shape[1] == input.h && image.shape[2] == input.w && image.shape[3] == input.c,

@@ -1,4 +1,4 @@
-/// Expands a scale-permuted block list into plan nodes (SPINENET.md 2, TFM's spinenet.py conventions).
+/// Expands a scale-permuted block list into plan nodes (docs/paper-facts.md §2-§3, TFM's spinenet.py conventions).
 extension GraphBuilder {
     /// Returns the endpoint node of each level L3..L7.
     func scalePermuted(_ image: Int, _ spec: ModelSpec, scaling: Scaling, inputSize: Int) -> [Int: Int] {

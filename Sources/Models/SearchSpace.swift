@@ -1,4 +1,4 @@
-/// The paper's search constraints on a scale-permuted block list (SPINENET.md 4), as a checker, so that
+/// The paper's search constraints on a scale-permuted block list (docs/paper-facts.md §5), as a checker, so that
 /// official, reconstructed and user specs can all be held to them.
 public enum SearchSpace {
     /// Intermediate blocks take their parents from the stem or the last `window` blocks built.

@@ -1,7 +1,7 @@
 import Datasets
 import Models
 
-/// The rules a candidate of a space must obey (paper section 3.1, SPINENET.md 4), beyond
+/// The rules a candidate of a space must obey (paper section 3.1, docs/paper-facts.md §5), beyond
 /// `SearchSpace.violations` which every spec is held to.
 extension SpaceDefinition {
     /// Level shifts of SpineNet-49's block adjustments.

@@ -13,7 +13,7 @@ func plan(_ name: String, _ options: BuildOptions = BuildOptions()) -> ModelPlan
     try! ModelBuilder.build(spec(name), options: options)
 }
 
-/// The SpineNet-49 block list as printed in SPINENET.md 3: (level, type, parents, output).
+/// The SpineNet-49 block list as printed in docs/paper-facts.md §4: (level, type, parents, output).
 let spineNet49Table: [(Int, BlockType, [Int], Bool)] = [
     (2, .bottleneck, [0, 1], false), (4, .residual, [0, 1], false), (3, .bottleneck, [2, 3], false),
     (4, .bottleneck, [2, 4], false), (6, .residual, [3, 5], false), (4, .bottleneck, [3, 5], false),

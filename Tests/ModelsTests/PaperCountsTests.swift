@@ -1,7 +1,7 @@
 import XCTest
 @testable import Models
 
-/// SPINENET.md 6: whole-detector params and multiply-adds (91 classes, 9 anchors, paper heads).
+/// docs/paper-facts.md §9: whole-detector params and multiply-adds (91 classes, 9 anchors, paper heads).
 final class PaperCountsTests: XCTestCase {
     func check(_ name: String, input: Int? = nil, params: Double, macs: Double, file: StaticString = #filePath, line: UInt = #line) {
         let c = plan(name, BuildOptions(inputSize: input)).counts

@@ -12,7 +12,7 @@ final class SpecTests: XCTestCase {
                 XCTAssertEqual(b.inputs, row.2); XCTAssertEqual(b.output, row.3)
             }
         }
-        // SPINENET.md 3 scaling map (49S endpoints: see the spec note).
+        // docs/paper-facts.md §4 scaling map (49S endpoints: see the spec note).
         let map: [(String, Int, Double, Double, Int)] = [
             ("spinenet-49s", 256, 0.65, 0.5, 1), ("spinenet-49", 256, 1.0, 0.5, 1), ("spinenet-96", 256, 1.0, 0.5, 2),
             ("spinenet-143", 256, 1.0, 1.0, 3), ("spinenet-190", 512, 1.3, 1.0, 4),
@@ -56,7 +56,7 @@ final class SpecTests: XCTestCase {
         }
     }
 
-    /// Hourglass and Fish keep SPINENET.md 4's fixed orders (stem L2 blocks first); their connections and the
+    /// Hourglass and Fish keep the fixed orders of docs/paper-facts.md §5 (stem L2 blocks first); their connections and the
     /// R[N]-SP[M] lists come from `spinebench search` (ablations/search), R0-SP53 stays the reconstruction.
     func testFixedOrders() {
         XCTAssertEqual([2, 2] + spec("hourglass").blocks.map(\.level),
