@@ -28,7 +28,24 @@ public struct AblationRunner {
         public var trained = 0, skipped = 0, failed = 0
     }
 
+    /// Checks the file and every model of it and builds the dataset, training nothing: what `run` does
+    /// first, for a caller that starts several runners at once (`ablate --jobs`). Returns the dataset path.
+    @discardableResult
+    public func prepare(progress: Progress) throws -> String {
+        let def = try AblationDefinition.load(definitionPath)
+        let profile = try def.profile(profileName, file: definitionPath)
+        let library = try SpecLibrary.standard()
+        for model in def.models {
+            do { _ = try library.spec(named: model) } catch {
+                throw HarnessError.badConfig(file: definitionPath, field: "tables.rows.model", expected: "a known model (\(error))")
+            }
+        }
+        return try DatasetCache.ensure(def.dataset, size: profile.dataset, dataDir: dataDir, log: progress.log)
+    }
+
+    /// Trains this runner's share of runs; every model resolves and the dataset exists before the first.
     public func run(progress: Progress) throws -> Summary {
+        let dataset = try prepare(progress: progress)
         let def = try AblationDefinition.load(definitionPath)
         let profile = try def.profile(profileName, file: definitionPath)
         for m in onlyModels ?? [] where !def.models.contains(m) {
@@ -37,9 +54,8 @@ public struct AblationRunner {
         let seedCount = max(seeds ?? profile.seeds, (onlySeeds?.max() ?? -1) + 1)
         let plan = RunPlan(models: def.models, seeds: seedCount, shard: shard)
         let runs = plan.runs.filter { (onlyModels?.contains($0.model) ?? true) && (onlySeeds?.contains($0.seed) ?? true) }
-        let dataset = try DatasetCache.ensure(def.dataset, size: profile.dataset, dataDir: dataDir, log: progress.log)
-        let commit = ProvenanceProbe.commit()
         let library = try SpecLibrary.standard()
+        let commit = ProvenanceProbe.commit()
         var summary = Summary()
         progress.log("\(def.name) (\(profileName)): \(runs.count) run(s) in shard \(shard), dataset \(dataset)")
 

@@ -14,7 +14,14 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Seeds per model (default: each profile's).") var seeds: Int?
     @Option(help: "Run only shard i/n (0-based) of each profile's runs.") var shard: String?
     @Flag(help: "Train nothing; only write the report from the records already there.") var reportOnly = false
+    @Option(help: "Train this many runs at once on this machine, each with threads/jobs threads.") var jobs = 1
     @OptionGroup var options: RunOptions
+
+    func validate() throws {
+        if let seeds, seeds < 1 { throw ValidationError("--seeds must be >= 1, got \(seeds)") }
+        if jobs < 1 { throw ValidationError("--jobs must be >= 1, got \(jobs)") }
+        try options.validate()
+    }
 
     func run() throws {
         let def = try AblationDefinition.load(file)
@@ -25,6 +32,18 @@ struct CalibrateCommand: ParsableCommand {
         let names = profiles.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
             ?? def.profiles.sorted { ($0.value.epochs, $0.key) < ($1.value.epochs, $1.key) }.map(\.key)
         for name in names { _ = try def.profile(name, file: file) }
+        if !reportOnly && jobs > 1 {
+            let first = options.runner(file: file, profile: names[0])
+            try first.prepare(progress: Progress())   // one dataset build before the children start
+            let code = try LocalJobs.run(jobs: jobs, shard: try shard.map(Shard.init(parsing:)) ?? .all,
+                                         threads: first.threads) { child, threads in
+                ["calibrate", file, "--profiles", names.joined(separator: ","), "--shard", child.description,
+                 "--threads", "\(threads)"] + (seeds.map { ["--seeds", "\($0)"] } ?? []) + options.childArguments
+            }
+            for path in try writeReport(def) { print("wrote \(path)") }
+            if code != 0 { throw ExitCode(code) }
+            return
+        }
         if !reportOnly {
             let shard = try shard.map(Shard.init(parsing:)) ?? .all
             let progress = Progress()

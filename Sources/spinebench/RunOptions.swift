@@ -10,6 +10,15 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Folder for checkpoints and per-run COCO files.") var runs = "runs"
     @Option(help: "Folder for generated datasets.") var data = "data"
 
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
+    }
+
+    /// These options as arguments for a child process (`--jobs`); threads and shard are the caller's.
+    var childArguments: [String] {
+        ["--results", results, "--runs", runs, "--data", data] + (force ? ["--force"] : [])
+    }
+
     func runner(file: String, profile: String) -> AblationRunner {
         var runner = AblationRunner(definitionPath: file, profileName: profile,
                                     threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
