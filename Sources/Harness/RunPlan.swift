@@ -37,4 +37,10 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(index)/\(count)" }
+
+    /// This shard cut into `parts` shards of the whole plan that together take exactly its runs: run k is in
+    /// shard i/n when k % n == i, and of those the j-th part takes k % (n*parts) == i + n*j.
+    public func split(into parts: Int) -> [Shard] {
+        (0..<parts).map { Shard(index: index + count * $0, count: count * parts) }
+    }
 }

@@ -12,9 +12,7 @@ enum LocalJobs {
         let perJob = max(1, threads / jobs)
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         var children: [(Process, PrefixedRelay)] = []
-        for k in 0..<jobs {
-            // Shard i/n split k ways: runs with index % n == i, and of those every k-th, is (i + n*k)/(n*jobs).
-            let child = Shard(index: shard.index + shard.count * k, count: shard.count * jobs)
+        for (k, child) in shard.split(into: jobs).enumerated() {
             let p = Process()
             p.executableURL = exe
             p.arguments = arguments(child, perJob)

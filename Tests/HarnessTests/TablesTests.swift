@@ -166,6 +166,18 @@ final class TablesTests: XCTestCase {
         XCTAssertTrue(RecordDiff(before: before, after: before).report(nameA: "A", nameB: "A").contains("0 row(s) differ"))
     }
 
+    /// `--jobs`: a shard split into parts takes exactly the shard's runs, each once.
+    func testASplitShardTakesExactlyItsRuns() {
+        for (n, parts) in [(1, 2), (3, 2), (4, 3)] {
+            for i in 0..<n {
+                let whole = RunPlan(models: ["a", "b", "c", "d", "e"], seeds: 3, shard: Shard(index: i, count: n)).runs.map(\.index)
+                let pieces = Shard(index: i, count: n).split(into: parts)
+                    .flatMap { RunPlan(models: ["a", "b", "c", "d", "e"], seeds: 3, shard: $0).runs.map(\.index) }
+                XCTAssertEqual(pieces.sorted(), whole, "shard \(i)/\(n) in \(parts)")
+            }
+        }
+    }
+
     func testShardsPartitionTheRuns() throws {
         let models = ["a", "b", "c"]
         let all = RunPlan(models: models, seeds: 3).runs
