@@ -74,6 +74,7 @@ public struct AblationRunner {
             }
             let trainer = RunTrainer(config: config, datasetPath: dataset, runsDir: runsDir, threads: threads,
                                      progress: progress, label: label)
+            trainer.fromScratch = force
             do {
                 let record = try trainer.run()
                 try record.write(under: resultsDir)

@@ -19,6 +19,9 @@ public final class RunTrainer {
     /// The architecture to train when it is not in the spec library (a search candidate); nil looks
     /// `config.model` up there.
     public var spec: ModelSpec?
+    /// Ignore any checkpoint and train from the first step (`--force`: a forced re-run must re-train, not
+    /// re-evaluate the last checkpoint).
+    public var fromScratch = false
 
     /// A loss above this (or NaN) stops the run with a failure record.
     static let explodingLoss = 1e4
@@ -63,7 +66,7 @@ public final class RunTrainer {
         let lossSettings = LossSettings(p)
 
         var state = TrainingState()
-        if let saved = try Checkpoint.latest(in: runDir, configHash: config.hash) {
+        if !fromScratch, let saved = try Checkpoint.latest(in: runDir, configHash: config.hash) {
             try saved.restore(into: detector, optimizer: sgd)
             state = saved.state
             progress.log("\(label): resuming from the checkpoint after epoch \(state.epochsDone)")

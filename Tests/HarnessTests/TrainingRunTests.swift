@@ -126,6 +126,18 @@ final class TrainingRunTests: XCTestCase {
     /// A spec file rewritten under the same model name (as the search does) is trained again: its old
     /// record is not taken as "already recorded" and its old checkpoint is not resumed; and
     /// `evaluate` refuses a run directory whose spec changed since.
+    /// `--force` re-trains: a finished run's checkpoint is not resumed (it used to be, re-evaluating the
+    /// final weights and recording 0 images/s).
+    func testForcedRunTrainsFromTheFirstStep() throws {
+        var runner = try smokeAblation("force", models: ["r0-sp53"], learningRate: "0.02")
+        XCTAssertEqual(try runner.run(progress: Progress()).trained, 1)
+        runner.force = true
+        XCTAssertEqual(try runner.run(progress: Progress()).trained, 1)
+        let record = try ResultRecord.read(dir + "/results/records/force/smoke/r0-sp53/seed-0.json")
+        XCTAssertEqual(record.training.resumedFromEpoch, 0)
+        XCTAssertGreaterThan(record.measured.trainImagesPerSecond, 0)
+    }
+
     func testChangedSpecIsTrainedAgainNotSkippedOrResumed() throws {
         let specs = dir + "/specs"
         try FileSystem.createDirectory(specs)
