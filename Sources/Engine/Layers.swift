@@ -34,7 +34,8 @@ public final class Conv2D {
 public final class BatchNorm {
     public let name: String
     public let channels: Int
-    public let momentum: Float
+    /// Moving-average momentum; settable so that a recalibration pass can take an exact mean over batches.
+    public var momentum: Float
     public let epsilon: Float
     public let gamma: Parameter
     public let beta: Parameter

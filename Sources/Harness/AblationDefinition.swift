@@ -146,6 +146,15 @@ public struct AblationDefinition: Codable, Sendable {
         public var flipProbability: Double
         /// Training scale jitter [low, high] on top of fitting the image to the input.
         public var scaleJitter: [Double]
+        /// Which statistics batch norm uses at evaluation: `moving` (the moving averages, as the paper's code)
+        /// or `batch` (each evaluation batch's own, as in training). At 96 px the L6/L7 maps are 2x2 and 1x1,
+        /// so training normalises them over 16-64 values per batch and the moving averages describe inputs the
+        /// network never saw normalised that way; docs/geometry.md §11 has the measurements.
+        public var evalBatchNorm: EvalBatchNorm
+
+        public enum EvalBatchNorm: String, Codable, Sendable, Hashable {
+            case moving, batch
+        }
 
         public enum Schedule: String, Codable, Sendable, Hashable {
             /// x0.1 at each of `decayPoints` (protocol A).
@@ -192,7 +201,7 @@ public struct AblationDefinition: Codable, Sendable {
                     warmupStart: Double = 0.1, schedule: Schedule = .step, decayPoints: [Double] = [0.75, 0.9],
                     momentum: Double = 0.9, clipNorm: Double? = 10, focalAlpha: Double = 0.25, focalGamma: Double = 1.5,
                     huberDelta: Double = 0.1, boxWeight: Double = 50, flipProbability: Double = 0.5,
-                    scaleJitter: [Double] = [0.8, 1.2]) {
+                    scaleJitter: [Double] = [0.8, 1.2], evalBatchNorm: EvalBatchNorm = .batch) {
             self.dataset = dataset
             self.input = input
             self.scale = scale
@@ -219,6 +228,7 @@ public struct AblationDefinition: Codable, Sendable {
             self.boxWeight = boxWeight
             self.flipProbability = flipProbability
             self.scaleJitter = scaleJitter
+            self.evalBatchNorm = evalBatchNorm
         }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -228,7 +238,7 @@ public struct AblationDefinition: Codable, Sendable {
             case warmupStart = "warmup_start", decayPoints = "decay_points", weightDecay = "weight_decay"
             case clipNorm = "clip_norm", focalAlpha = "focal_alpha", focalGamma = "focal_gamma"
             case huberDelta = "huber_delta", boxWeight = "box_weight", flipProbability = "flip_probability"
-            case scaleJitter = "scale_jitter"
+            case scaleJitter = "scale_jitter", evalBatchNorm = "eval_batch_norm"
         }
 
         /// Every key is required (`clip_norm: null` says "no clipping" explicitly); unknown keys are errors.
@@ -265,6 +275,45 @@ public struct AblationDefinition: Codable, Sendable {
             boxWeight = try c.decode(Double.self, forKey: .boxWeight)
             flipProbability = try c.decode(Double.self, forKey: .flipProbability)
             scaleJitter = try c.decode([Double].self, forKey: .scaleJitter)
+            evalBatchNorm = try c.decode(EvalBatchNorm.self, forKey: .evalBatchNorm)
+        }
+
+        /// Keys that change only how a trained network is scored: left out of the training hash, so that a
+        /// checkpoint is re-scored, not re-trained, when only they change.
+        static let evaluationKeys: Set<CodingKeys> = [.evalBatchNorm]
+
+        /// The same keys and values as the synthesized form; without `evaluationKeys` when the encoder's
+        /// userInfo has `trainingOnly` (RunConfig.trainingHash).
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            let trainingOnly = encoder.userInfo[.trainingOnly] as? Bool ?? false
+            try c.encode(dataset, forKey: .dataset)
+            try c.encode(input, forKey: .input)
+            try c.encode(scale, forKey: .scale)
+            try c.encode(alpha, forKey: .alpha)
+            try c.encode(endpoints, forKey: .endpoints)
+            try c.encode(headFilters, forKey: .headFilters)
+            try c.encode(headConvs, forKey: .headConvs)
+            try c.encode(anchorSize, forKey: .anchorSize)
+            try c.encode(bnMomentum, forKey: .bnMomentum)
+            try c.encode(epochs, forKey: .epochs)
+            try c.encode(batch, forKey: .batch)
+            try c.encode(seeds, forKey: .seeds)
+            try c.encode(learningRate, forKey: .learningRate)
+            try c.encode(warmupFraction, forKey: .warmupFraction)
+            try c.encode(warmupStart, forKey: .warmupStart)
+            try c.encode(schedule, forKey: .schedule)
+            try c.encode(decayPoints, forKey: .decayPoints)
+            try c.encode(momentum, forKey: .momentum)
+            try c.encode(weightDecay, forKey: .weightDecay)
+            try c.encodeIfPresent(clipNorm, forKey: .clipNorm)
+            try c.encode(focalAlpha, forKey: .focalAlpha)
+            try c.encode(focalGamma, forKey: .focalGamma)
+            try c.encode(huberDelta, forKey: .huberDelta)
+            try c.encode(boxWeight, forKey: .boxWeight)
+            try c.encode(flipProbability, forKey: .flipProbability)
+            try c.encode(scaleJitter, forKey: .scaleJitter)
+            if !trainingOnly { try c.encode(evalBatchNorm, forKey: .evalBatchNorm) }
         }
 
         /// The first rule this profile breaks, as (field, what was expected), or nil when it is sound.

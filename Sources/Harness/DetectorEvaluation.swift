@@ -14,12 +14,15 @@ enum DetectorEvaluation {
     }
 
     static func run(detector: Network, loader: DetectionLoader, split: DatasetSplit, anchors: AnchorSet,
-                    classNames: [String], areaScale scale: Double, writeTo dir: String?) throws -> Result {
+                    classNames: [String], areaScale scale: Double, batchStatistics: Bool,
+                    writeTo dir: String?) throws -> Result {
         let numClasses = classNames.count
         var detections: [CocoDetection] = []
         loader.start(epoch: 0)
         while let batch = try loader.next() {
-            let tape = Tape(training: false)
+            // batch statistics: a training tape normalises with the batch's own (nothing is differentiated;
+            // the moving averages it updates are not saved)
+            let tape = Tape(training: batchStatistics)
             let images = tape.input(Tensor(shape: [batch.batchSize, batch.height, batch.width, batch.channels], data: batch.images))
             let (classes, boxes) = DetectorOutputs.flatten(detector(images, on: tape), on: tape, numClasses: numClasses)
             let logits = tape.value(classes).data, deltas = tape.value(boxes).data

@@ -36,6 +36,16 @@ public struct RunConfig: Codable, Sendable, Hashable {
         return stableHash((try? encoder.encode(self)) ?? Data())
     }
 
+    /// The hash of what decides the trained weights: the config without the evaluation-only settings
+    /// (`Profile.evaluationKeys`). Checkpoints carry this one, so changing how a run is scored re-scores its
+    /// checkpoint instead of training it again; records carry `hash`, which covers everything.
+    public var trainingHash: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.userInfo[.trainingOnly] = true
+        return stableHash((try? encoder.encode(self)) ?? Data())
+    }
+
     /// Sorted-key JSON of the parsed spec (connections filled in), FNV-1a. Comments and layout of the
     /// YAML do not count, nor `note` (prose); blocks, connections, stem, scaling and names do.
     public static func modelHash(_ spec: ModelSpec) -> String {
@@ -57,4 +67,9 @@ public struct RunConfig: Codable, Sendable, Hashable {
 
     /// "permutation/quick/r0-sp53/seed-0": names the run in logs, checkpoints and errors.
     public var name: String { "\(ablation)/\(profileName)/\(model)/seed-\(seed)" }
+}
+
+extension CodingUserInfoKey {
+    /// Set (to true) on an encoder that should leave out evaluation-only settings (RunConfig.trainingHash).
+    static let trainingOnly = CodingUserInfoKey(rawValue: "spinebench.trainingOnly")!
 }

@@ -31,7 +31,7 @@ public enum RunEvaluation {
         let manifest = try RunManifest.read(runDir)
         let config = manifest.config, p = config.profile
         Threads.set(threads)
-        guard let checkpoint = try Checkpoint.latest(in: runDir, configHash: config.hash) else {
+        guard let checkpoint = try Checkpoint.latest(in: runDir, configHash: config.trainingHash) else {
             throw HarnessError.io(path: runDir + "/checkpoint", reason: "no checkpoint of this run's config")
         }
         let file = try DatasetFile.open(manifest.datasetPath)
@@ -45,7 +45,8 @@ public enum RunEvaluation {
         let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize)), imageHeight: p.input, imageWidth: p.input)
         let result = try DetectorEvaluation.run(detector: built.network, loader: val, split: try file.split("val"),
                                                 anchors: anchors, classNames: file.classNames,
-                                                areaScale: p.areaScale, writeTo: runDir)
+                                                areaScale: p.areaScale, batchStatistics: p.evalBatchNorm == .batch,
+                                                    writeTo: runDir)
         return (result.metrics, result.areaScale)
     }
 }

@@ -66,7 +66,7 @@ public final class RunTrainer {
         let lossSettings = LossSettings(p)
 
         var state = TrainingState()
-        if !fromScratch, let saved = try Checkpoint.latest(in: runDir, configHash: config.hash) {
+        if !fromScratch, let saved = try Checkpoint.latest(in: runDir, configHash: config.trainingHash) {
             try saved.restore(into: detector, optimizer: sgd)
             state = saved.state
             progress.log("\(label): resuming from the checkpoint after epoch \(state.epochsDone)")
@@ -102,7 +102,7 @@ public final class RunTrainer {
             }
             state.epochsDone = epoch + 1
             state.steps = state.epochsDone * stepsPerEpoch
-            try Checkpoint(state: state).write(to: runDir, configHash: config.hash, detector: detector, optimizer: sgd)
+            try Checkpoint(state: state).write(to: runDir, configHash: config.trainingHash, detector: detector, optimizer: sgd)
             if let stop = interruptAfterEpochs, state.epochsDone >= stop { throw HarnessError.interrupted(run: config.name) }
         }
         let trainSeconds = Date().timeIntervalSince(started)
@@ -110,7 +110,8 @@ public final class RunTrainer {
         let evalStart = Date()
         let evaluation = try DetectorEvaluation.run(detector: detector, loader: val, split: try file.split("val"),
                                                     anchors: anchors, classNames: file.classNames,
-                                                    areaScale: p.areaScale, writeTo: runDir)
+                                                    areaScale: p.areaScale, batchStatistics: p.evalBatchNorm == .batch,
+                                                    writeTo: runDir)
         let evalSeconds = Date().timeIntervalSince(evalStart)
 
         return ResultRecord(

@@ -74,6 +74,7 @@ final class TrainingRunTests: XCTestCase {
                 box_weight: 50
                 flip_probability: 0.5
                 scale_jitter: [0.8, 1.2]
+                eval_batch_norm: moving
             """
         try yaml.write(toFile: dir + "/\(name).yaml", atomically: true, encoding: .utf8)
         var runner = AblationRunner(definitionPath: dir + "/\(name).yaml", profileName: "smoke", threads: 2)
