@@ -2,7 +2,7 @@ import Foundation
 import Models
 
 /// Runs an ablation's share of runs (all, or one shard), skipping runs already recorded for this
-/// commit and config, writing one record per run, and turning a diverged run into a failure record
+/// code version (source tree) and config, writing one record per run, and turning a diverged run into a failure record
 /// while the other runs go on.
 public struct AblationRunner {
     public var definitionPath: String
@@ -56,6 +56,7 @@ public struct AblationRunner {
         let runs = plan.runs.filter { (onlyModels?.contains($0.model) ?? true) && (onlySeeds?.contains($0.seed) ?? true) }
         let library = try SpecLibrary.standard()
         let commit = ProvenanceProbe.commit()
+        let code = ProvenanceProbe.sourceTree() == "unknown" ? commit : ProvenanceProbe.sourceTree()
         var summary = Summary()
         progress.log("\(def.name) (\(profileName)): \(runs.count) run(s) in shard \(shard), dataset \(dataset)")
 
@@ -67,8 +68,8 @@ public struct AblationRunner {
             let recordPath = resultsDir + "/" + ResultRecord.relativePath(ablation: def.name, profile: profileName,
                                                                           model: run.model, seed: run.seed)
             if !force, let old = try? ResultRecord.read(recordPath), old.status == "ok",
-               old.provenance.commit == commit, old.provenance.configHash == config.hash {
-                progress.log("\(label): already recorded for this commit and config, skipped (--force to redo)")
+               old.codeVersion == code, old.provenance.configHash == config.hash {
+                progress.log("\(label): already recorded for this code and config, skipped (--force to redo)")
                 summary.skipped += 1
                 continue
             }

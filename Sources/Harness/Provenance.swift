@@ -7,6 +7,16 @@ public enum ProvenanceProbe {
         (try? Subprocess.run(["git", "-C", dir, "rev-parse", "HEAD"]))?.trimmed ?? "unknown"
     }
 
+    /// What decides a run's numbers besides its config: the git trees of Sources/ and ablations/specs/ and
+    /// the blob of Package.swift at HEAD, hashed. Commits that change only documents, tests, records or
+    /// experiment files (those are in the config hash) keep it, so their runs stay comparable and are not
+    /// trained again; "unknown" outside a checkout.
+    public static func sourceTree(in dir: String = ".") -> String {
+        guard let out = try? Subprocess.run(["git", "-C", dir, "rev-parse", "HEAD:Sources", "HEAD:ablations/specs",
+                                             "HEAD:Package.swift"]) else { return "unknown" }
+        return stableHash(Data(out.trimmed.utf8))
+    }
+
     /// True when tracked files other than results/ differ from HEAD (records themselves don't count).
     public static func dirty(in dir: String = ".") -> Bool {
         guard let out = try? Subprocess.run(["git", "-C", dir, "status", "--porcelain", "--untracked-files=no",

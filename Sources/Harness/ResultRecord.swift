@@ -70,6 +70,10 @@ public struct ResultRecord: Codable, Sendable, Equatable {
 
     public struct Provenance: Codable, Sendable, Equatable {
         public var commit: String
+        /// `ProvenanceProbe.sourceTree`: runs with the same one (and config) were trained by the same code,
+        /// whatever else their commits changed. Absent in records written before it existed (then the
+        /// commit stands for it).
+        public var sourceTree: String?
         public var dirty: Bool
         public var configHash: String
         public var datasetChecksum: String
@@ -80,6 +84,9 @@ public struct ResultRecord: Codable, Sendable, Equatable {
     }
 
     /// The record's path under `results/`: one file per (ablation, profile, model, seed).
+    /// What tables group runs by and what a re-run compares: the source tree, or the commit when unknown.
+    public var codeVersion: String { provenance.sourceTree.flatMap { $0 == "unknown" ? nil : $0 } ?? provenance.commit }
+
     public var relativePath: String { Self.relativePath(ablation: ablation, profile: profile, model: model, seed: seed) }
 
     public static func relativePath(ablation: String, profile: String, model: String, seed: Int) -> String {

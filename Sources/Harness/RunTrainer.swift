@@ -125,7 +125,8 @@ public final class RunTrainer {
                             finalLoss: state.lossCurve.last, resumedFromEpoch: resumedFrom),
             measured: .init(trainSeconds: trainSeconds, evalSeconds: evalSeconds,
                             trainImagesPerSecond: Double(trainedImages) / max(trainSeconds, 1e-9)),
-            provenance: .init(commit: ProvenanceProbe.commit(), dirty: ProvenanceProbe.dirty(), configHash: config.hash,
+            provenance: .init(commit: ProvenanceProbe.commit(), sourceTree: ProvenanceProbe.sourceTree(),
+                              dirty: ProvenanceProbe.dirty(), configHash: config.hash,
                               datasetChecksum: file.checksum, datasetSource: "\(file.builder): \(file.source)",
                               toolchain: ProvenanceProbe.toolchain, openblas: Threads.blasConfig, threads: threads),
             determinism: Self.determinismNote)
@@ -145,7 +146,8 @@ public final class RunTrainer {
             training: .init(epochs: p.epochs, steps: 0, batch: p.batch, input: p.input, trainImages: 0, valImages: 0,
                             lossCurve: [], lossWindow: 0, finalLoss: nil, resumedFromEpoch: 0),
             measured: .init(trainSeconds: 0, evalSeconds: 0, trainImagesPerSecond: 0),
-            provenance: .init(commit: commit, dirty: ProvenanceProbe.dirty(), configHash: config.hash,
+            provenance: .init(commit: commit, sourceTree: ProvenanceProbe.sourceTree(), dirty: ProvenanceProbe.dirty(),
+                              configHash: config.hash,
                               datasetChecksum: file.checksum, datasetSource: "\(file.builder): \(file.source)",
                               toolchain: ProvenanceProbe.toolchain, openblas: Threads.blasConfig, threads: threads),
             determinism: Self.determinismNote)

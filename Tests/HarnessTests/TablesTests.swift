@@ -9,7 +9,7 @@ final class TablesTests: XCTestCase {
         .deletingLastPathComponent().deletingLastPathComponent().path
 
     func record(_ model: String, seed: Int, ap: Double, status: String = "ok", commit: String = "abc",
-                epochs: Int = 1) -> ResultRecord {
+                epochs: Int = 1, tree: String? = nil) -> ResultRecord {
         var config = Self.config(model, seed: seed)
         config.profile.epochs = epochs
         return ResultRecord(
@@ -24,7 +24,7 @@ final class TablesTests: XCTestCase {
             training: .init(epochs: 1, steps: 10, batch: 8, input: 64, trainImages: 80, valImages: 16,
                             lossCurve: [2, 1], lossWindow: 5, finalLoss: 1, resumedFromEpoch: 0),
             measured: .init(trainSeconds: 1, evalSeconds: 1, trainImagesPerSecond: 80),
-            provenance: .init(commit: commit, dirty: false, configHash: config.hash, datasetChecksum: "c",
+            provenance: .init(commit: commit, sourceTree: tree, dirty: false, configHash: config.hash, datasetChecksum: "c",
                               datasetSource: "shapes", toolchain: "Swift", openblas: "x", threads: 2),
             determinism: "test")
     }
@@ -107,9 +107,11 @@ final class TablesTests: XCTestCase {
     func testRowsOfAnotherCommitAreStaleAndLeftOutOfClaims() throws {
         let records = [record("r0-sp53", seed: 0, ap: 30), record("r0-sp53", seed: 1, ap: 31),
                        record("r0-sp53-no-short", seed: 0, ap: 20), record("r0-sp53-no-short", seed: 1, ap: 21),
-                       record("r0-sp53-no-long", seed: 0, ap: 10, commit: "old"), record("r0-sp53-no-long", seed: 1, ap: 11, commit: "old")]
+                       record("r0-sp53-no-long", seed: 0, ap: 10, commit: "old"), record("r0-sp53-no-long", seed: 1, ap: 11, commit: "old"),
+                       record("r0-sp53-no-long", seed: 2, ap: 30, commit: "docs-only", tree: "abc")]
         let md = TableWriter(definition: try definition(), profile: "smoke", records: records).markdown()
-        XCTAssertTrue(md.contains("from commit `abc`"), md)
+        // a commit that changed no code (same source tree) joins the table; other code is stale
+        XCTAssertTrue(md.contains("source tree `abc`, commit(s) `abc`, `docs-only`"), md)
         XCTAssertTrue(md.contains("Stale runs left out** (2, from commit(s) old"), md)
         XCTAssertTrue(md.contains("R0-SP53 > R0-SP53 (2) long removed: not tested (no seed"), md)
         XCTAssertTrue(md.contains("1 epochs of 48 images at batch 8"), md)
