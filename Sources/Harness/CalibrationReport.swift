@@ -168,9 +168,12 @@ public struct CalibrationStudy {
             for e in lengths(learningRate: base) {
                 let runs = runs(model: m, epochs: e, learningRate: base)
                 guard let s = ap(model: m, epochs: e, learningRate: base), let r = runs.first else { continue }
-                let minutes = runs.map(\.measured.trainSeconds).reduce(0, +) / Double(runs.count) / 60
+                // a run resumed from a checkpoint (re-scored, or finished after an interruption) timed only its last part
+                let whole = runs.filter { $0.training.resumedFromEpoch == 0 }
+                let minutes = whole.isEmpty ? "— (resumed)"
+                    : fixed(whole.map(\.measured.trainSeconds).reduce(0, +) / Double(whole.count) / 60, 1)
                 out += "| \(displayName(m)) | \(e) | \(r.training.steps) | \(r.training.steps * r.training.batch) | "
-                out += "\(s.formatted()) | \(s.count) | \(fixed(minutes, 1)) |\n"
+                out += "\(s.formatted()) | \(s.count) | \(minutes) |\n"
             }
         }
         out += gainSection(base)
