@@ -14,11 +14,7 @@ struct AblateCommand: ParsableCommand {
     var jobs = 1
     @OptionGroup var options: RunOptions
 
-    func validate() throws {
-        if let seeds, seeds < 1 { throw ValidationError("--seeds must be >= 1, got \(seeds)") }
-        if jobs < 1 { throw ValidationError("--jobs must be >= 1, got \(jobs)") }
-        try options.validate()
-    }
+    func validate() throws { try options.validate(seeds: seeds, jobs: jobs) }
 
     func run() throws {
         var runner = options.runner(file: file, profile: profile)

@@ -17,11 +17,7 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Train this many runs at once on this machine, each with threads/jobs threads.") var jobs = 1
     @OptionGroup var options: RunOptions
 
-    func validate() throws {
-        if let seeds, seeds < 1 { throw ValidationError("--seeds must be >= 1, got \(seeds)") }
-        if jobs < 1 { throw ValidationError("--jobs must be >= 1, got \(jobs)") }
-        try options.validate()
-    }
+    func validate() throws { try options.validate(seeds: seeds, jobs: jobs) }
 
     func run() throws {
         let def = try AblationDefinition.load(file)

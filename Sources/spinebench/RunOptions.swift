@@ -14,6 +14,13 @@ struct RunOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
     }
 
+    /// The counts of the commands that plan runs, checked with these options.
+    func validate(seeds: Int?, jobs: Int) throws {
+        if let seeds, seeds < 1 { throw ValidationError("--seeds must be >= 1, got \(seeds)") }
+        if jobs < 1 { throw ValidationError("--jobs must be >= 1, got \(jobs)") }
+        try validate()
+    }
+
     /// These options as arguments for a child process (`--jobs`); threads and shard are the caller's.
     var childArguments: [String] {
         ["--results", results, "--runs", runs, "--data", data] + (force ? ["--force"] : [])
