@@ -12,6 +12,10 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Threads for OpenBLAS and the engine (default: all cores).") var threads: Int?
     @Flag(help: "Print the 12 metrics as one JSON object.") var json = false
 
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
+    }
+
     func run() throws {
         let (metrics, scale) = try RunEvaluation.evaluate(runDir: runDir,
                                                           threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)

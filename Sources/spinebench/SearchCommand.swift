@@ -23,6 +23,11 @@ struct SearchCommand: ParsableCommand {
             help: "A spec to score in the same proxy task first, for comparison (repeatable), e.g. the hand-made r35-sp18.")
     var references: [String] = []
     @Option(help: "Threads for OpenBLAS and the engine (default: all cores).") var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        if let budget, budget < 1 { throw ValidationError("--budget must be >= 1, got \(budget)") }
+    }
     @Option(help: "Results folder (logs go to RESULTS/search/SPACE).") var results = "results"
     @Option(help: "Folder for the candidates' throw-away runs.") var runs = "runs"
     @Option(help: "Folder for generated datasets.") var data = "data"
