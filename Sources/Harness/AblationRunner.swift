@@ -28,6 +28,34 @@ public struct AblationRunner {
         public var trained = 0, skipped = 0, failed = 0
     }
 
+    func config(_ def: AblationDefinition, _ profile: AblationDefinition.Profile, _ run: RunPlan.Run,
+                library: SpecLibrary) throws -> RunConfig {
+        RunConfig(ablation: def.name, model: run.model, profileName: profileName, profile: profile,
+                  datasetKind: def.dataset.kind, datasetSeed: def.dataset.seed, seed: run.seed,
+                  spec: try library.spec(named: run.model))
+    }
+
+    /// True when an ok record of this run exists for this checkout's code version and this config.
+    func isRecorded(_ config: RunConfig) -> Bool {
+        let path = resultsDir + "/" + ResultRecord.relativePath(ablation: config.ablation, profile: config.profileName,
+                                                                model: config.model, seed: config.seed)
+        let tree = ProvenanceProbe.sourceTree()
+        let code = tree == "unknown" ? ProvenanceProbe.commit() : tree
+        guard let old = try? ResultRecord.read(path) else { return false }
+        return old.status == "ok" && old.codeVersion == code && old.provenance.configHash == config.hash
+    }
+
+    /// The runs of this runner's share (profile seeds, shard) that `run` would train: not yet recorded for
+    /// this code and config. Builds nothing.
+    public func pending() throws -> [RunPlan.Run] {
+        let def = try AblationDefinition.load(definitionPath)
+        let profile = try def.profile(profileName, file: definitionPath)
+        let library = try SpecLibrary.standard()
+        return try RunPlan(models: def.models, seeds: seeds ?? profile.seeds, shard: shard).runs.filter {
+            !isRecorded(try config(def, profile, $0, library: library))
+        }
+    }
+
     /// Checks the file and every model of it and builds the dataset, training nothing: what `run` does
     /// first, for a caller that starts several runners at once (`ablate --jobs`). Returns the dataset path.
     @discardableResult
@@ -56,19 +84,13 @@ public struct AblationRunner {
         let runs = plan.runs.filter { (onlyModels?.contains($0.model) ?? true) && (onlySeeds?.contains($0.seed) ?? true) }
         let library = try SpecLibrary.standard()
         let commit = ProvenanceProbe.commit()
-        let code = ProvenanceProbe.sourceTree() == "unknown" ? commit : ProvenanceProbe.sourceTree()
         var summary = Summary()
         progress.log("\(def.name) (\(profileName)): \(runs.count) run(s) in shard \(shard), dataset \(dataset)")
 
         for (i, run) in runs.enumerated() {
-            let config = RunConfig(ablation: def.name, model: run.model, profileName: profileName, profile: profile,
-                                   datasetKind: def.dataset.kind, datasetSeed: def.dataset.seed, seed: run.seed,
-                                   spec: try library.spec(named: run.model))
+            let config = try self.config(def, profile, run, library: library)
             let label = "\(i + 1)/\(runs.count) \(run.model) seed \(run.seed)"
-            let recordPath = resultsDir + "/" + ResultRecord.relativePath(ablation: def.name, profile: profileName,
-                                                                          model: run.model, seed: run.seed)
-            if !force, let old = try? ResultRecord.read(recordPath), old.status == "ok",
-               old.codeVersion == code, old.provenance.configHash == config.hash {
+            if !force, isRecorded(config) {
                 progress.log("\(label): already recorded for this code and config, skipped (--force to redo)")
                 summary.skipped += 1
                 continue
@@ -80,7 +102,7 @@ public struct AblationRunner {
                 let record = try trainer.run()
                 try record.write(under: resultsDir)
                 progress.log("\(label): AP \(fixed(record.metrics["AP"] ?? .nan, 2)) AP50 \(fixed(record.metrics["AP50"] ?? .nan, 2)) "
-                             + "in \(clock(record.measured.trainSeconds + record.measured.evalSeconds)) -> \(recordPath)")
+                             + "in \(clock(record.measured.trainSeconds + record.measured.evalSeconds)) -> \(resultsDir)/\(record.relativePath)")
                 summary.trained += 1
             } catch let error as HarnessError {
                 guard case .trainingDiverged = error else { throw error }

@@ -11,5 +11,6 @@ struct TablesCommand: ParsableCommand {
 
     func run() throws {
         for path in try RecordStore.writeTables(ablationsDir: ablations, resultsDir: results) { print("wrote \(path)") }
+        print("wrote \(try RecordStore.writeStatus(ablationsDir: ablations, resultsDir: results))")
     }
 }

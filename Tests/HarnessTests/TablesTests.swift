@@ -168,6 +168,17 @@ final class TablesTests: XCTestCase {
         XCTAssertTrue(RecordDiff(before: before, after: before).report(nameA: "A", nameB: "A").contains("0 row(s) differ"))
     }
 
+    /// STATUS.md counts what this code still has to train, per ablation and profile, with the command.
+    func testStatusSaysWhatIsStillToRun() throws {
+        let dir = NSTemporaryDirectory() + "status-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.changeCurrentDirectoryPath(Self.packageRoot)
+        let text = try String(contentsOfFile: try RecordStore.writeStatus(ablationsDir: Self.packageRoot + "/ablations",
+                                                                          resultsDir: dir), encoding: .utf8)
+        XCTAssertTrue(text.contains("| connections | quick | 12 | 0 | 12 | `make ablation-connections PROFILE=quick` |"), text)
+        XCTAssertFalse(text.contains("| smoke |"), text)
+    }
+
     /// `--jobs`: a shard split into parts takes exactly the shard's runs, each once.
     func testASplitShardTakesExactlyItsRuns() {
         for (n, parts) in [(1, 2), (3, 2), (4, 3)] {
