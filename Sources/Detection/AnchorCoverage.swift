@@ -1,6 +1,7 @@
-/// How well an anchor set can match a set of ground-truth boxes: a box no anchor overlaps at IoU >= 0.5
-/// never becomes a positive, so the detector is never trained (nor can score well) on it. This is the
-/// check behind each profile's choice of input size, anchor size and object sides (docs/geometry.md).
+/// How well an anchor set can match a set of ground-truth boxes. A box no anchor overlaps at IoU >= 0.5 gets
+/// only its best, poorly fitting anchor as a positive (the low-quality match), and a detection regressed from
+/// such an anchor rarely reaches IoU 0.5 at evaluation. This is the check behind each profile's choice of
+/// input size, anchor size and object sides (docs/geometry.md §1).
 public struct AnchorCoverage: Sendable, Equatable {
     public var boxes = 0
     /// Boxes whose best anchor has IoU >= the threshold.
