@@ -33,23 +33,26 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: engineFlags),
+        // Small things several modules share: durable file writes.
+        .target(name: "Common"),
+        .target(name: "Engine", dependencies: ["CBLAS", "Common"], swiftSettings: engineFlags),
         .target(name: "Models", dependencies: ["Engine", .product(name: "Yams", package: "Yams")]),
         .target(name: "Detection", dependencies: ["Engine"]),
-        .target(name: "Datasets", dependencies: ["CHDF5", "CZlib"]),
+        .target(name: "Datasets", dependencies: ["CHDF5", "CZlib", "Common"]),
         .target(name: "Harness",
-                dependencies: ["Engine", "Models", "Detection", "Datasets",
+                dependencies: ["Common", "Engine", "Models", "Detection", "Datasets",
                                .product(name: "Yams", package: "Yams")]),
         .target(name: "Search", dependencies: ["Models", "Harness", "Datasets", .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "spinebench",
                           dependencies: ["Harness", "Search", "Engine", "Models", "Detection", "Datasets",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        .testTarget(name: "CommonTests", dependencies: ["Common"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Engine", "Models"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
-        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Engine", "Models", "Detection", "Datasets"]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Common", "Engine", "Models", "Detection", "Datasets"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Harness", "Models", "Datasets"]),
     ]
 )

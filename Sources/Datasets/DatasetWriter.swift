@@ -1,11 +1,12 @@
+import Common
 import Foundation
 
 /// Writes a dataset file in the spinebench layout (see DatasetFile for the layout) and computes its
-/// checksum as it goes. Everything goes to "FILE.tmp-<pid>" and is renamed to FILE only by `finish`, so an
-/// interrupted build never leaves a half-written file under the final name.
+/// checksum as it goes. The file is built in memory and reaches the disk only in `finish`, through
+/// `DurableFile` (temp file, fsync, rename): an interrupted build or a full disk never leaves a half-written
+/// file under the final name, nor touches the file already there.
 final class DatasetWriter {
     let finalPath: String
-    let tmpPath: String
     private var file: H5File?
     private var images: H5Dataset?
     private var split = ""
@@ -14,8 +15,7 @@ final class DatasetWriter {
 
     init(path: String) throws {
         finalPath = path
-        tmpPath = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
-        file = try H5File.create(tmpPath)
+        file = try H5File.createInMemory(name: path)
     }
 
     /// Starts a split: creates the group and an images dataset [N,H,W,C] chunked one image per chunk.
@@ -66,22 +66,21 @@ final class DatasetWriter {
         try file.setAttribute("checksum_algorithm", DatasetFile.checksumAlgorithm)
         try file.setAttribute("builder_params", params.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
         for (key, value) in params { try file.setAttribute("param_" + key, value) }
+        let bytes = try file.image()
         file.close()
         self.file = nil
-        if FileManager.default.fileExists(atPath: finalPath) { try FileManager.default.removeItem(atPath: finalPath) }
         do {
-            try FileManager.default.moveItem(atPath: tmpPath, toPath: finalPath)
-        } catch {
-            throw DataError(file: finalPath, field: "", "cannot rename \(tmpPath) into place: \(error)")
+            try DurableFile.write(bytes, to: finalPath)
+        } catch let e as DurableFileError {
+            throw DataError(file: finalPath, field: "", e.reason)
         }
         return checksum
     }
 
-    /// Drops the temporary file after a failure.
+    /// Drops the unfinished file after a failure (nothing of it is on disk).
     func abort() {
         images = nil
         file?.close()
         file = nil
-        try? FileManager.default.removeItem(atPath: tmpPath)
     }
 }

@@ -38,7 +38,7 @@
 // Objects are pasted largest first (small ones stay visible), with IoU <= 0.3 between pasted patches; boxes are
 // tight around the pasted mask (coverage >= 0.2). Background: dark base colour, gradient, coarse value noise,
 // per-pixel noise. Every image has its own RNG stream (seed, split, index): the bytes do not depend on threads.
-// Files are written to `FILE.tmp-<pid>` and renamed when complete.
+// Files are built in memory and written through Common's DurableFile (temporary file, fsync, rename).
 //
 // ## Loader
 //

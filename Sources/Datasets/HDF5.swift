@@ -74,6 +74,36 @@ public final class H5File: @unchecked Sendable {
         }
     }
 
+    /// Creates a file that lives in memory until `image()` hands its bytes over. Builders write this way so
+    /// that libhdf5 never meets a full disk (its error path there crashes); the bytes reach the disk through
+    /// `DurableFile`, which checks every call.
+    public static func createInMemory(name: String) throws -> H5File {
+        try withHDF5 {
+            shim_H5_silence_errors()
+            let fapl = H5Pcreate(shim_H5P_FILE_ACCESS())
+            defer { H5Pclose(fapl) }
+            guard fapl >= 0, H5Pset_fapl_core(fapl, 64 << 20, false) >= 0 else {
+                throw DataError(file: name, field: "", "cannot set up an in-memory HDF5 file")
+            }
+            let id = H5Fcreate(name, shim_H5F_ACC_TRUNC(), shim_H5P_DEFAULT(), fapl)
+            guard id >= 0 else { throw DataError(file: name, field: "", "cannot create in-memory HDF5 file") }
+            return H5File(path: name, id: id)
+        }
+    }
+
+    /// The complete file as bytes (flushed first); for files made by `createInMemory`.
+    public func image() throws -> [UInt8] {
+        try withHDF5 {
+            guard H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 else { throw fail("", "cannot flush") }
+            let size = H5Fget_file_image(id, nil, 0)
+            guard size > 0 else { throw fail("", "cannot get the file image") }
+            var bytes = [UInt8](repeating: 0, count: size)
+            let got = bytes.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress, size) }
+            guard got == size else { throw fail("", "file image came back short (\(got) of \(size) bytes)") }
+            return bytes
+        }
+    }
+
     /// Opens an existing file; a missing, truncated or corrupt file fails here with a message saying which.
     public static func open(_ path: String, writable: Bool = false) throws -> H5File {
         try withHDF5 {

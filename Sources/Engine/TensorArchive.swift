@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// Error reading or writing a tensor archive; names the file and the entry.
@@ -9,8 +10,8 @@ public struct TensorArchiveError: Error, CustomStringConvertible {
 
 /// A binary file holding an ordered list of named tensors (checkpoints, reference data).
 /// Layout (little-endian): magic "SBTA", version u32 = 1, count u32; per entry: name length u32, UTF-8 name,
-/// rank u32, rank x i64 dims, float32 data. Writes go to path + ".tmp" then rename, so a crash never leaves
-/// a half-written archive under the real name.
+/// rank u32, rank x i64 dims, float32 data. Written through `DurableFile`, so a crash or a full disk never
+/// leaves a half-written archive under the real name.
 public enum TensorArchive {
     static let magic: [UInt8] = Array("SBTA".utf8)
     static let version: UInt32 = 1
@@ -29,13 +30,10 @@ public enum TensorArchive {
             for d in t.shape { append(&bytes, UInt64(d)) }
             for i in 0..<t.count { append(&bytes, t.ptr[i].bitPattern) }
         }
-        let tmp = path + ".tmp"
         do {
-            try Data(bytes).write(to: URL(fileURLWithPath: tmp))
-            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-            try FileManager.default.moveItem(atPath: tmp, toPath: path)
-        } catch {
-            throw TensorArchiveError(path: path, message: "cannot write: \(error.localizedDescription)")
+            try DurableFile.write(bytes, to: path)
+        } catch let e as DurableFileError {
+            throw TensorArchiveError(path: path, message: "cannot write: \(e.reason)")
         }
     }
 

@@ -1,3 +1,4 @@
+import Common
 import Engine
 import Foundation
 import Models
@@ -29,19 +30,21 @@ struct Checkpoint {
     }
 
     func write(to runDir: String, configHash: String, detector: Network, optimizer: SGD) throws {
-        let final = runDir + "/checkpoint", old = runDir + "/checkpoint.old", tmp = runDir + "/checkpoint.tmp-\(getpid())"
-        let fm = FileManager.default
-        try? fm.removeItem(atPath: tmp)
-        try FileSystem.createDirectory(tmp)
-        try TensorArchive.write(Self.entries(detector: detector, optimizer: optimizer), to: tmp + "/state.bin")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try FileSystem.writeAtomically(try encoder.encode(Meta(formatVersion: Self.formatVersion, configHash: configHash, state: state)),
-                                       to: tmp + "/meta.json")
-        try? fm.removeItem(atPath: old)
-        if fm.fileExists(atPath: final) { try fm.moveItem(atPath: final, toPath: old) }
-        try fm.moveItem(atPath: tmp, toPath: final)
-        try? fm.removeItem(atPath: old)
+        let final = runDir + "/checkpoint", tmp = DurableFile.temporaryPath(for: final)
+        try? FileManager.default.removeItem(atPath: tmp)
+        do {
+            try FileSystem.createDirectory(tmp)
+            try TensorArchive.write(Self.entries(detector: detector, optimizer: optimizer), to: tmp + "/state.bin")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try FileSystem.writeAtomically(try encoder.encode(Meta(formatVersion: Self.formatVersion, configHash: configHash, state: state)),
+                                           to: tmp + "/meta.json")
+            try DurableFile.replaceDirectory(final, with: tmp)
+        } catch {
+            // A full disk must not stay full because of us: drop the half-built checkpoint, keep the last good one.
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
     }
 
     /// The newest complete checkpoint of this config, or nil to start from scratch.

@@ -1,22 +1,15 @@
+import Common
 import Foundation
 
 /// File helpers that keep what is already written safe.
 public enum FileSystem {
-    /// Write to `path.tmp-PID` in the same directory, then rename over `path`.
-    /// On any failure (full disk, permissions) the old file stays and the temporary one is removed.
+    /// Writes through `DurableFile` (temp file, fsync, rename): on any failure (full disk, permissions)
+    /// the old file stays byte for byte and the temporary one is removed.
     public static func writeAtomically(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        try createDirectory(url.deletingLastPathComponent().path)
-        let tmp = path + ".tmp-\(getpid())"
         do {
-            try data.write(to: URL(fileURLWithPath: tmp))
-            if rename(tmp, path) != 0 {
-                throw HarnessError.io(path: path, reason: "rename failed: \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            try? FileManager.default.removeItem(atPath: tmp)
-            if let e = error as? HarnessError { throw e }
-            throw HarnessError.io(path: path, reason: "write failed (disk full or not writable?): \(error.localizedDescription)")
+            try DurableFile.write(data, to: path)
+        } catch let e as DurableFileError {
+            throw HarnessError.io(path: path, reason: e.reason)
         }
     }
 
@@ -26,9 +19,9 @@ public enum FileSystem {
 
     public static func createDirectory(_ path: String) throws {
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw HarnessError.io(path: path, reason: "cannot create directory: \(error.localizedDescription)")
+            try DurableFile.createDirectory(path)
+        } catch let e as DurableFileError {
+            throw HarnessError.io(path: path, reason: e.reason)
         }
     }
 
@@ -37,7 +30,7 @@ public enum FileSystem {
         guard let e = FileManager.default.enumerator(atPath: dir) else { return [] }
         var out: [String] = []
         while let rel = e.nextObject() as? String {
-            if rel.hasSuffix(suffix), !rel.contains(".tmp-") { out.append(dir + "/" + rel) }
+            if rel.hasSuffix(suffix), !rel.contains(DurableFile.temporaryMarker) { out.append(dir + "/" + rel) }
         }
         return out.sorted()
     }
