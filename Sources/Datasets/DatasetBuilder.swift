@@ -56,7 +56,7 @@ public struct BuildSummary: Sendable {
     public let boxes: [String: Int]
 }
 
-/// Builds a dataset file at `path` (via "path.tmp-<pid>" + rename). Deterministic: one seed gives the
+/// Builds a dataset file at `path` (in memory, then written durably: see DatasetWriter). Deterministic: one seed gives the
 /// same content bytes and checksum, whatever the number of threads.
 public func buildDataset(_ kind: DatasetKind, options o: BuildOptions, to path: String) throws -> BuildSummary {
     func bad(_ field: String, _ msg: String) -> DataError { DataError(file: path, field: field, msg) }
@@ -78,16 +78,43 @@ public func buildDataset(_ kind: DatasetKind, options o: BuildOptions, to path: 
             images[split] = plan.count
             boxCounts[split] = m
         }
-        let params: [(String, Int64)] = [("size", Int64(o.size)), ("train", Int64(o.trainCount)),
-                                         ("val", Int64(o.valCount)), ("max_objects", Int64(o.maxObjects)),
-                                         ("channels", Int64(o.channels))]
-            + (kind == .fmnistCls ? [] : [("min_side", Int64(o.minSide)), ("max_side", Int64(o.maxSide))])
         let checksum = try writer.finish(name: kind.rawValue, kind: kind.rawValue, classNames: plans[0].classNames,
-                                         source: plans[0].source, seed: o.seed, params: params)
+                                         source: plans[0].source, seed: o.seed, params: o.recordedParams(for: kind))
         return BuildSummary(path: path, kind: kind, checksum: checksum, images: images, boxes: boxCounts)
     } catch {
         writer.abort()
         throw error
+    }
+}
+
+extension BuildOptions {
+    /// The parameters a file records (`param_<key>` attributes); `DatasetFile.checkBuilt` compares them.
+    public func recordedParams(for kind: DatasetKind) -> [(String, Int64)] {
+        [("size", Int64(size)), ("train", Int64(trainCount)), ("val", Int64(valCount)),
+         ("max_objects", Int64(maxObjects)), ("channels", Int64(channels))]
+            + (kind == .fmnistCls ? [] : [("min_side", Int64(minSide)), ("max_side", Int64(maxSide))])
+    }
+}
+
+extension DatasetFile {
+    /// Fails unless this file is what `kind` and `options` build: same builder, seed and recorded
+    /// parameters (a file built otherwise, or copied under another file's name, is never used silently).
+    public func checkBuilt(as kind: DatasetKind, options o: BuildOptions) throws {
+        let remedy = "delete it to have it rebuilt, or point to the right file"
+        guard builder == kind.rawValue else {
+            throw DataError(file: path, field: "builder", "the file was built by '\(builder)', expected '\(kind.rawValue)'; \(remedy)")
+        }
+        guard seed == o.seed else {
+            throw DataError(file: path, field: "seed", "the file was built with seed \(seed), expected \(o.seed); \(remedy)")
+        }
+        for (key, want) in o.recordedParams(for: kind) {
+            guard let have = params[key] else {
+                throw DataError(file: path, field: "param_" + key, "missing; expected \(want); \(remedy)")
+            }
+            guard have == want else {
+                throw DataError(file: path, field: "param_" + key, "the file was built with \(have), expected \(want); \(remedy)")
+            }
+        }
     }
 }
 

@@ -31,6 +31,8 @@ public final class DatasetFile: @unchecked Sendable {
     public let seed: UInt64
     public let checksum: String
     public let builderParams: String
+    /// The `param_<key>` attributes: the builder's parameters (size, train, val, ...).
+    public let params: [String: Int64]
     public let splits: [String: DatasetSplit]
     let file: H5File
 
@@ -63,6 +65,13 @@ public final class DatasetFile: @unchecked Sendable {
         seed = UInt64(bitPattern: try file.intAttribute("seed"))
         checksum = try file.stringAttribute("checksum")
         builderParams = (try? file.stringAttribute("builder_params")) ?? ""
+        var params: [String: Int64] = [:]
+        for pair in builderParams.split(separator: " ") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else { continue }
+            params[kv[0]] = try file.intAttribute("param_" + kv[0])
+        }
+        self.params = params
         var splits: [String: DatasetSplit] = [:]
         for s in Self.splitNames {
             guard file.exists(s) else { throw DataError(file: path, field: s, "missing group") }

@@ -35,31 +35,16 @@ public struct AblationRunner {
                   spec: try library.spec(named: run.model))
     }
 
-    /// True when an ok record of this run exists for this checkout's code version and this config.
-    func isRecorded(_ config: RunConfig) -> Bool {
+    /// True when an ok record of this run exists for code version `code` and this config.
+    func isRecorded(_ config: RunConfig, code: String) -> Bool {
         let path = resultsDir + "/" + ResultRecord.relativePath(ablation: config.ablation, profile: config.profileName,
                                                                 model: config.model, seed: config.seed)
-        let tree = ProvenanceProbe.sourceTree()
-        let code = tree == "unknown" ? ProvenanceProbe.commit() : tree
         guard let old = try? ResultRecord.read(path) else { return false }
         return old.status == "ok" && old.codeVersion == code && old.provenance.configHash == config.hash
     }
 
-    /// The runs of this runner's share (profile seeds, shard) that `run` would train: not yet recorded for
-    /// this code and config. Builds nothing.
-    public func pending() throws -> [RunPlan.Run] {
-        let def = try AblationDefinition.load(definitionPath)
-        let profile = try def.profile(profileName, file: definitionPath)
-        let library = try SpecLibrary.standard()
-        return try RunPlan(models: def.models, seeds: seeds ?? profile.seeds, shard: shard).runs.filter {
-            !isRecorded(try config(def, profile, $0, library: library))
-        }
-    }
-
-    /// Checks the file and every model of it and builds the dataset, training nothing: what `run` does
-    /// first, for a caller that starts several runners at once (`ablate --jobs`). Returns the dataset path.
-    @discardableResult
-    public func prepare(progress: Progress) throws -> String {
+    /// The file, its profile and every model of it, resolved: an unknown model fails before anything trains.
+    private func load() throws -> (AblationDefinition, AblationDefinition.Profile, SpecLibrary) {
         let def = try AblationDefinition.load(definitionPath)
         let profile = try def.profile(profileName, file: definitionPath)
         let library = try SpecLibrary.standard()
@@ -68,29 +53,51 @@ public struct AblationRunner {
                 throw HarnessError.badConfig(file: definitionPath, field: "tables.rows.model", expected: "a known model (\(error))")
             }
         }
-        return try DatasetCache.ensure(def.dataset, size: profile.dataset, dataDir: dataDir, log: progress.log)
-    }
-
-    /// Trains this runner's share of runs; every model resolves and the dataset exists before the first.
-    public func run(progress: Progress) throws -> Summary {
-        let dataset = try prepare(progress: progress)
-        let def = try AblationDefinition.load(definitionPath)
-        let profile = try def.profile(profileName, file: definitionPath)
         for m in onlyModels ?? [] where !def.models.contains(m) {
             throw HarnessError.badArgument("model '\(m)' is not in \(definitionPath); its models: \(def.models.joined(separator: ", "))")
         }
+        return (def, profile, library)
+    }
+
+    /// The runs of this runner's share (profile seeds, shard, models, seeds asked for).
+    private func runs(_ def: AblationDefinition, _ profile: AblationDefinition.Profile) -> [RunPlan.Run] {
         let seedCount = max(seeds ?? profile.seeds, (onlySeeds?.max() ?? -1) + 1)
-        let plan = RunPlan(models: def.models, seeds: seedCount, shard: shard)
-        let runs = plan.runs.filter { (onlyModels?.contains($0.model) ?? true) && (onlySeeds?.contains($0.seed) ?? true) }
-        let library = try SpecLibrary.standard()
-        let commit = ProvenanceProbe.commit()
+        return RunPlan(models: def.models, seeds: seedCount, shard: shard).runs
+            .filter { (onlyModels?.contains($0.model) ?? true) && (onlySeeds?.contains($0.seed) ?? true) }
+    }
+
+    /// The runs of this runner's share that `run` would train: not yet recorded for this code and config.
+    /// Builds nothing.
+    public func pending() throws -> [RunPlan.Run] {
+        let (def, profile, library) = try load()
+        let code = ProvenanceProbe.codeVersion()
+        return try runs(def, profile).filter { !isRecorded(try config(def, profile, $0, library: library), code: code) }
+    }
+
+    /// Checks the file and every model of it, that records can be written, and builds (or verifies) the
+    /// dataset, training nothing: what `run` does first, for a caller that starts several runners at once
+    /// (`ablate --jobs`). Returns the dataset path.
+    @discardableResult
+    public func prepare(progress: Progress) throws -> String {
+        let (def, profile, _) = try load()
+        try RecordStore.checkWritable(resultsDir)
+        return try DatasetCache.ensure(def.dataset, size: profile.dataset, dataDir: dataDir, log: progress.log)
+    }
+
+    /// Trains this runner's share of runs; every model resolves, the results folder takes files and the
+    /// dataset exists before the first.
+    public func run(progress: Progress) throws -> Summary {
+        let dataset = try prepare(progress: progress)
+        let (def, profile, library) = try load()
+        let runs = runs(def, profile)
+        let commit = ProvenanceProbe.commit(), code = ProvenanceProbe.codeVersion()
         var summary = Summary()
         progress.log("\(def.name) (\(profileName)): \(runs.count) run(s) in shard \(shard), dataset \(dataset)")
 
         for (i, run) in runs.enumerated() {
             let config = try self.config(def, profile, run, library: library)
             let label = "\(i + 1)/\(runs.count) \(run.model) seed \(run.seed)"
-            if !force, isRecorded(config) {
+            if !force, isRecorded(config, code: code) {
                 progress.log("\(label): already recorded for this code and config, skipped (--force to redo)")
                 summary.skipped += 1
                 continue

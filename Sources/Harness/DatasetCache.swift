@@ -1,8 +1,11 @@
+import Common
 import Datasets
 import Foundation
 
 /// Makes sure the dataset a profile asks for exists under `data/`, building it once.
-/// The file name carries every builder parameter, so a changed profile never reuses a stale file.
+/// The file name carries every builder parameter, so a changed profile never reuses a stale file; a file
+/// already there is used only after its content checksum and build parameters check out, so a record's
+/// provenance always describes the data actually trained on.
 public enum DatasetCache {
     public static func path(kind: String, size: AblationDefinition.Profile.DatasetSize, seed: UInt64, dataDir: String) -> String {
         "\(dataDir)/\(kind)-\(size.size)px-\(size.train)-\(size.val)-obj\(size.maxObjects)-side\(size.minSide)-\(size.maxSide)-seed\(seed).h5"
@@ -15,14 +18,13 @@ public enum DatasetCache {
         var kinds = [choice.kind]
         if let f = choice.fallback { kinds.append(f) }
         var lastError: Error?
+        DurableFile.removeStaleTemporaries(in: dataDir)
         for name in kinds {
             guard let kind = DatasetKind(rawValue: name) else {
                 throw HarnessError.badConfig(file: "ablation file", field: "dataset.kind",
                                              expected: DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))
             }
             let path = self.path(kind: name, size: size, seed: choice.seed, dataDir: dataDir)
-            if FileManager.default.fileExists(atPath: path) { return path }
-            try FileSystem.createDirectory(dataDir)
             var options = BuildOptions.defaults(for: kind)
             options.size = size.size
             options.trainCount = size.train
@@ -31,6 +33,11 @@ public enum DatasetCache {
             options.minSide = size.minSide
             options.maxSide = size.maxSide
             options.seed = choice.seed
+            if FileManager.default.fileExists(atPath: path) {
+                try DatasetFile.open(path, verify: true).checkBuilt(as: kind, options: options)
+                return path
+            }
+            try FileSystem.createDirectory(dataDir)
             do {
                 let summary = try buildDataset(kind, options: options, to: path)
                 log("built \(path): \(summary.images["train"] ?? 0) train / \(summary.images["val"] ?? 0) val images, checksum \(summary.checksum)")

@@ -17,6 +17,13 @@ public enum ProvenanceProbe {
         return stableHash(Data(out.trimmed.utf8))
     }
 
+    /// The code version a record made in `dir` carries (`ResultRecord.codeVersion`): the source tree, or the
+    /// commit where git cannot name the tree.
+    public static func codeVersion(in dir: String = ".") -> String {
+        let tree = sourceTree(in: dir)
+        return tree == "unknown" ? commit(in: dir) : tree
+    }
+
     /// True when tracked files other than results/ differ from HEAD (records themselves don't count).
     public static func dirty(in dir: String = ".") -> Bool {
         guard let out = try? Subprocess.run(["git", "-C", dir, "status", "--porcelain", "--untracked-files=no",

@@ -3,10 +3,32 @@ import Detection
 import Engine
 import Foundation
 
-/// What a run directory was trained from, so `spinebench evaluate RUN_DIR` can rebuild the detector.
+/// What a run directory was trained from, so `spinebench evaluate RUN_DIR` can rebuild the detector from
+/// any folder: the dataset's absolute path and its checksum (checked again when it is read back).
 struct RunManifest: Codable {
     var config: RunConfig
     var datasetPath: String
+    /// Absent in manifests written before it was added.
+    var datasetChecksum: String?
+
+    init(config: RunConfig, datasetPath: String, datasetChecksum: String) {
+        self.config = config
+        self.datasetPath = URL(fileURLWithPath: datasetPath).standardizedFileURL.path
+        self.datasetChecksum = datasetChecksum
+    }
+
+    /// The dataset, opened and checked against the checksum training used.
+    func openDataset(manifestPath: String) throws -> DatasetFile {
+        guard FileManager.default.fileExists(atPath: datasetPath) else {
+            throw HarnessError.io(path: manifestPath, reason: "datasetPath \(datasetPath) does not exist"
+                                  + (datasetPath.hasPrefix("/") ? "" : " (a relative path: run from the folder training ran in)"))
+        }
+        let file = try DatasetFile.open(datasetPath)
+        if let want = datasetChecksum, file.checksum != want {
+            throw HarnessError.io(path: manifestPath, reason: "datasetChecksum: trained on \(want), but \(datasetPath) holds \(file.checksum)")
+        }
+        return file
+    }
 
     func write(to runDir: String) throws {
         let encoder = JSONEncoder()
@@ -27,14 +49,16 @@ struct RunManifest: Codable {
 
 /// Re-scores a trained run from its last checkpoint on the val split (and rewrites its COCO files).
 public enum RunEvaluation {
-    public static func evaluate(runDir: String, threads: Int) throws -> (metrics: [String: Double], areaScale: Double) {
+    /// `evalBatchNorm` overrides the profile's `eval_batch_norm` (the docs/geometry.md §11 comparison).
+    public static func evaluate(runDir: String, threads: Int, evalBatchNorm: AblationDefinition.Profile.EvalBatchNorm? = nil)
+        throws -> (metrics: [String: Double], areaScale: Double) {
         let manifest = try RunManifest.read(runDir)
         let config = manifest.config, p = config.profile
         Threads.set(threads)
         guard let checkpoint = try Checkpoint.latest(in: runDir, configHash: config.trainingHash) else {
             throw HarnessError.io(path: runDir + "/checkpoint", reason: "no checkpoint of this run's config")
         }
-        let file = try DatasetFile.open(manifest.datasetPath)
+        let file = try manifest.openDataset(manifestPath: runDir + "/run.json")
         let built = try DetectorFactory.build(model: config.model, profile: p, numClasses: file.classNames.count,
                                               seed: UInt64(config.seed))
         try config.checkModel(built.modelHash)
@@ -45,8 +69,8 @@ public enum RunEvaluation {
         let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize)), imageHeight: p.input, imageWidth: p.input)
         let result = try DetectorEvaluation.run(detector: built.network, loader: val, split: try file.split("val"),
                                                 anchors: anchors, classNames: file.classNames,
-                                                areaScale: p.areaScale, batchStatistics: p.evalBatchNorm == .batch,
-                                                    writeTo: runDir)
+                                                areaScale: p.areaScale, batchStatistics: (evalBatchNorm ?? p.evalBatchNorm) == .batch,
+                                                writeTo: runDir)
         return (result.metrics, result.areaScale)
     }
 }

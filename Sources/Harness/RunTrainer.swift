@@ -1,3 +1,4 @@
+import Common
 import Datasets
 import Detection
 import Engine
@@ -38,8 +39,9 @@ public final class RunTrainer {
     public func run() throws -> ResultRecord {
         let p = config.profile
         Threads.set(threads)
-        try RunManifest(config: config, datasetPath: datasetPath).write(to: runDir)
+        DurableFile.removeStaleTemporaries(in: runDir)
         let file = try DatasetFile.open(datasetPath)
+        try RunManifest(config: config, datasetPath: datasetPath, datasetChecksum: file.checksum).write(to: runDir)
         let train = try DetectionLoader(file: file, split: "train", options: LoaderOptions(
             batchSize: p.batch, outputSize: p.input, training: true, seed: UInt64(config.seed),
             jitter: p.scaleJitter[0]...p.scaleJitter[1], flipProbability: p.flipProbability))

@@ -11,14 +11,21 @@ struct EvaluateCommand: ParsableCommand {
     @Argument(help: "A run directory, e.g. runs/connections/quick/r0-sp53/seed-0.") var runDir: String
     @Option(help: "Threads for OpenBLAS and the engine (default: all cores).") var threads: Int?
     @Flag(help: "Print the 12 metrics as one JSON object.") var json = false
+    @Option(name: .customLong("eval-batch-norm"),
+            help: "Override the profile's eval_batch_norm: batch (each batch's statistics) or moving (the moving averages).")
+    var evalBatchNorm: String?
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        if let evalBatchNorm, AblationDefinition.Profile.EvalBatchNorm(rawValue: evalBatchNorm) == nil {
+            throw ValidationError("--eval-batch-norm must be batch or moving, got '\(evalBatchNorm)'")
+        }
     }
 
     func run() throws {
         let (metrics, scale) = try RunEvaluation.evaluate(runDir: runDir,
-                                                          threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+                                                          threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                                                          evalBatchNorm: evalBatchNorm.flatMap { .init(rawValue: $0) })
         if json {
             let body = CocoMetrics.keys.map { "\"\($0)\": \(metrics[$0] ?? 0)" }.joined(separator: ", ")
             print("{\(body), \"area_scale\": \(scale)}")

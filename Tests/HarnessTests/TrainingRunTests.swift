@@ -124,9 +124,6 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/a/test/unit/r0-sp53/seed-0/val-detections.json"))
     }
 
-    /// A spec file rewritten under the same model name (as the search does) is trained again: its old
-    /// record is not taken as "already recorded" and its old checkpoint is not resumed; and
-    /// `evaluate` refuses a run directory whose spec changed since.
     /// `--force` re-trains: a finished run's checkpoint is not resumed (it used to be, re-evaluating the
     /// final weights and recording 0 images/s).
     func testForcedRunTrainsFromTheFirstStep() throws {
@@ -139,6 +136,9 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertGreaterThan(record.measured.trainImagesPerSecond, 0)
     }
 
+    /// A spec file rewritten under the same model name (as the search does) is trained again: its old
+    /// record is not taken as "already recorded" and its old checkpoint is not resumed; and
+    /// `evaluate` refuses a run directory whose spec changed since.
     func testChangedSpecIsTrainedAgainNotSkippedOrResumed() throws {
         let specs = dir + "/specs"
         try FileSystem.createDirectory(specs)
