@@ -81,11 +81,13 @@ calibrate: build
 
 ## search: the architecture searches of ablations/search (SPACES="r35-sp18 fish" to choose, BUDGET=n
 ## candidates per space, SHARD=i/n, THREADS=n); resumes from results/search/SPACE/*.jsonl, writes the best
-## candidates to ablations/specs and results/search/summary.md
+## candidates to results/search/SPACE/ and results/search/summary.md; WRITE_SPECS=1 also replaces the shipped
+## specs in ablations/specs that the tables train
 SPACES   ?= r35-sp18 r23-sp30 r14-sp39 r0-sp53 hourglass fish
 BUDGET   ?=
 THREADS  ?=
-SEARCH_FLAGS = $(if $(BUDGET),--budget $(BUDGET)) $(if $(SHARD),--shard $(SHARD)) $(if $(THREADS),--threads $(THREADS))
+SEARCH_FLAGS = $(if $(BUDGET),--budget $(BUDGET)) $(if $(SHARD),--shard $(SHARD)) $(if $(THREADS),--threads $(THREADS)) \
+               $(if $(WRITE_SPECS),--write-specs)
 search: build
 	for s in $(SPACES); do $(BIN) search ablations/search/$$s.yaml $(SEARCH_FLAGS) || exit 1; done
 

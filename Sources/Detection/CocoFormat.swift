@@ -166,7 +166,47 @@ extension CocoGroundTruth {
             let o = try r.object(v, "categories[\(i)]")
             cats.append(CocoCategory(id: try r.int(o["id"], "categories[\(i)].id"), name: o["name"] as? String ?? ""))
         }
-        return CocoGroundTruth(images: images, annotations: anns, categories: cats)
+        let gt = CocoGroundTruth(images: images, annotations: anns, categories: cats)
+        try gt.checkConsistent(file: file)
+        return gt
+    }
+
+    /// Ids unique, every annotation on a known image with a known category and a box of non-negative size:
+    /// what pycocotools assumes without checking (it would score such a file silently wrong).
+    func checkConsistent(file: String) throws {
+        func fail(_ path: String, _ what: String) -> CocoFormatError { CocoFormatError(description: "\(file): \(path): \(what)") }
+        var imageIds = Set<Int>(), catIds = Set<Int>(), annIds = Set<Int>()
+        for (i, im) in images.enumerated() where !imageIds.insert(im.id).inserted {
+            throw fail("images[\(i)].id", "\(im.id) appears twice")
+        }
+        for (i, c) in categories.enumerated() where !catIds.insert(c.id).inserted {
+            throw fail("categories[\(i)].id", "\(c.id) appears twice")
+        }
+        for (i, a) in annotations.enumerated() {
+            let p = "annotations[\(i)]"
+            guard annIds.insert(a.id).inserted else { throw fail("\(p).id", "\(a.id) appears twice") }
+            guard imageIds.contains(a.imageId) else { throw fail("\(p).image_id", "\(a.imageId) is not in images") }
+            guard catIds.contains(a.categoryId) else { throw fail("\(p).category_id", "\(a.categoryId) is not in categories") }
+            guard a.bbox[2] >= 0, a.bbox[3] >= 0 else {
+                throw fail("\(p).bbox", "width and height must be >= 0, got \(a.bbox[2]) x \(a.bbox[3])")
+            }
+        }
+    }
+
+    /// Every detection on an image and a category of this ground truth, with a box of non-negative size
+    /// (pycocotools refuses results on unknown images; anything else would be scored silently wrong).
+    public func check(_ detections: [CocoDetection], file: String) throws {
+        let imageIds = Set(images.map(\.id)), catIds = Set(categories.map(\.id))
+        for (i, d) in detections.enumerated() {
+            func fail(_ field: String, _ what: String) -> CocoFormatError {
+                CocoFormatError(description: "\(file): [\(i)].\(field): \(what)")
+            }
+            guard imageIds.contains(d.imageId) else { throw fail("image_id", "\(d.imageId) is not an image of the ground truth") }
+            guard catIds.contains(d.categoryId) else { throw fail("category_id", "\(d.categoryId) is not a category of the ground truth") }
+            guard d.bbox[2] >= 0, d.bbox[3] >= 0 else {
+                throw fail("bbox", "width and height must be >= 0, got \(d.bbox[2]) x \(d.bbox[3])")
+            }
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 import Dispatch
 
-/// Opt-in per-op wall-time accounting for the tape (what `spinebench bench train --profile` prints).
+/// Opt-in per-op wall-time accounting for the tape (what `spinebench bench train --per-op` prints).
 /// Off by default; when off each recorded node costs one branch on a static flag.
 ///
 /// Forward time of an op is the wall time since the previous node was recorded on the same tape (so the

@@ -118,7 +118,7 @@ public struct TrainingBenchmark {
 }
 
 extension TrainingBenchmark {
-    /// The per-op table of `bench train --profile`: per step ms of forward and backward, share of the profiled
+    /// The per-op table of `bench train --per-op`: per step ms of forward and backward, share of the profiled
     /// time, and for convs the achieved GFLOP/s (forward and backward) with its fraction of the sgemm peak.
     public static func profileTable(_ rows: [Profiler.Row], steps: Int, sgemmPeak: Double) -> String {
         let per = 1000 / Double(max(steps, 1))

@@ -15,7 +15,8 @@ public struct SearchRunner {
     public var resultsDir = "results"
     public var runsDir = "runs"
     public var dataDir = "data"
-    /// Where the spec is written; nil: the spec library's folder (ablations/specs).
+    /// Where the spec is published besides the search's own folder; nil publishes nothing. The shipped
+    /// specs the tables train (ablations/specs) change only when a user asks (`--write-specs`).
     public var specsDir: String?
     /// Specs to score in the space's proxy task before searching (e.g. the hand-made reconstruction the
     /// search replaces), recorded in `references.json` beside the logs, never in them.
@@ -129,13 +130,14 @@ public struct SearchRunner {
         }
         try FileSystem.writeAtomically(SearchSummary.markdown(all), to: resultsDir + "/search/summary.md")
 
-        guard let dir = specsDir ?? SpecLibrary.locate() else {
-            throw HarnessError.badArgument("no ablations/specs folder found to write \(space.writes).yaml (pass --specs)")
-        }
-        let specPath = "\(dir)/\(space.writes).yaml"
         let text = Self.specText(best: best, space: space, spacePath: spacePath, folder: folder, summary: summary)
+        var specPath = "\(folder)/\(space.writes).yaml"
         _ = try ModelSpec.parse(yaml: text, file: specPath)   // never write a spec the library cannot read
         try FileSystem.writeAtomically(text, to: specPath)
+        if let dir = specsDir {
+            specPath = "\(dir)/\(space.writes).yaml"
+            try FileSystem.writeAtomically(text, to: specPath)
+        }
         progress.log("\(space.name): best \(space.proxy.metric) \(String(format: "%.2f", best.reward)) of \(entries.count) "
                      + "candidates (random mean \(String(format: "%.2f", summary.randomMean))) -> \(specPath)")
         return Outcome(summary: summary, specPath: specPath)

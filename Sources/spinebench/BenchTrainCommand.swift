@@ -18,8 +18,9 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "RetinaNet head convs.") var headConvs = 4
     @Option(help: "Classes of the RetinaNet head.") var classes = 91
     @Option(help: "Timed steps (after 2 warm-up steps).") var steps = 10
-    @Flag(help: "Also print a per-op breakdown (forward / backward ms per step) of the timed steps.") var profile = false
-    @Flag(help: "With --profile, one row per op and output shape.") var profileShapes = false
+    @Flag(name: .customLong("per-op"), help: "Also print a per-op breakdown (forward / backward ms per step) of the timed steps.")
+    var perOp = false
+    @Flag(name: .customLong("per-op-shapes"), help: "With --per-op, one row per op and output shape.") var perOpShapes = false
     @Option(help: "Instead of timing, print loss and gradient norm of this many steps from the fixed start.")
     var losses: Int?
     @Option(help: "Learning rate of the SGD steps.") var learningRate: Float = 1e-3
@@ -33,8 +34,8 @@ struct BenchTrainCommand: ParsableCommand {
         bench.headConvs = headConvs
         bench.classes = classes
         bench.steps = steps
-        bench.profile = profile || profileShapes
-        Profiler.byShape = profileShapes
+        bench.profile = perOp || perOpShapes
+        Profiler.byShape = perOpShapes
         bench.learningRate = learningRate
         if let losses {
             for (i, l) in try bench.losses(steps: losses).enumerated() {

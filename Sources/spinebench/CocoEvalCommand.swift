@@ -20,6 +20,7 @@ struct CocoEvalCommand: ParsableCommand {
     func run() throws {
         let gt = try CocoGroundTruth.load(path: groundTruth)
         let dets = try CocoDetection.load(path: detections)
+        try gt.check(dets, file: detections)
         let metrics = try CocoEvaluator(areaScale: areaScale).evaluate(groundTruth: gt, detections: dets)
         print(json ? metrics.jsonText() : metrics.summary(), terminator: json ? "\n" : "")
     }

@@ -18,7 +18,8 @@ struct DataBuildCommand: ParsableCommand {
             + "The same seed always gives the same content checksum.")
 
     @Argument(help: "fmnist-det | shapes | fmnist-cls") var kind: String
-    @Option(help: "Output file (written to FILE.tmp-<pid>, renamed when complete).") var out: String
+    @Option(help: "Output file (built in memory, written to FILE.tmp-<pid> and renamed when complete).") var out: String
+    @Flag(help: "Replace --out if it exists (otherwise that is an error).") var force = false
     @Option(help: "Image side in pixels.") var size: Int?
     @Option(help: "Training images.") var train: Int?
     @Option(help: "Validation images.") var val: Int?
@@ -33,6 +34,9 @@ struct DataBuildCommand: ParsableCommand {
         guard let k = DatasetKind(rawValue: kind.lowercased()) else {
             throw ValidationError("unknown dataset kind '\(kind)'; expected one of: "
                                   + DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        if !force, FileManager.default.fileExists(atPath: out) {
+            throw ValidationError("\(out) exists; pass --force to replace it (the old file stays until the new one is complete)")
         }
         var o = BuildOptions.defaults(for: k)
         if let size { o = BuildOptions(size: size, trainCount: o.trainCount, valCount: o.valCount, maxObjects: o.maxObjects,

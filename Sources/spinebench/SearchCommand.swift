@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Harness
+import Models
 import Search
 
 struct SearchCommand: ParsableCommand {
@@ -10,15 +11,19 @@ struct SearchCommand: ParsableCommand {
         discussion: """
             Every candidate and its reward is appended to results/search/SPACE/shard-I-of-N.jsonl, so an \
             interrupted search resumes where it stopped. Shards run independent evolutions (seed + shard); \
-            after the last one, `--merge` (or any shard finishing) merges the logs and writes \
-            ablations/specs/WRITES.yaml and results/search/summary.md.
+            after the last one, `--merge` (or any shard finishing) merges the logs and writes the best \
+            candidate to results/search/SPACE/WRITES.yaml and results/search/summary.md. The shipped spec \
+            the tables train, ablations/specs/WRITES.yaml, is replaced only with --write-specs.
             """)
 
     @Argument(help: "A space file, e.g. ablations/search/r35-sp18.yaml.") var space: String
     @Option(help: "Candidates over all shards (default: the space file's budget).") var budget: Int?
     @Option(help: "Run only shard i/n (0-based), e.g. $SLURM_ARRAY_TASK_ID/4.") var shard: String?
     @Flag(help: "Evaluate nothing: merge the logs, write the best spec and the summaries.") var merge = false
-    @Option(help: "Folder the spec is written to (default: ablations/specs).") var specs: String?
+    @Flag(name: .customLong("write-specs"),
+          help: "Also replace the shipped spec in ablations/specs (or --specs DIR) with the best candidate.")
+    var writeSpecs = false
+    @Option(help: "Folder --write-specs publishes to (default: ablations/specs).") var specs: String?
     @Option(name: .customLong("reference"),
             help: "A spec to score in the same proxy task first, for comparison (repeatable), e.g. the hand-made r35-sp18.")
     var references: [String] = []
@@ -27,6 +32,7 @@ struct SearchCommand: ParsableCommand {
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
         if let budget, budget < 1 { throw ValidationError("--budget must be >= 1, got \(budget)") }
+        if specs != nil, !writeSpecs { throw ValidationError("--specs needs --write-specs (the folder it publishes to)") }
     }
     @Option(help: "Results folder (logs go to RESULTS/search/SPACE).") var results = "results"
     @Option(help: "Folder for the candidates' throw-away runs.") var runs = "runs"
@@ -37,7 +43,12 @@ struct SearchCommand: ParsableCommand {
         runner.budget = budget
         runner.shard = try shard.map(Shard.init(parsing:)) ?? .all
         runner.mergeOnly = merge
-        runner.specsDir = specs
+        if writeSpecs {
+            guard let dir = specs ?? SpecLibrary.locate() else {
+                throw ValidationError("--write-specs: no ablations/specs folder found (pass --specs DIR)")
+            }
+            runner.specsDir = dir
+        }
         runner.references = references
         runner.resultsDir = results
         runner.runsDir = runs

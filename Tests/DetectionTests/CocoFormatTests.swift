@@ -30,6 +30,29 @@ final class CocoFormatTests: XCTestCase {
         XCTAssertEqual(gt.annotations, [CocoAnnotation(id: 1, imageId: 1, categoryId: 4, bbox: [1, 2, 10, 20], area: 200)])
     }
 
+    /// Files pycocotools would score silently wrong are refused, naming the field.
+    func testInconsistentFilesAreRefused() throws {
+        func message(_ json: String) -> String {
+            do { _ = try CocoGroundTruth.parse(Data(json.utf8), file: "gt.json"); return "no error" } catch { return "\(error)" }
+        }
+        let images = #""images": [{"id": 1}], "categories": [{"id": 3, "name": "c"}]"#
+        XCTAssertEqual(message("{\(images), \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 4, \"bbox\": [0, 0, 2, 2]}]}"),
+                       "gt.json: annotations[0].category_id: 4 is not in categories")
+        XCTAssertEqual(message("{\(images), \"annotations\": [{\"id\": 1, \"image_id\": 2, \"category_id\": 3, \"bbox\": [0, 0, 2, 2]}]}"),
+                       "gt.json: annotations[0].image_id: 2 is not in images")
+        XCTAssertEqual(message("{\(images), \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 3, \"bbox\": [0, 0, -2, 2]}]}"),
+                       "gt.json: annotations[0].bbox: width and height must be >= 0, got -2.0 x 2.0")
+        XCTAssertEqual(message(#"{"images": [{"id": 1}, {"id": 1}], "categories": []}"#), "gt.json: images[1].id: 1 appears twice")
+        let gt = try CocoGroundTruth.parse(Data("{\(images)}".utf8), file: "gt.json")
+        XCTAssertNoThrow(try gt.check([CocoDetection(imageId: 1, categoryId: 3, bbox: [0, 0, 1, 1], score: 1)], file: "dt.json"))
+        XCTAssertThrowsError(try gt.check([CocoDetection(imageId: 9, categoryId: 3, bbox: [0, 0, 1, 1], score: 1)], file: "dt.json")) {
+            XCTAssertEqual("\($0)", "dt.json: [0].image_id: 9 is not an image of the ground truth")
+        }
+        XCTAssertThrowsError(try gt.check([CocoDetection(imageId: 1, categoryId: 5, bbox: [0, 0, 1, 1], score: 1)], file: "dt.json")) {
+            XCTAssertEqual("\($0)", "dt.json: [0].category_id: 5 is not a category of the ground truth")
+        }
+    }
+
     func testErrorsNameFileAndField() {
         func message(_ json: String, detections: Bool = false) -> String {
             do {

@@ -96,8 +96,12 @@ final class EvolutionTests: XCTestCase {
         var runner = SearchRunner(spacePath: spacePath, threads: 1)
         runner.mergeOnly = true
         runner.resultsDir = results
-        runner.specsDir = specs
         let outcome = try runner.run(progress: Progress())
+        // Without --write-specs the spec stays in the search's own folder; the shipped specs are untouched.
+        XCTAssertEqual(outcome.specPath, folder + "/hourglass.yaml")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: specs))
+        try FileSystem.createDirectory(specs)
+        try FileManager.default.copyItem(atPath: outcome.specPath, toPath: specs + "/hourglass.yaml")
         let best = all.max { $0.reward < $1.reward }!
         XCTAssertEqual(outcome.summary.candidates, 11)
         XCTAssertEqual(outcome.summary.shards, 2)
