@@ -14,7 +14,7 @@ APT_PKGS := libopenblas-dev libhdf5-dev hdf5-tools pkg-config zlib1g-dev dataset
 JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
 ABLATE_FLAGS = --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SHARD),--shard $(SHARD)) --jobs $(JOBS)
 
-.PHONY: all deps build test bench bench-tf ablation-permutation ablation-connections calibrate search tables diff clean
+.PHONY: all deps build test slurm-test bench bench-tf ablation-permutation ablation-connections calibrate search tables diff clean
 
 all: build
 
@@ -47,6 +47,13 @@ test: deps
 	rm -rf $(SMOKE)
 	$(BIN) ablate ablations/connections.yaml --profile smoke --results $(SMOKE)/results --runs $(SMOKE)/runs --data $(SMOKE)/data
 	$(BIN) tables --results $(SMOKE)/results
+
+## slurm-test: not part of test: the README's Slurm job script (scripts/slurm-ablate.sh) on a one-node cluster
+## started in .build-slurm/ (installs slurmctld, slurmd, munge, jq when missing; needs root): the smoke
+## permutation ablation as a job array, one task cancelled mid-run and resubmitted; records and tables must
+## equal a local run's; every daemon it started is stopped on exit
+slurm-test: build
+	scripts/slurm-test.sh $(BIN)
 
 ## bench: sgemm peak and per-op throughput of this machine
 bench: build
