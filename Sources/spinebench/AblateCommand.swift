@@ -14,7 +14,10 @@ struct AblateCommand: ParsableCommand {
     var jobs = 1
     @OptionGroup var options: RunOptions
 
-    func validate() throws { try options.validate(seeds: seeds, jobs: jobs) }
+    func validate() throws {
+        try options.validate(seeds: seeds, jobs: jobs)
+        try RunOptions.validate(shard: shard)
+    }
 
     func run() throws {
         var runner = options.runner(file: file, profile: profile)

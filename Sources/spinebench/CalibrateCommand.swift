@@ -17,7 +17,10 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Train this many runs at once on this machine, each with threads/jobs threads.") var jobs = 1
     @OptionGroup var options: RunOptions
 
-    func validate() throws { try options.validate(seeds: seeds, jobs: jobs) }
+    func validate() throws {
+        try options.validate(seeds: seeds, jobs: jobs)
+        try RunOptions.validate(shard: shard)
+    }
 
     func run() throws {
         let def = try AblationDefinition.load(file)

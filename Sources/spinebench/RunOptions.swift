@@ -21,6 +21,12 @@ struct RunOptions: ParsableArguments {
         try validate()
     }
 
+    /// A `--shard i/n` that does not parse is a usage error (exit 64), caught before anything loads.
+    static func validate(shard: String?) throws {
+        guard let shard else { return }
+        do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") }
+    }
+
     /// These options as arguments for a child process (`--jobs`); threads and shard are the caller's.
     var childArguments: [String] {
         ["--results", results, "--runs", runs, "--data", data] + (force ? ["--force"] : [])

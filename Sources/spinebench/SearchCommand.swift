@@ -32,6 +32,7 @@ struct SearchCommand: ParsableCommand {
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
         if let budget, budget < 1 { throw ValidationError("--budget must be >= 1, got \(budget)") }
+        try RunOptions.validate(shard: shard)
         if specs != nil, !writeSpecs { throw ValidationError("--specs needs --write-specs (the folder it publishes to)") }
     }
     @Option(help: "Results folder (logs go to RESULTS/search/SPACE).") var results = "results"
