@@ -33,11 +33,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
-        // Small things several modules share: durable file writes.
+        // What several modules share: durable file writes, the box, the hash, the seeded generator.
         .target(name: "Common"),
         .target(name: "Engine", dependencies: ["CBLAS", "Common"], swiftSettings: engineFlags),
-        .target(name: "Models", dependencies: ["Engine", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Detection", dependencies: ["Engine"]),
+        .target(name: "Models", dependencies: ["Common", "Engine", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Detection", dependencies: ["Common", "Engine"]),
         .target(name: "Datasets", dependencies: ["CHDF5", "CZlib", "Common"]),
         .target(name: "Harness",
                 dependencies: ["Common", "Engine", "Models", "Detection", "Datasets",

@@ -25,7 +25,7 @@ public struct ImageTransform: Equatable, Sendable {
     public func apply(_ b: Box) -> Box {
         let w = Float(originalWidth)
         let (x1, x2) = flipped ? (w - b.x2, w - b.x1) : (b.x1, b.x2)
-        return Box(x1 * scale + offsetX, b.y1 * scale + offsetY, x2 * scale + offsetX, b.y2 * scale + offsetY)
+        return Box(x1: x1 * scale + offsetX, y1: b.y1 * scale + offsetY, x2: x2 * scale + offsetX, y2: b.y2 * scale + offsetY)
     }
 
     /// An output-pixel box (e.g. a detection) back in the stored image's pixels.
@@ -33,7 +33,7 @@ public struct ImageTransform: Equatable, Sendable {
         let x1 = (b.x1 - offsetX) / scale, x2 = (b.x2 - offsetX) / scale
         let y1 = (b.y1 - offsetY) / scale, y2 = (b.y2 - offsetY) / scale
         let w = Float(originalWidth)
-        return flipped ? Box(w - x2, y1, w - x1, y2) : Box(x1, y1, x2, y2)
+        return flipped ? Box(x1: w - x2, y1: y1, x2: w - x1, y2: y2) : Box(x1: x1, y1: y1, x2: x2, y2: y2)
     }
 
     /// Moves boxes into the output, clips them to [0, size]^2 and drops those left narrower or shorter
@@ -44,7 +44,7 @@ public struct ImageTransform: Equatable, Sendable {
         var outBoxes: [Box] = [], outLabels: [Int32] = []
         for (b, l) in zip(boxes, labels) {
             let t = apply(b)
-            let c = Box(min(max(t.x1, 0), s), min(max(t.y1, 0), s), min(max(t.x2, 0), s), min(max(t.y2, 0), s))
+            let c = Box(x1: min(max(t.x1, 0), s), y1: min(max(t.y1, 0), s), x2: min(max(t.x2, 0), s), y2: min(max(t.y2, 0), s))
             if c.width >= minSide && c.height >= minSide {
                 outBoxes.append(c)
                 outLabels.append(l)

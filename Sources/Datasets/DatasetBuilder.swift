@@ -171,7 +171,7 @@ func classificationImage(_ data: FashionMNIST, _ i: Int, size: Int, channels: In
     for (j, v) in pixels.enumerated() {
         for k in 0..<channels { out[j * channels + k] = UInt8(min(255, max(0, v)).rounded()) }
     }
-    return DetectionComposer.Drawn(pixels: out, boxes: [Box(0, 0, Float(size), Float(size))], labels: [Int32(data.labels[i])])
+    return DetectionComposer.Drawn(pixels: out, boxes: [Box(x1: 0, y1: 0, x2: Float(size), y2: Float(size))], labels: [Int32(data.labels[i])])
 }
 
 /// Draws a split in blocks (images of a block in parallel, each with its own RNG stream

@@ -159,7 +159,7 @@ public final class DatasetSplit: @unchecked Sendable {
         list.reserveCapacity(m)
         let (w, h) = (Float(width), Float(height))
         for j in 0..<m {
-            let b = Box(flat[4 * j], flat[4 * j + 1], flat[4 * j + 2], flat[4 * j + 3])
+            let b = Box(x1: flat[4 * j], y1: flat[4 * j + 1], x2: flat[4 * j + 2], y2: flat[4 * j + 3])
             guard b.x1.isFinite, b.y1.isFinite, b.x2.isFinite, b.y2.isFinite,
                   b.x1 >= 0, b.y1 >= 0, b.x2 <= w, b.y2 <= h, b.x1 < b.x2, b.y1 < b.y2 else {
                 throw fail("boxes", "box \(j) \(b) is not inside the \(width)x\(height) image with x1 < x2, y1 < y2")

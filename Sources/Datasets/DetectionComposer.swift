@@ -42,7 +42,7 @@ struct DetectionComposer: Sendable {
             var spot: (Int, Int)?
             for _ in 0..<30 {
                 let x = rng.below(size - p.w + 1), y = rng.below(size - p.h + 1)
-                let b = Box(Float(x), Float(y), Float(x + p.w), Float(y + p.h))
+                let b = Box(x1: Float(x), y1: Float(y), x2: Float(x + p.w), y2: Float(y + p.h))
                 if placed.allSatisfy({ $0.iou(b) <= Self.maxOverlap }) { spot = (x, y); break }
             }
             guard let (x0, y0) = spot else { continue }
@@ -65,9 +65,9 @@ struct DetectionComposer: Sendable {
                     }
                 }
             }
-            placed.append(Box(Float(x0), Float(y0), Float(x0 + p.w), Float(y0 + p.h)))
+            placed.append(Box(x1: Float(x0), y1: Float(y0), x2: Float(x0 + p.w), y2: Float(y0 + p.h)))
             guard bx1 >= 0 else { continue }
-            boxes.append(Box(Float(x0 + bx0), Float(y0 + by0), Float(x0 + bx1 + 1), Float(y0 + by1 + 1)))
+            boxes.append(Box(x1: Float(x0 + bx0), y1: Float(y0 + by0), x2: Float(x0 + bx1 + 1), y2: Float(y0 + by1 + 1)))
             labels.append(p.pick.label)
         }
         return Drawn(pixels: pixels, boxes: boxes, labels: labels)

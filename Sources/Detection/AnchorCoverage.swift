@@ -45,11 +45,6 @@ public struct AnchorCoverage: Sendable, Equatable {
         }
     }
 
-    /// Adds one image's boxes given as corners (for callers that also see the Datasets module's `Box`).
-    public mutating func add(corners: [(x1: Float, y1: Float, x2: Float, y2: Float)], anchors: AnchorSet) {
-        add(corners.map { Box(x1: $0.x1, y1: $0.y1, x2: $0.x2, y2: $0.y2) }, anchors: anchors)
-    }
-
     /// Lines for `data inspect`.
     public func report() -> [String] {
         func pct(_ a: Int, _ b: Int) -> String { b == 0 ? "0%" : String(format: "%.1f%%", 100 * Double(a) / Double(b)) }

@@ -33,7 +33,10 @@ public struct CocoMetrics: Equatable, Sendable {
             let md = String(repeating: " ", count: max(0, 3 - String(l.maxDets).count)) + String(l.maxDets)
             out += " \(title) @[ IoU=\(iou) | area=\(area) | maxDets=\(md) ] = \(String(format: "%.3f", v))\n"
         }
-        if areaScale != 1 { out += " (area ranges scaled by \(areaScale): small < \(32 * 32 * areaScale), large > \(96 * 96 * areaScale))\n" }
+        if areaScale != 1 {
+            let b = SizeClass.bounds(areaScale: areaScale)
+            out += " (area ranges scaled by \(areaScale): small < \(b.small), large > \(b.medium))\n"
+        }
         return out
     }
 
@@ -64,8 +67,8 @@ public struct CocoEvaluator: Sendable {
     /// (anchor_size/3)^2, which keeps the bounds at the same place in the anchor pyramid; docs/geometry.md §6).
     public init(areaScale: Double = 1) {
         self.areaScale = areaScale
-        let s = 32.0 * 32.0 * areaScale, l = 96.0 * 96.0 * areaScale
-        areaRanges = [(0, 1e10), (0, s), (s, l), (l, 1e10)]
+        let b = SizeClass.bounds(areaScale: areaScale)
+        areaRanges = [(0, 1e10), (0, b.small), (b.small, b.medium), (b.medium, 1e10)]
     }
 
     /// Everything evaluateImg keeps for one (image, category, area range).

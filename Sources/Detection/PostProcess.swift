@@ -1,7 +1,7 @@
 import Foundation
 
 /// One detected object: a box in input pixels, a sigmoid score, and the class channel it came from.
-public struct Detection: Equatable, Sendable {
+public struct ScoredBox: Equatable, Sendable {
     public var box: Box
     public var score: Float
     public var classIndex: Int
@@ -30,7 +30,7 @@ public struct PostProcessConfig: Equatable, Sendable {
 /// `classLogits` holds anchors x numClasses and `boxDeltas` anchors x 4, in AnchorSet order.
 public func postProcess(classLogits: UnsafeBufferPointer<Float>, boxDeltas: UnsafeBufferPointer<Float>,
                         anchors: AnchorSet, numClasses: Int, config: PostProcessConfig = PostProcessConfig(),
-                        coder: BoxCoder = BoxCoder()) -> [Detection] {
+                        coder: BoxCoder = BoxCoder()) -> [ScoredBox] {
     // fatalError, not precondition: release builds use SwiftPM's -O (Package.swift sets no -Ounchecked), where a
     // failed precondition still stops the program but without printing its message; fatalError prints the counts.
     guard classLogits.count == anchors.count * numClasses else {
@@ -43,7 +43,7 @@ public func postProcess(classLogits: UnsafeBufferPointer<Float>, boxDeltas: Unsa
     let t = min(max(config.scoreThreshold, 1e-7), 1 - 1e-7)
     let logitThreshold = Float(log(Double(t) / (1 - Double(t))))
     let w = Float(anchors.imageWidth), h = Float(anchors.imageHeight)
-    var candidates: [Detection] = []
+    var candidates: [ScoredBox] = []
     for level in anchors.levels {
         var entries: [(index: Int, logit: Float)] = []
         let start = level.offset * numClasses, end = (level.offset + level.count) * numClasses
@@ -56,10 +56,10 @@ public func postProcess(classLogits: UnsafeBufferPointer<Float>, boxDeltas: Unsa
             let a = e.index / numClasses
             let d = (boxDeltas[a * 4], boxDeltas[a * 4 + 1], boxDeltas[a * 4 + 2], boxDeltas[a * 4 + 3])
             let box = coder.decode(d, anchor: anchors.boxes[a]).clipped(width: w, height: h)
-            candidates.append(Detection(box: box, score: 1 / (1 + exp(-e.logit)), classIndex: e.index % numClasses))
+            candidates.append(ScoredBox(box: box, score: 1 / (1 + exp(-e.logit)), classIndex: e.index % numClasses))
         }
     }
-    var kept: [Detection] = []
+    var kept: [ScoredBox] = []
     for k in Set(candidates.map(\.classIndex)).sorted() {
         let mine = candidates.filter { $0.classIndex == k }
         let keep = nonMaxSuppression(boxes: mine.map(\.box), scores: mine.map(\.score),
@@ -72,7 +72,7 @@ public func postProcess(classLogits: UnsafeBufferPointer<Float>, boxDeltas: Unsa
 
 /// Convenience overload for arrays.
 public func postProcess(classLogits: [Float], boxDeltas: [Float], anchors: AnchorSet, numClasses: Int,
-                        config: PostProcessConfig = PostProcessConfig(), coder: BoxCoder = BoxCoder()) -> [Detection] {
+                        config: PostProcessConfig = PostProcessConfig(), coder: BoxCoder = BoxCoder()) -> [ScoredBox] {
     classLogits.withUnsafeBufferPointer { c in
         boxDeltas.withUnsafeBufferPointer { b in
             postProcess(classLogits: c, boxDeltas: b, anchors: anchors, numClasses: numClasses, config: config, coder: coder)

@@ -1,3 +1,4 @@
+import Common
 /// Seeded counter-based generator (SplitMix64 mixing of key + counter). A value depends only on
 /// (seed, stream, index), so forked streams never depend on thread timing or on each other.
 public struct RNG: Sendable {
@@ -11,12 +12,7 @@ public struct RNG: Sendable {
     private init(key: UInt64) { self.key = key }
 
     @inline(__always)
-    static func mix(_ x: UInt64) -> UInt64 {
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    static func mix(_ x: UInt64) -> UInt64 { SplitMix64.mix(x) }
 
     public mutating func next() -> UInt64 {
         counter &+= 1

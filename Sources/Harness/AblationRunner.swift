@@ -40,7 +40,7 @@ public struct AblationRunner {
         let path = resultsDir + "/" + ResultRecord.relativePath(ablation: config.ablation, profile: config.profileName,
                                                                 model: config.model, seed: config.seed)
         guard let old = try? ResultRecord.read(path) else { return false }
-        return old.status == "ok" && old.codeVersion == code && old.provenance.configHash == config.hash
+        return old.status == .ok && old.codeVersion == code && old.provenance.configHash == config.hash
     }
 
     /// The file, its profile and every model of it, resolved: an unknown model fails before anything trains.

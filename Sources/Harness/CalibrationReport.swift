@@ -28,7 +28,7 @@ public struct CalibrationStudy {
             .sorted { ($0.profile, $0.model, $0.seed) < ($1.profile, $1.model, $1.seed) }
         var bySeed: [Point: [Int: ResultRecord]] = [:]
         var kept: [ResultRecord] = []
-        for r in mine where r.status == "ok" {
+        for r in mine where r.status == .ok {
             let p = Point(model: r.model, epochs: r.config.profile.epochs, learningRate: r.config.profile.learningRate)
             // Two profiles with the same length and rate would count a seed twice: the first profile wins.
             guard bySeed[p, default: [:]][r.seed] == nil else { continue }
@@ -37,7 +37,7 @@ public struct CalibrationStudy {
         }
         self.bySeed = bySeed
         self.records = kept
-        failures = mine.filter { $0.status != "ok" }
+        failures = mine.filter { $0.status != .ok }
     }
 
     /// Whether there is anything to report (ok or failed runs).

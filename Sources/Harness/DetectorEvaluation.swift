@@ -33,15 +33,14 @@ enum DetectorEvaluation {
                     boxDeltas: Array(deltas[i * perImageBoxes..<(i + 1) * perImageBoxes]),
                     anchors: anchors, numClasses: numClasses)
                 for d in found {
-                    let original = batch.transforms[i].toOriginal(DatasetBox(d.box.x1, d.box.y1, d.box.x2, d.box.y2))
                     detections.append(CocoDetection(imageId: batch.imageIds[i] + 1, categoryId: d.classIndex,
-                                                    box: DetectionBox(original), score: d.score))
+                                                    box: batch.transforms[i].toOriginal(d.box), score: d.score))
                 }
             }
         }
         let truth = CocoGroundTruth(
             imageSizes: Array(repeating: (width: split.width, height: split.height), count: split.count),
-            boxes: (0..<split.count).map { split.boxes(of: $0).map(DetectionBox.init) },
+            boxes: (0..<split.count).map { Array(split.boxes(of: $0)) },
             labels: (0..<split.count).map { split.labels(of: $0).map(Int.init) },
             categories: classNames.enumerated().map { CocoCategory(id: $0.offset, name: $0.element) })
         if let dir {

@@ -19,7 +19,7 @@ enum DetectorFactory {
                       seed: UInt64) throws -> BuiltDetector {
         let spec = try given ?? SpecLibrary.standard().spec(named: model)
         let anchors = ModelBuilder.anchorsPerLocation
-        let trained = try ModelBuilder.build(spec, options: Models.BuildOptions(
+        let trained = try ModelBuilder.build(spec, options: ModelOptions(
             inputSize: profile.input, filterSizeScale: profile.scale, resampleAlpha: profile.alpha,
             endpointsNumFilters: profile.endpoints,
             head: .retinaNet(filters: profile.headFilters, convs: profile.headConvs, classes: numClasses, anchors: anchors)))

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// Where a record came from: the commit, whether the tree was dirty, and the toolchain.
@@ -71,9 +72,9 @@ public enum Subprocess {
 
 /// A stable 64-bit FNV-1a hash, hex: config hashes that do not change between runs or machines.
 public func stableHash(_ data: Data) -> String {
-    var h: UInt64 = 0xcbf29ce484222325
-    for b in data { h = (h ^ UInt64(b)) &* 0x100000001b3 }
-    return String(format: "%016llx", h)
+    var h = FNV1a64()
+    data.withUnsafeBytes { h.update($0) }
+    return h.digits
 }
 
 extension String {

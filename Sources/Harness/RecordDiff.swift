@@ -21,7 +21,7 @@ public struct RecordDiff {
     }
 
     static func group(_ records: [ResultRecord]) -> [Key: [ResultRecord]] {
-        Dictionary(grouping: records.filter { $0.status == "ok" }) { Key(ablation: $0.ablation, profile: $0.profile, model: $0.model) }
+        Dictionary(grouping: records.filter { $0.status == .ok }) { Key(ablation: $0.ablation, profile: $0.profile, model: $0.model) }
     }
 
     /// How one metric of one row moved between the two sides.

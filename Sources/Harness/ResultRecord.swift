@@ -15,8 +15,8 @@ public struct ResultRecord: Codable, Sendable, Equatable {
     /// Everything the run was trained from (its hash is `provenance.configHash`), so a table or a diff
     /// reads the settings from the records, not from today's experiment file.
     public var config: RunConfig
-    /// "ok", or "failed" with `failure` saying why (NaN loss, exploding loss...).
-    public var status: String
+    /// ok, or failed with `failure` saying why (NaN loss, exploding loss...).
+    public var status: RunStatus
     public var failure: String?
     public var architecture: Architecture
     /// The 12 COCO box metrics in percent (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl).
@@ -125,4 +125,9 @@ public struct ResultRecord: Codable, Sendable, Equatable {
             throw HarnessError.badRecord(file: path, field: error.fieldPath, expected: error.plainDescription)
         }
     }
+}
+
+/// How a run ended; written as "ok" or "failed".
+public enum RunStatus: String, Codable, Sendable, Equatable {
+    case ok, failed
 }

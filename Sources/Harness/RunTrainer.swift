@@ -116,22 +116,14 @@ public final class RunTrainer {
                                                     writeTo: runDir)
         let evalSeconds = Date().timeIntervalSince(evalStart)
 
-        return ResultRecord(
-            ablation: config.ablation, model: config.model, profile: config.profileName, seed: config.seed,
-            config: config, status: "ok", failure: nil,
-            architecture: .init(displayName: built.displayName, provenance: built.provenance),
-            metrics: evaluation.metrics, areaScale: evaluation.areaScale, size: built.size,
-            training: .init(epochs: p.epochs, steps: totalSteps, batch: p.batch, input: p.input,
-                            trainImages: train.imageCount, valImages: val.imageCount,
-                            lossCurve: state.lossCurve, lossWindow: window,
-                            finalLoss: state.lossCurve.last, resumedFromEpoch: resumedFrom),
-            measured: .init(trainSeconds: trainSeconds, evalSeconds: evalSeconds,
-                            trainImagesPerSecond: Double(trainedImages) / max(trainSeconds, 1e-9)),
-            provenance: .init(commit: ProvenanceProbe.commit(), sourceTree: ProvenanceProbe.sourceTree(),
-                              dirty: ProvenanceProbe.dirty(), configHash: config.hash,
-                              datasetChecksum: file.checksum, datasetSource: "\(file.builder): \(file.source)",
-                              toolchain: ProvenanceProbe.toolchain, openblas: Threads.blasConfig, threads: threads),
-            determinism: Self.determinismNote)
+        return record(status: .ok, failure: nil, built: built, file: file, commit: ProvenanceProbe.commit(),
+                      metrics: evaluation.metrics, areaScale: evaluation.areaScale,
+                      training: .init(epochs: p.epochs, steps: totalSteps, batch: p.batch, input: p.input,
+                                      trainImages: train.imageCount, valImages: val.imageCount,
+                                      lossCurve: state.lossCurve, lossWindow: window,
+                                      finalLoss: state.lossCurve.last, resumedFromEpoch: resumedFrom),
+                      measured: .init(trainSeconds: trainSeconds, evalSeconds: evalSeconds,
+                                      trainImagesPerSecond: Double(trainedImages) / max(trainSeconds, 1e-9)))
     }
 
     /// The record of a run that stopped (NaN or exploding loss): no metrics, the reason, the sizes.
@@ -140,14 +132,22 @@ public final class RunTrainer {
         let built = try DetectorFactory.build(model: config.model, spec: spec, profile: config.profile,
                                               numClasses: file.classNames.count, seed: UInt64(config.seed))
         let p = config.profile
-        return ResultRecord(
+        return record(status: .failed, failure: reason, built: built, file: file, commit: commit,
+                      metrics: [:], areaScale: p.areaScale,
+                      training: .init(epochs: p.epochs, steps: 0, batch: p.batch, input: p.input, trainImages: 0, valImages: 0,
+                                      lossCurve: [], lossWindow: 0, finalLoss: nil, resumedFromEpoch: 0),
+                      measured: .init(trainSeconds: 0, evalSeconds: 0, trainImagesPerSecond: 0))
+    }
+
+    /// A record of this run: what was run, on which data and by which code, whatever the outcome.
+    private func record(status: RunStatus, failure: String?, built: BuiltDetector, file: DatasetFile, commit: String,
+                        metrics: [String: Double], areaScale: Double, training: ResultRecord.Training,
+                        measured: ResultRecord.Measured) -> ResultRecord {
+        ResultRecord(
             ablation: config.ablation, model: config.model, profile: config.profileName, seed: config.seed,
-            config: config, status: "failed", failure: reason,
+            config: config, status: status, failure: failure,
             architecture: .init(displayName: built.displayName, provenance: built.provenance),
-            metrics: [:], areaScale: p.areaScale, size: built.size,
-            training: .init(epochs: p.epochs, steps: 0, batch: p.batch, input: p.input, trainImages: 0, valImages: 0,
-                            lossCurve: [], lossWindow: 0, finalLoss: nil, resumedFromEpoch: 0),
-            measured: .init(trainSeconds: 0, evalSeconds: 0, trainImagesPerSecond: 0),
+            metrics: metrics, areaScale: areaScale, size: built.size, training: training, measured: measured,
             provenance: .init(commit: commit, sourceTree: ProvenanceProbe.sourceTree(), dirty: ProvenanceProbe.dirty(),
                               configHash: config.hash,
                               datasetChecksum: file.checksum, datasetSource: "\(file.builder): \(file.source)",
@@ -167,7 +167,7 @@ public final class RunTrainer {
     func trainStep(_ batch: Batch, detector: Network, anchors: AnchorSet, numClasses: Int, loss settings: LossSettings,
                    optimizer: SGD, learningRate: Float) throws -> Double {
         let targets = DetectionTargets.batch(try batch.boxes.indices.map { i in
-            try assignTargets(anchors: anchors, boxes: batch.boxes[i].map(DetectionBox.init),
+            try assignTargets(anchors: anchors, boxes: batch.boxes[i],
                               labels: batch.labels[i].map(Int.init), numClasses: numClasses)
         })
         let tape = Tape(training: true)

@@ -28,7 +28,7 @@ public struct TableWriter {
         self.plateauNote = plateauNote
         let mine = records.filter { $0.ablation == definition.name && $0.profile == profile }
         self.records = mine
-        let ok = mine.filter { $0.status == "ok" }
+        let ok = mine.filter { $0.status == .ok }
         let byCommit = Dictionary(grouping: ok, by: { $0.codeVersion })
         if let best = byCommit.max(by: { a, b in
             a.value.count != b.value.count ? a.value.count < b.value.count : a.key > b.key
@@ -66,8 +66,8 @@ public struct TableWriter {
 
     public func summary(_ row: AblationDefinition.TableDefinition.Row) -> RowSummary {
         let mine = current.filter { $0.model == row.model }.sorted { $0.seed < $1.seed }
-        let ok = mine.filter { $0.status == "ok" }
-        let stale = records.filter { $0.model == row.model && $0.status == "ok" }.filter { r in !ok.contains(r) }
+        let ok = mine.filter { $0.status == .ok }
+        let stale = records.filter { $0.model == row.model && $0.status == .ok }.filter { r in !ok.contains(r) }
         var metrics: [String: SeedSummary] = [:]
         // COCO reports -1 for a size class with no ground truth: no value, not a score of -100.
         for key in Self.metricColumns { metrics[key] = SeedSummary(ok.compactMap { $0.metrics[key].flatMap { $0 >= 0 ? $0 : nil } }) }
@@ -76,7 +76,7 @@ public struct TableWriter {
                           displayName: row.label ?? any?.architecture.displayName ?? row.model,
                           provenance: any?.architecture.provenance ?? "—",
                           okRecords: ok, stale: stale,
-                          failures: mine.filter { $0.status != "ok" }.map { "seed \($0.seed): \($0.failure ?? "failed")" },
+                          failures: mine.filter { $0.status != .ok }.map { "seed \($0.seed): \($0.failure ?? "failed")" },
                           metrics: metrics, paperAP: row.paperAP, paperUnverified: row.paperUnverified ?? false)
     }
 
@@ -136,7 +136,7 @@ public struct TableWriter {
             out += "Dataset checksum \(r.provenance.datasetChecksum) (\(r.provenance.datasetSource)).\n"
         }
         if let plateauNote { out += plateauNote + "\n" }
-        let stale = records.filter { r in r.status == "ok" && !current.contains(r) }
+        let stale = records.filter { r in r.status == .ok && !current.contains(r) }
         if !stale.isEmpty {
             let commits = Set(stale.map { String($0.provenance.commit.prefix(10)) }).sorted().joined(separator: ", ")
             out += "\n**Stale runs left out** (\(stale.count), from commit(s) \(commits): other code or another config): "

@@ -55,7 +55,7 @@ public struct TrainingBenchmark {
         let spec = try SpecLibrary.standard().spec(named: model)
         let anchors = ModelBuilder.anchorsPerLocation
         let head: HeadConfig = headFilters.map { .retinaNet(filters: $0, convs: headConvs, classes: classes, anchors: anchors) } ?? .none
-        let plan = try ModelBuilder.build(spec, options: Models.BuildOptions(
+        let plan = try ModelBuilder.build(spec, options: ModelOptions(
             inputSize: input, filterSizeScale: scale, resampleAlpha: alpha, endpointsNumFilters: endpoints, head: head))
         let net = Network(plan: plan, seed: 0)
         let sgd = SGD(parameters: net.parameters, momentum: 0.9, weightDecay: 4e-5)

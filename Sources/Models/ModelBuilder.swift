@@ -1,5 +1,5 @@
 /// Overrides of a spec's paper settings; nil keeps the spec's value.
-public struct BuildOptions: Equatable, Sendable {
+public struct ModelOptions: Equatable, Sendable {
     public var inputSize: Int?
     public var filterSizeScale: Double?
     public var resampleAlpha: Double?
@@ -33,7 +33,7 @@ public enum ModelBuilder {
     }
 
     /// Expand a spec into its layer plan: backbone (stem, blocks, endpoints or ResNet + FPN) then the head.
-    public static func build(_ spec: ModelSpec, options: BuildOptions = BuildOptions()) throws -> ModelPlan {
+    public static func build(_ spec: ModelSpec, options: ModelOptions = ModelOptions()) throws -> ModelPlan {
         var scaling = spec.scaling
         if let v = options.filterSizeScale { scaling.filterSizeScale = v }
         if let v = options.resampleAlpha { scaling.resampleAlpha = v }

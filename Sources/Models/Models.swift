@@ -5,7 +5,7 @@
 //   ablations/specs/*.yaml --SpecLibrary / ModelSpec.parse--> ModelSpec        (block list, stem, scaling)
 //     missing inputs       --ConnectionRule.connect-------->  ModelSpec        (deterministic, in the search space)
 //     Table 9 damage       --GraphDamage.apply------------->  ModelSpec        (one parent per block)
-//   ModelSpec + BuildOptions --ModelBuilder.build----------> ModelPlan        (LayerNodes with shapes)
+//   ModelSpec + ModelOptions --ModelBuilder.build----------> ModelPlan        (LayerNodes with shapes)
 //   ModelPlan.counts                                        -> params / MACs   (Counting.swift)
 //   ModelPlan --Network(plan:seed:)--> Engine layers; net(image, on: tape) -> levels L3..L7 + head outputs
 //

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 import Engine
 
@@ -289,11 +290,7 @@ public final class Network {
     }
 
     /// FNV-1a of a layer name: its RNG stream.
-    static func stream(_ name: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in name.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return h
-    }
+    static func stream(_ name: String) -> UInt64 { FNV1a64.of(name) }
 }
 
 /// Drop-path for the residual branches of the scale-permuted blocks: block k of n is dropped with probability

@@ -65,7 +65,7 @@ extension SpaceDefinition {
     /// rule has merged unconsumed same-level blocks). The paper's published lists have none, and a dead
     /// block would make e.g. "R35-SP18" a 16-block model, so the space excludes them.
     static func deadBlocks(of spec: ModelSpec) -> [Int] {
-        guard let plan = try? ModelBuilder.build(spec, options: BuildOptions(
+        guard let plan = try? ModelBuilder.build(spec, options: ModelOptions(
             inputSize: 64, filterSizeScale: 0.25, resampleAlpha: 0.25, endpointsNumFilters: 8, head: HeadConfig.none)) else {
             return Array(spec.blocks.indices)
         }

@@ -104,7 +104,7 @@ extension DataInspectCommand {
             var coverage = AnchorCoverage(anchors: anchors)
             for i in 0..<s.count {
                 let boxes = s.allBoxes[Int(s.offsets[i])..<Int(s.offsets[i + 1])]
-                coverage.add(corners: boxes.map { (x1: $0.x1 * fit, y1: $0.y1 * fit, x2: $0.x2 * fit, y2: $0.y2 * fit) },
+                coverage.add(boxes.map { $0.scaled(by: fit) },
                              anchors: anchors)
             }
             print("anchor coverage of split \(name) at input \(side) px, anchor size \(anchorSize):")

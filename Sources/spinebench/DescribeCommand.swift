@@ -28,7 +28,7 @@ struct DescribeCommand: ParsableCommand {
     func run() throws {
         let library = try specs.map { try SpecLibrary(directory: $0) } ?? SpecLibrary.standard()
         let spec = try library.spec(named: model)
-        var options = BuildOptions(inputSize: input, filterSizeScale: scale, resampleAlpha: alpha,
+        var options = ModelOptions(inputSize: input, filterSizeScale: scale, resampleAlpha: alpha,
                                    endpointsNumFilters: endpoints, blockRepeats: blockRepeats)
         if noHead {
             options.head = HeadConfig.none

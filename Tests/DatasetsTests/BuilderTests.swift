@@ -144,7 +144,7 @@ final class BuilderTests: XCTestCase {
         let mnist = try FashionMNIST(directory: defaultFashionMNISTDirectory, split: "train")
         XCTAssertEqual(try train.readImages(start: 0, count: 20), Array(mnist.pixels[0..<(20 * 784)]))
         XCTAssertEqual(train.allLabels, mnist.labels[0..<20].map { Int32($0) })
-        XCTAssertEqual(train.allBoxes, Array(repeating: Box(0, 0, 28, 28), count: 20))
+        XCTAssertEqual(train.allBoxes, Array(repeating: Box(x1: 0, y1: 0, x2: 28, y2: 28), count: 20))
         XCTAssertEqual(train.offsets, (0...20).map { Int64($0) })
     }
 

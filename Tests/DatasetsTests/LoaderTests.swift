@@ -32,14 +32,14 @@ final class LoaderTests: XCTestCase {
 
     /// Known cases: flipping moves x to W - x; scale and offset map boxes linearly; clipping and dropping.
     func testFlipAndJitterMoveBoxesCorrectly() {
-        let b = Box(1, 2, 3, 5)
-        XCTAssertEqual(ImageTransform(scale: 1, flipped: true, originalWidth: 8, originalHeight: 8).apply(b), Box(5, 2, 7, 5))
+        let b = Box(x1: 1, y1: 2, x2: 3, y2: 5)
+        XCTAssertEqual(ImageTransform(scale: 1, flipped: true, originalWidth: 8, originalHeight: 8).apply(b), Box(x1: 5, y1: 2, x2: 7, y2: 5))
         let t = ImageTransform(scale: 1.5, offsetX: -2, offsetY: 0, flipped: true, originalWidth: 8, originalHeight: 8)
-        XCTAssertEqual(t.apply(b), Box(5.5, 3, 8.5, 7.5))
+        XCTAssertEqual(t.apply(b), Box(x1: 5.5, y1: 3, x2: 8.5, y2: 7.5))
         XCTAssertEqual(t.toOriginal(t.apply(b)), b)
-        let (boxes, labels) = t.transform(boxes: [b, Box(7.5, 0, 8, 1), Box(0, 0, 2, 2)], labels: [4, 5, 6], outputSize: 8)
+        let (boxes, labels) = t.transform(boxes: [b, Box(x1: 7.5, y1: 0, x2: 8, y2: 1), Box(x1: 0, y1: 0, x2: 2, y2: 2)], labels: [4, 5, 6], outputSize: 8)
         // (5.5,3,8.5,7.5) clips to x2 = 8; (7.5..8) flips to x 0..0.5 -> -2..-1.25 -> dropped; (0..2) -> 7..10 -> 7..8.
-        XCTAssertEqual(boxes, [Box(5.5, 3, 8, 7.5), Box(7, 0, 8, 3)])
+        XCTAssertEqual(boxes, [Box(x1: 5.5, y1: 3, x2: 8, y2: 7.5), Box(x1: 7, y1: 0, x2: 8, y2: 3)])
         XCTAssertEqual(labels, [4, 6])
     }
 
@@ -111,7 +111,7 @@ final class LoaderTests: XCTestCase {
         for (j, id) in batch.imageIds.enumerated() {
             let t = batch.transforms[j]
             let expected = split.boxes(of: id).map { t.apply($0) }.map {
-                Box(max(0, $0.x1), max(0, $0.y1), min(64, $0.x2), min(64, $0.y2))
+                Box(x1: max(0, $0.x1), y1: max(0, $0.y1), x2: min(64, $0.x2), y2: min(64, $0.y2))
             }.filter { $0.width >= 1 && $0.height >= 1 }
             XCTAssertEqual(batch.boxes[j], expected)
         }
@@ -154,7 +154,7 @@ final class LoaderTests: XCTestCase {
                 valImages += v.imageIds
                 for (j, id) in v.imageIds.enumerated() {
                     XCTAssertEqual(v.scales[j], 1.5)
-                    XCTAssertEqual(v.boxes[j], val.split.boxes(of: id).map { Box($0.x1 * 1.5, $0.y1 * 1.5, $0.x2 * 1.5, $0.y2 * 1.5) })
+                    XCTAssertEqual(v.boxes[j], val.split.boxes(of: id).map { Box(x1: $0.x1 * 1.5, y1: $0.y1 * 1.5, x2: $0.x2 * 1.5, y2: $0.y2 * 1.5) })
                     XCTAssertEqual(v.boxes[j].map { v.transforms[j].toOriginal($0) }, Array(val.split.boxes(of: id)))
                 }
             }

@@ -33,8 +33,8 @@ final class ValidationTests: XCTestCase {
         let path = temporaryDirectory() + "/ok.h5"
         try makeFile(path)
         let f = try DatasetFile.open(path)
-        XCTAssertEqual(Array(f.splits["train"]!.boxes(of: 0)), [Box(1, 1, 4, 4), Box(2, 2, 8, 8)])
-        XCTAssertEqual(Array(f.splits["train"]!.boxes(of: 1)), [Box(0, 0, 3, 3)])
+        XCTAssertEqual(Array(f.splits["train"]!.boxes(of: 0)), [Box(x1: 1, y1: 1, x2: 4, y2: 4), Box(x1: 2, y1: 2, x2: 8, y2: 8)])
+        XCTAssertEqual(Array(f.splits["train"]!.boxes(of: 1)), [Box(x1: 0, y1: 0, x2: 3, y2: 3)])
     }
 
     func testTruncatedFile() throws {

@@ -9,7 +9,7 @@ final class CalibrationReportTests: XCTestCase {
         .deletingLastPathComponent().deletingLastPathComponent().path
     static let spec = try! SpecLibrary(directory: packageRoot + "/ablations/specs").spec(named: "r0-sp53")
 
-    func record(_ model: String, epochs: Int, lr: Double = 0.08, seed: Int, ap: Double, status: String = "ok",
+    func record(_ model: String, epochs: Int, lr: Double = 0.08, seed: Int, ap: Double, status: RunStatus = .ok,
                 ablation: String = "calibration") -> ResultRecord {
         let profile = AblationDefinition.Profile(
             dataset: .init(size: 96, train: 64, val: 16, maxObjects: 4, minSide: 16, maxSide: 72), input: 96, scale: 0.25,
@@ -21,7 +21,7 @@ final class CalibrationReportTests: XCTestCase {
             ablation: ablation, model: model, profile: name, seed: seed,
             config: RunConfig(ablation: ablation, model: model, profileName: name, profile: profile,
                               datasetKind: "fmnist-det", datasetSeed: 0, seed: seed, spec: Self.spec),
-            status: status, failure: status == "ok" ? nil : "loss became nan at step 3",
+            status: status, failure: status == .ok ? nil : "loss became nan at step 3",
             architecture: .init(displayName: model.uppercased(), provenance: "reconstructed"),
             metrics: ["AP": ap, "AP50": ap + 20],
             areaScale: 0.44,
@@ -49,7 +49,7 @@ final class CalibrationReportTests: XCTestCase {
         if !withoutB8 { out += point("b", 8, 25.8, seeds: single8 ? 1 : 2) }
         out += point("a", 4, 38, seeds: 1, lr: 0.04) + point("b", 4, 27, seeds: 1, lr: 0.16)
         // Neither counts: a failed run and another ablation's run.
-        out.append(record("a", epochs: 8, seed: 2, ap: 99, status: "failed"))
+        out.append(record("a", epochs: 8, seed: 2, ap: 99, status: .failed))
         out.append(record("a", epochs: 8, seed: 3, ap: 99, ablation: "permutation"))
         return out
     }

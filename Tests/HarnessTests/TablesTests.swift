@@ -8,14 +8,14 @@ final class TablesTests: XCTestCase {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
 
-    func record(_ model: String, seed: Int, ap: Double, status: String = "ok", commit: String = "abc",
+    func record(_ model: String, seed: Int, ap: Double, status: RunStatus = .ok, commit: String = "abc",
                 epochs: Int = 1, tree: String? = nil) -> ResultRecord {
         var config = Self.config(model, seed: seed)
         config.profile.epochs = epochs
         return ResultRecord(
             ablation: "connections", model: model, profile: "smoke", seed: seed, config: config,
             status: status,
-            failure: status == "ok" ? nil : "loss became nan at step 3",
+            failure: status == .ok ? nil : "loss became nan at step 3",
             architecture: .init(displayName: model.uppercased(), provenance: "reconstructed"),
             metrics: ["AP": ap, "AP50": ap + 20, "AP75": ap - 5, "APs": 1, "APm": 2, "APl": 3],
             areaScale: 0.01,
@@ -76,7 +76,7 @@ final class TablesTests: XCTestCase {
                        record("r0-sp53-no-short", seed: 2, ap: 21),
                        record("r0-sp53-no-long", seed: 0, ap: 29), record("r0-sp53-no-long", seed: 1, ap: 33),
                        record("r0-sp53-no-long", seed: 2, ap: 31),
-                       record("r0-sp53-sequential", seed: 0, ap: 1, status: "failed")]
+                       record("r0-sp53-sequential", seed: 0, ap: 1, status: .failed)]
         let writer = TableWriter(definition: def, profile: "smoke", records: records)
         let md = writer.markdown()
         XCTAssertTrue(md.contains("R0-SP53 > R0-SP53 (1) short removed: supported (+10.2 AP, 95% CI [+8.3, +12.1], "

@@ -175,7 +175,7 @@ final class TrainingRunTests: XCTestCase {
         let summary = try runner.run(progress: Progress())
         XCTAssertEqual(summary.failed, 2)
         let record = try ResultRecord.read(dir + "/results/records/diverge/smoke/r0-sp53/seed-0.json")
-        XCTAssertEqual(record.status, "failed")
+        XCTAssertEqual(record.status, .failed)
         XCTAssertTrue(record.failure?.contains("loss became") ?? false, "\(record.failure ?? "")")
         XCTAssertGreaterThan(record.size.paperParams, 1_000_000)
     }

@@ -9,7 +9,7 @@ let library: SpecLibrary = try! SpecLibrary(directory: specsDirectory)
 
 func spec(_ name: String) -> ModelSpec { try! library.spec(named: name) }
 
-func plan(_ name: String, _ options: BuildOptions = BuildOptions()) -> ModelPlan {
+func plan(_ name: String, _ options: ModelOptions = ModelOptions()) -> ModelPlan {
     try! ModelBuilder.build(spec(name), options: options)
 }
 

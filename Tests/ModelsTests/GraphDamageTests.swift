@@ -31,14 +31,14 @@ final class GraphDamageTests: XCTestCase {
     /// added nothing back; the intact R0-SP53 does merge its unconsumed L4 block (index 11) into the L4 output.
     func testBuiltGraphsHaveOneInputPerBlock() {
         for damage in GraphDamage.allCases {
-            let p = plan("r0-sp53-\(damage.rawValue)", BuildOptions(head: HeadConfig.none))
+            let p = plan("r0-sp53-\(damage.rawValue)", ModelOptions(head: HeadConfig.none))
             XCTAssertNil(p.nodes.first { $0.name.hasSuffix("/sum") }, "\(damage): a block sums several inputs")
             for k in 0..<15 where p.nodes.contains(where: { $0.name == "block\(k)/sum_act" }) {
                 XCTAssertNotNil(p.nodes.first { $0.name == "block\(k)/in0/expand/bn" })
                 XCTAssertNil(p.nodes.first { $0.name == "block\(k)/in1/expand/bn" })
             }
         }
-        let intact = plan("r0-sp53", BuildOptions(head: HeadConfig.none))
+        let intact = plan("r0-sp53", ModelOptions(head: HeadConfig.none))
         let merged = intact.nodes.first { $0.name == "block11/sum" }!
         XCTAssertEqual(merged.inputs.count, 3)
         XCTAssertTrue(merged.inputs.contains { intact.nodes[$0].name == "block9/act" })
@@ -53,7 +53,7 @@ final class GraphDamageTests: XCTestCase {
             XCTAssertLessThan(c.params, intact.params, "\(damage)")
             XCTAssertEqual(c.params - c.backboneParams, intact.params - intact.backboneParams, "same head")
         }
-        let noShort = plan("r0-sp53-no-short", BuildOptions(head: HeadConfig.none))
+        let noShort = plan("r0-sp53-no-short", ModelOptions(head: HeadConfig.none))
         XCTAssertFalse(noShort.nodes.contains { $0.name.hasPrefix("block9/") }, "block9 (index 11) only fed by the output rule")
     }
 }

@@ -11,7 +11,7 @@ final class NetworkTests: XCTestCase {
             XCTAssertEqual(net.parameterCount, p.counts.params, name)
             XCTAssertEqual(Set(net.parameters.map(\.name)).count, net.parameters.count, "\(name): duplicate parameter names")
         }
-        let cls = plan("spinenet-49", BuildOptions(head: .classification(classes: 10)))
+        let cls = plan("spinenet-49", ModelOptions(head: .classification(classes: 10)))
         XCTAssertEqual(Network(plan: cls, seed: 1).parameterCount, cls.counts.params)
     }
 
@@ -29,7 +29,7 @@ final class NetworkTests: XCTestCase {
     }
 
     func checkGradients(input: Int, batch: Int, training: Bool, file: StaticString = #filePath, line: UInt = #line) {
-        let options = BuildOptions(inputSize: input, filterSizeScale: 0.125, resampleAlpha: 0.25, endpointsNumFilters: 8,
+        let options = ModelOptions(inputSize: input, filterSizeScale: 0.125, resampleAlpha: 0.25, endpointsNumFilters: 8,
                                    activation: .swish, head: .retinaNet(filters: 8, convs: 1, classes: 3, anchors: 2))
         let p = plan("r0-sp53", options)
         let net = Network(plan: p, seed: 7) { _ in (.varianceScaling(), .normal(sigma: 0.1)) }
@@ -81,7 +81,7 @@ final class NetworkTests: XCTestCase {
     }
 
     func testInitialisationIsSeededAndHeadPriorIsSet() {
-        let p = plan("r0-sp53", BuildOptions(inputSize: 64, filterSizeScale: 0.25, resampleAlpha: 0.25, endpointsNumFilters: 16,
+        let p = plan("r0-sp53", ModelOptions(inputSize: 64, filterSizeScale: 0.25, resampleAlpha: 0.25, endpointsNumFilters: 16,
                                              head: .retinaNet(filters: 16, convs: 2, classes: 3, anchors: 9)))
         let a = Network(plan: p, seed: 5), b = Network(plan: p, seed: 5), c = Network(plan: p, seed: 6)
         XCTAssertEqual(a.parameters.map(\.value.data), b.parameters.map(\.value.data))
@@ -95,7 +95,7 @@ final class NetworkTests: XCTestCase {
 
 final class StochasticDepthTests: XCTestCase {
     func testResidualAddsOfPermutedBlocksAreTagged() {
-        let p = plan("spinenet-96", BuildOptions(head: HeadConfig.none))
+        let p = plan("spinenet-96", ModelOptions(head: HeadConfig.none))
         let tagged = p.nodes.filter { $0.residualBlock != nil }
         XCTAssertEqual(tagged.count, 15 * 2, "one per block and repeat")
         XCTAssertEqual(Set(tagged.compactMap(\.residualBlock)), Set(0..<15))
@@ -105,7 +105,7 @@ final class StochasticDepthTests: XCTestCase {
     }
 
     func testDropPathOnlyActsWhenTrainingWithPositiveRate() {
-        let p = plan("r0-sp53", BuildOptions(inputSize: 64, filterSizeScale: 0.125, resampleAlpha: 0.25,
+        let p = plan("r0-sp53", ModelOptions(inputSize: 64, filterSizeScale: 0.125, resampleAlpha: 0.25,
                                              endpointsNumFilters: 8, head: HeadConfig.none))
         let net = Network(plan: p, seed: 2)
         var rng = RNG(seed: 9)

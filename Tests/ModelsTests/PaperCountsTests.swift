@@ -4,7 +4,7 @@ import XCTest
 /// docs/paper-facts.md §9: whole-detector params and multiply-adds (91 classes, 9 anchors, paper heads).
 final class PaperCountsTests: XCTestCase {
     func check(_ name: String, input: Int? = nil, params: Double, macs: Double, file: StaticString = #filePath, line: UInt = #line) {
-        let c = plan(name, BuildOptions(inputSize: input)).counts
+        let c = plan(name, ModelOptions(inputSize: input)).counts
         let dp = abs(Double(c.params) / 1e6 - params) / params
         let dm = abs(Double(c.macs) / 1e9 - macs) / macs
         XCTAssertLessThan(dp, 0.001, "\(name)@\(input ?? 0): params \(c.params) vs \(params)M", file: file, line: line)
@@ -31,7 +31,7 @@ final class PaperCountsTests: XCTestCase {
 
     func testBackboneOnlyParams() {
         for (name, expected) in [("spinenet-49", 21.83), ("spinenet-96", 36.26), ("spinenet-143", 60.25)] {
-            let backbone = plan(name, BuildOptions(head: HeadConfig.none)).counts
+            let backbone = plan(name, ModelOptions(head: HeadConfig.none)).counts
             XCTAssertEqual(backbone.params, backbone.backboneParams)
             XCTAssertLessThan(abs(Double(backbone.params) / 1e6 - expected) / expected, 0.001, "\(name): \(backbone.params)")
             XCTAssertEqual(plan(name).counts.backboneParams, backbone.params)
@@ -51,7 +51,7 @@ final class PaperCountsTests: XCTestCase {
 
     /// ResNet-50 without its classifier has 23,508,032 trainable params (torchvision: 25,557,032 - 2,049,000).
     func testResNet50Trunk() {
-        let p = plan("r50-fpn", BuildOptions(head: HeadConfig.none))
+        let p = plan("r50-fpn", ModelOptions(head: HeadConfig.none))
         var seen = Set<String>()
         var trunk = 0
         for node in p.nodes where node.name.hasPrefix("stem/") && seen.insert(node.weightKey).inserted {
@@ -61,7 +61,7 @@ final class PaperCountsTests: XCTestCase {
     }
 
     func testClassificationHead() {
-        let p = plan("spinenet-49", BuildOptions(head: .classification(classes: 10)))
+        let p = plan("spinenet-49", ModelOptions(head: .classification(classes: 10)))
         let c = p.counts
         XCTAssertEqual(c.params - c.backboneParams, 256 * 10 + 10)
         XCTAssertEqual(c.macs - c.backboneMACs, 256 * 10)

@@ -10,7 +10,7 @@ final class ShapeTests: XCTestCase {
         XCTAssertEqual(expectedLevels(97), [13, 7, 4, 2, 1])
         for name in ["spinenet-49", "spinenet-96", "r50-fpn", "r0-sp53", "r23-sp30", "fish", "r0-sp53-sequential"] {
             for input in [129, 97, 640] {
-                let p = plan(name, BuildOptions(inputSize: input))
+                let p = plan(name, ModelOptions(inputSize: input))
                 XCTAssertEqual((3...7).map { p.shape(ofLevel: $0)!.h }, expectedLevels(input), "\(name)@\(input)")
                 XCTAssertEqual((3...7).map { p.shape(ofLevel: $0)!.w }, expectedLevels(input), "\(name)@\(input)")
                 for (key, id) in p.outputs {
@@ -23,7 +23,7 @@ final class ShapeTests: XCTestCase {
 
     /// Every node's shape follows from its inputs: SAME convs and pools give ceil(n / stride), sums agree.
     func testNodeShapesAreConsistent() {
-        let p = plan("spinenet-49", BuildOptions(inputSize: 129))
+        let p = plan("spinenet-49", ModelOptions(inputSize: 129))
         for node in p.nodes {
             let ins = node.inputs.map { p.nodes[$0].shape }
             switch node.op {
@@ -45,11 +45,11 @@ final class ShapeTests: XCTestCase {
 
     func testWidthsAndScaling() {
         // 49S: int(64 * 0.65) = 41, so L2 bottlenecks output 164 channels.
-        let s = plan("spinenet-49s", BuildOptions(head: HeadConfig.none))
+        let s = plan("spinenet-49s", ModelOptions(head: HeadConfig.none))
         XCTAssertEqual(s.nodes.first { $0.name == "stem/block0/conv1/conv" }!.shape.c, 41)
         XCTAssertEqual(s.nodes.first { $0.name == "stem/conv7/conv" }!.shape.c, 64, "stem conv is never scaled")
         // Resampling a bottleneck parent: int(Cp/4 * alpha): block2 (L3) from block0 (L2, 256 ch) -> 64.
-        let p = plan("spinenet-49", BuildOptions(head: HeadConfig.none))
+        let p = plan("spinenet-49", ModelOptions(head: HeadConfig.none))
         XCTAssertEqual(p.nodes.first { $0.name == "block2/in0/reduce/conv" }!.shape.c, 32)
         // ... and from the residual block1 (L4, 256 ch, base Cp) -> 128, upsampled by 2 to L3.
         XCTAssertEqual(p.nodes.first { $0.name == "block2/in1/reduce/conv" }!.shape.c, 128)
@@ -61,23 +61,23 @@ final class ShapeTests: XCTestCase {
     }
 
     func testStemProjectionOnlyWhenChannelsDiffer() {
-        let proxy = plan("spinenet-49", BuildOptions(filterSizeScale: 0.25, resampleAlpha: 0.25, head: HeadConfig.none))
+        let proxy = plan("spinenet-49", ModelOptions(filterSizeScale: 0.25, resampleAlpha: 0.25, head: HeadConfig.none))
         XCTAssertNil(proxy.nodes.first { $0.name == "stem/block0/shortcut/conv" }, "64 == 4 * int(64 * 0.25)")
-        let full = plan("spinenet-49", BuildOptions(head: HeadConfig.none))
+        let full = plan("spinenet-49", ModelOptions(head: HeadConfig.none))
         XCTAssertNotNil(full.nodes.first { $0.name == "stem/block0/shortcut/conv" })
         XCTAssertNil(full.nodes.first { $0.name.hasPrefix("block") && $0.name.contains("shortcut") },
                      "permuted blocks get their width from the resampling, so their shortcut is identity")
     }
 
     func testBlockRepeats() {
-        let p = plan("spinenet-143", BuildOptions(head: HeadConfig.none))
+        let p = plan("spinenet-143", ModelOptions(head: HeadConfig.none))
         XCTAssertNotNil(p.nodes.first { $0.name == "block14/r2/conv3/conv" })
         XCTAssertNil(p.nodes.first { $0.name == "block14/r3/conv3/conv" })
         XCTAssertNotNil(p.nodes.first { $0.name == "stem/block1/r2/conv3/conv" })
     }
 
     func testBadOptionsFailClearly() {
-        XCTAssertThrowsError(try ModelBuilder.build(spec("spinenet-49"), options: BuildOptions(inputSize: 0)))
-        XCTAssertThrowsError(try ModelBuilder.build(spec("spinenet-49"), options: BuildOptions(filterSizeScale: 0.01)))
+        XCTAssertThrowsError(try ModelBuilder.build(spec("spinenet-49"), options: ModelOptions(inputSize: 0)))
+        XCTAssertThrowsError(try ModelBuilder.build(spec("spinenet-49"), options: ModelOptions(filterSizeScale: 0.01)))
     }
 }

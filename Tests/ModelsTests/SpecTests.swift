@@ -89,7 +89,7 @@ final class SpecTests: XCTestCase {
     /// No block is dead: every block of every intact spec survives pruning of the layer graph.
     func testNoDeadBlocks() {
         for s in library.specs where s.family == .scalePermuted {
-            let names = Set(try! ModelBuilder.build(s, options: BuildOptions(blockRepeats: 1, head: HeadConfig.none)).nodes.map(\.name))
+            let names = Set(try! ModelBuilder.build(s, options: ModelOptions(blockRepeats: 1, head: HeadConfig.none)).nodes.map(\.name))
             for k in s.blocks.indices {
                 XCTAssertTrue(names.contains("block\(k)/conv1/conv"), "\(s.name): block\(k) feeds no output")
             }

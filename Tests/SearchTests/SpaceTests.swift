@@ -39,7 +39,7 @@ final class SpaceTests: XCTestCase {
         adjusted.search.adjustments = true
         var ruleConnected = try TestSupport.shipped("r14-sp39")
         ruleConnected.search.connections = false
-        let options = BuildOptions(inputSize: 64, filterSizeScale: 0.25, resampleAlpha: 0.25, endpointsNumFilters: 16,
+        let options = ModelOptions(inputSize: 64, filterSizeScale: 0.25, resampleAlpha: 0.25, endpointsNumFilters: 16,
                                    head: .retinaNet(filters: 16, convs: 1, classes: 10, anchors: 9))
         var kindsSeen = Set<MutationKind>()
         for space in try TestSupport.shippedSpaces() + [adjusted, ruleConnected] {

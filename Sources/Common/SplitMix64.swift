@@ -1,5 +1,6 @@
-/// The module's own seeded generator (Datasets does not depend on Engine). Streams are derived by hashing
-/// (seed, stream ids), so every image and every epoch has its own sequence, independent of thread timing.
+/// SplitMix64 (Steele, Lea and Flood 2014): the seeded generator of datasets and the search. Streams are
+/// derived by hashing (seed, stream ids), so every image and every epoch has its own sequence, independent
+/// of thread timing. `mix` is its output function, which the engine's counter-based `RNG` shares.
 public struct SplitMix64: Sendable {
     public var state: UInt64
 
@@ -14,7 +15,13 @@ public struct SplitMix64: Sendable {
 
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
+        return Self.mix(state)
+    }
+
+    /// The output function: a bijective 64-bit mix.
+    @inline(__always)
+    public static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)

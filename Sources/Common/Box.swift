@@ -1,5 +1,6 @@
 /// An axis-aligned box in pixel coordinates, corners (x1, y1) top-left and (x2, y2) bottom-right.
-/// Coordinates are continuous (no "+1" pixel convention): width is x2 - x1, as in COCO and TF.
+/// Coordinates are continuous (no "+1" pixel convention): width is x2 - x1, as in COCO and TF; a box
+/// around pixel columns 3...5 is x1 = 3, x2 = 6. The one box type of datasets, anchors and detections.
 public struct Box: Equatable, Hashable, Sendable, CustomStringConvertible {
     public var x1: Float, y1: Float, x2: Float, y2: Float
 
@@ -39,4 +40,28 @@ public struct Box: Equatable, Hashable, Sendable, CustomStringConvertible {
     public func scaled(by s: Float) -> Box { Box(x1: x1 * s, y1: y1 * s, x2: x2 * s, y2: y2 * s) }
 
     public var description: String { "Box(\(x1), \(y1), \(x2), \(y2))" }
+}
+
+/// COCO's object-size classes: areas below 32^2, below 96^2, and above, times `areaScale`. The harness
+/// places them in the anchor pyramid with areaScale = (anchor_size / 3)^2 (docs/geometry.md). Area is
+/// the box area (w*h) in pixels.
+public enum SizeClass: Int, CaseIterable, Sendable, CustomStringConvertible {
+    case small, medium, large
+
+    /// The bounds: areas below `small` are small, below `medium` medium, the rest large.
+    public static func bounds(areaScale: Double) -> (small: Double, medium: Double) {
+        (32 * 32 * areaScale, 96 * 96 * areaScale)
+    }
+
+    public static func thresholds(areaScale: Double) -> (small: Float, medium: Float) {
+        let b = bounds(areaScale: areaScale)
+        return (Float(b.small), Float(b.medium))
+    }
+
+    public static func of(area: Float, areaScale: Double) -> SizeClass {
+        let t = thresholds(areaScale: areaScale)
+        return area < t.small ? .small : area < t.medium ? .medium : .large
+    }
+
+    public var description: String { ["small", "medium", "large"][rawValue] }
 }

@@ -1,0 +1,2 @@
+/// This module's API speaks Common's types (Box, SizeClass, FNV1a64, SplitMix64): importing Detection brings them.
+@_exported import Common
