@@ -14,8 +14,15 @@ public struct Reward: Sendable {
     }
 }
 
-/// Scores a candidate; `label` names it in progress lines. Tests plug in cheap known functions.
-public typealias RewardFunction = (_ candidate: Candidate, _ label: String) throws -> Reward
+/// How hard a candidate is looked at: its proxy training length and the seed of that training.
+public struct Fidelity: Codable, Hashable, Sendable {
+    public var epochs: Int
+    public var seed: Int
+    public init(epochs: Int, seed: Int = 0) { self.epochs = epochs; self.seed = seed }
+}
+
+/// Scores a candidate at a fidelity; `label` names it in progress lines. Tests plug in cheap known functions.
+public typealias RewardFunction = (_ candidate: Candidate, _ fidelity: Fidelity, _ label: String) throws -> Reward
 
 /// Regularized evolution (Real et al. 2019), which replaces the paper's RL controller on a CPU budget:
 /// the first P candidates are random members of the space; after that each step samples S members of
@@ -44,23 +51,13 @@ public struct Evolution {
     @discardableResult
     public func run(budget: Int, log: SearchLog, commit: String, reward: RewardFunction,
                     report: (LogEntry) -> Void = { _ in }) throws -> [LogEntry] {
-        var entries = try log.read()
-        for (i, e) in entries.enumerated() {
-            if e.spaceHash != space.hash {
-                throw SearchError.foreignLog(file: log.path, line: i + 1,
-                                             reason: "written for space hash \(e.spaceHash), the space file now hashes to \(space.hash)")
-            }
-            if e.shard != shard.description || e.index != i {
-                throw SearchError.foreignLog(file: log.path, line: i + 1,
-                                             reason: "entry \(e.index) of shard \(e.shard) where entry \(i) of shard \(shard) belongs")
-            }
-        }
+        var entries = try log.readChecked(space: space, shard: shard)
         var seen = Set(entries.map(\.candidate))
         while entries.count < budget {
             let k = entries.count
             let (child, origin, parent) = try propose(step: k, history: entries, seen: seen)
             let started = Date()
-            let r = try reward(child, "\(space.name) \(k + 1)/\(budget)")
+            let r = try reward(child, Fidelity(epochs: space.proxy.epochs), "\(space.name) \(k + 1)/\(budget)")
             let entry = LogEntry(index: k, shard: shard.description, origin: origin, parent: parent, candidate: child,
                                  reward: r.value, metrics: r.metrics, seconds: Date().timeIntervalSince(started),
                                  commit: commit, spaceHash: space.hash, failure: r.failure)
@@ -74,22 +71,31 @@ public struct Evolution {
 
     /// The candidate of step k: random while the population fills (or in random search), else the
     /// mutated winner of a tournament. Already-seen candidates are redrawn (rewards are deterministic,
-    /// so scoring one twice would waste budget).
+    /// so scoring one twice would waste budget), and so are candidates outside the space: the budget
+    /// counts live candidates only.
     func propose(step k: Int, history: [LogEntry], seen: Set<Candidate>) throws -> (Candidate, String, Int?) {
         var rng = SplitMix64(seed: space.seed, UInt64(shard.index), UInt64(shard.count), UInt64(k))
-        let p = space.algorithm.population
-        if space.algorithm.kind == "evolution" && k >= p {
+        if space.algorithm.kind == "evolution", let p = space.algorithm.population, let sampleSize = space.algorithm.sample, k >= p {
             let population = Array(history.suffix(p))
             for _ in 0..<100 {
-                let sample = rng.permutation(population.count).prefix(space.algorithm.sample).map { population[$0] }
+                let sample = rng.permutation(population.count).prefix(sampleSize).map { population[$0] }
                 let best = sample.dropFirst().reduce(sample[0]) { $1.reward > $0.reward ? $1 : $0 }
-                if let (child, kind) = try space.mutate(best.candidate, &rng), !seen.contains(child) {
+                if let (child, kind) = try space.mutate(best.candidate, &rng), !seen.contains(child),
+                   space.violations(of: child).isEmpty {
                     return (child, kind.rawValue, best.index)
                 }
             }
         }
-        var c = try space.randomCandidate(&rng)
-        for _ in 0..<100 where seen.contains(c) { c = try space.randomCandidate(&rng) }
-        return (c, "random", nil)
+        return (try drawRandom(&rng, seen: seen), "random", nil)
+    }
+
+    /// A random member of the space not seen before; an error when 1000 draws find none.
+    func drawRandom(_ rng: inout SplitMix64, seen: Set<Candidate>) throws -> Candidate {
+        for _ in 0..<1000 {
+            let c = try space.randomCandidate(&rng)
+            if !seen.contains(c) && space.violations(of: c).isEmpty { return c }
+        }
+        throw SearchError.badSpace(file: space.name, field: "budget",
+                                   expected: "a space with unseen live candidates left (1000 draws found none)")
     }
 }

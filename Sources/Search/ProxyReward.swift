@@ -40,12 +40,15 @@ public final class ProxyReward {
         return path
     }
 
-    /// Trains and scores one candidate; a diverged training scores 0 with the reason.
-    public func evaluate(_ candidate: Candidate, label: String) throws -> Reward {
+    /// Trains and scores one candidate at a fidelity (training length, seed); a diverged training scores 0
+    /// with the reason.
+    public func evaluate(_ candidate: Candidate, fidelity: Fidelity, label: String) throws -> Reward {
         let spec = try candidate.spec(in: space, name: "c-" + candidate.id)
-        let config = RunConfig(ablation: "search-" + space.name, model: "c-" + candidate.id, profileName: "proxy",
-                               profile: space.proxy.profile, datasetKind: space.proxy.dataset.kind,
-                               datasetSeed: space.proxy.dataset.seed, seed: 0, spec: spec)
+        var profile = space.proxy.profile
+        profile.epochs = fidelity.epochs
+        let config = RunConfig(ablation: "search-" + space.name, model: "c-" + candidate.id, profileName: fidelity.epochs == space.proxy.epochs ? "proxy" : "proxy-e\(fidelity.epochs)",
+                               profile: profile, datasetKind: space.proxy.dataset.kind,
+                               datasetSeed: space.proxy.dataset.seed, seed: fidelity.seed, spec: spec)
         let trainer = RunTrainer(config: config, datasetPath: datasetPath, runsDir: runsDir, threads: threads,
                                  progress: progress, label: label)
         trainer.spec = spec

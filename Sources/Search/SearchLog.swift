@@ -21,9 +21,13 @@ public struct LogEntry: Codable, Equatable, Sendable {
     public var spaceHash: String
     /// Set when the candidate could not be scored (training diverged): its reward is 0.
     public var failure: String?
+    /// Successive halving only (absent otherwise): the rung, and the fidelity the reward was measured at.
+    public var rung: Int?
+    public var epochs: Int?
+    public var seed: Int?
 
     enum CodingKeys: String, CodingKey {
-        case index, shard, origin, parent, candidate, reward, metrics, seconds, commit, failure
+        case index, shard, origin, parent, candidate, reward, metrics, seconds, commit, failure, rung, epochs, seed
         case spaceHash = "space_hash"
     }
 }
@@ -58,6 +62,22 @@ public struct SearchLog: Sendable {
                     break
                 }
                 throw SearchError.badLog(file: path, line: i + 1, reason: "\(error)")
+            }
+        }
+        return entries
+    }
+
+    /// `read`, refusing entries of another version of the space or another shard, or out of order.
+    public func readChecked(space: SpaceDefinition, shard: Shard) throws -> [LogEntry] {
+        let entries = try read()
+        for (i, e) in entries.enumerated() {
+            if e.spaceHash != space.hash {
+                throw SearchError.foreignLog(file: path, line: i + 1,
+                                             reason: "written for space hash \(e.spaceHash), the space file now hashes to \(space.hash)")
+            }
+            if e.shard != shard.description || e.index != i {
+                throw SearchError.foreignLog(file: path, line: i + 1,
+                                             reason: "entry \(e.index) of shard \(e.shard) where entry \(i) of shard \(shard) belongs")
             }
         }
         return entries

@@ -45,15 +45,19 @@ public struct SearchRunner {
             let reward = try ProxyReward(space: space, dataDir: dataDir, runsDir: runsDir, threads: threads, progress: progress)
             progress.log("search \(space.name): \(mine) of \(total) candidates in shard \(shard), proxy data \(reward.datasetPath)")
             var bestSoFar = -Double.infinity
-            try Evolution(space: space, shard: shard).run(
-                budget: mine, log: SearchLog(path: SearchLog.path(folder: folder, shard: shard)), commit: commit,
-                reward: { try reward.evaluate($0, label: $1) },
-                report: { e in
-                    bestSoFar = max(bestSoFar, e.reward)
-                    progress.log("\(space.name) \(e.index + 1)/\(mine) [\(e.origin)] \(space.proxy.metric) "
-                                 + "\(String(format: "%.2f", e.reward)) in \(String(format: "%.0f", e.seconds)) s "
-                                 + "(best \(String(format: "%.2f", bestSoFar)))\(e.failure.map { ": " + $0 } ?? "")")
-                })
+            let log = SearchLog(path: SearchLog.path(folder: folder, shard: shard))
+            let score: RewardFunction = { try reward.evaluate($0, fidelity: $1, label: $2) }
+            let report: (LogEntry) -> Void = { e in
+                bestSoFar = max(bestSoFar, e.reward)
+                progress.log("\(space.name) #\(e.index + 1) [\(e.origin)\(e.epochs.map { ", \($0) epochs" } ?? "")] "
+                             + "\(space.proxy.metric) \(String(format: "%.2f", e.reward)) in \(String(format: "%.0f", e.seconds)) s "
+                             + "(best \(String(format: "%.2f", bestSoFar)))\(e.failure.map { ": " + $0 } ?? "")")
+            }
+            if space.algorithm.kind == "halving" {
+                try SuccessiveHalving(space: space, shard: shard).run(budget: mine, log: log, commit: commit, reward: score, report: report)
+            } else {
+                try Evolution(space: space, shard: shard).run(budget: mine, log: log, commit: commit, reward: score, report: report)
+            }
         }
         return try merge(space: space, folder: folder, progress: progress)
     }
@@ -85,7 +89,8 @@ public struct SearchRunner {
             let spec = try library.spec(named: name)
             let candidate = Candidate(spec: spec)
             let started = Date()
-            let r = try reward.evaluate(candidate, label: "\(space.name) reference \(spec.name)")
+            let r = try reward.evaluate(candidate, fidelity: Fidelity(epochs: space.proxy.epochs),
+                                        label: "\(space.name) reference \(spec.name)")
             scores[spec.name] = ReferenceScore(reward: r.value, metrics: r.metrics, seconds: Date().timeIntervalSince(started),
                                                commit: commit, spaceHash: space.hash,
                                                violations: space.violations(of: candidate), candidate: candidate.text)
@@ -111,7 +116,7 @@ public struct SearchRunner {
         let entries = logs.flatMap(\.entries)
         // Only a candidate inside the space as this commit defines it can be written (logs of an older
         // commit may hold candidates a later rule excludes, e.g. ones with dead blocks).
-        guard let best = SearchSummary.best(of: entries.filter { space.violations(of: $0.candidate).isEmpty }),
+        guard let best = SearchSummary.best(of: entries.filter { space.violations(of: $0.candidate).isEmpty }, space: space),
               var summary = SearchSummary(space: space, entries: entries, shards: logs.count) else {
             throw SearchError.nothingEvaluated(folder: folder)
         }

@@ -40,25 +40,38 @@ public struct SearchSummary: Codable, Equatable, Sendable {
     }
 
     /// Highest reward first; ties go to the earlier shard, then the earlier step (stable across merges).
-    static func best(of entries: [LogEntry]) -> LogEntry? {
-        entries.min { a, b in
+    /// Successive halving decides on its last rung only, by the mean over that rung's seeds.
+    static func best(of entries: [LogEntry], space: SpaceDefinition) -> LogEntry? {
+        var pool = entries
+        if space.algorithm.kind == "halving" {
+            let last = (space.algorithm.rungs?.count ?? 1) - 1
+            pool = Dictionary(grouping: entries.filter { $0.rung == last }, by: \.shard).values
+                .flatMap { SuccessiveHalving.ranked($0) }
+        }
+        return pool.min { a, b in
             (a.reward, b.shard, b.index) > (b.reward, a.shard, a.index)
         }
     }
 
-    public init?(space: SpaceDefinition, entries: [LogEntry], shards: Int) {
-        guard let top = Self.best(of: entries) else { return nil }
+    /// The entries that describe the space as sampled: all of them, or for successive halving its first
+    /// rung (every candidate once, all at the same length).
+    static func sampled(_ entries: [LogEntry], space: SpaceDefinition) -> [LogEntry] {
+        space.algorithm.kind == "halving" ? entries.filter { ($0.rung ?? 0) == 0 } : entries
+    }
+
+    public init?(space: SpaceDefinition, entries all: [LogEntry], shards: Int) {
+        guard let top = Self.best(of: all, space: space) else { return nil }
+        let entries = Self.sampled(all, space: space)
         let rewards = entries.map(\.reward).sorted()
         let random = entries.filter { $0.origin == "random" }.map(\.reward)
         self.space = space.name
         writes = space.writes
-        algorithm = space.algorithm.kind == "evolution"
-            ? "regularized evolution (P \(space.algorithm.population), S \(space.algorithm.sample))" : "random search"
+        algorithm = space.algorithm.description
         metric = "held-out \(space.proxy.metric)"
         candidates = entries.count
         self.shards = shards
-        failures = entries.filter { $0.failure != nil }.count
-        seconds = entries.map(\.seconds).reduce(0, +)
+        failures = all.filter { $0.failure != nil }.count
+        seconds = all.map(\.seconds).reduce(0, +)
         minReward = rewards.first!
         maxReward = rewards.last!
         medianReward = rewards.count % 2 == 1 ? rewards[rewards.count / 2]
@@ -71,7 +84,7 @@ public struct SearchSummary: Codable, Equatable, Sendable {
         best = top.candidate.text
         bestReward = top.reward
         outside = 0
-        commits = Array(Set(entries.map { String($0.commit.prefix(10)) })).sorted()
+        commits = Array(Set(all.map { String($0.commit.prefix(10)) })).sorted()
     }
 
     /// The table of every space's summary (results/search/summary.md).

@@ -42,12 +42,40 @@ public struct SpaceDefinition: Codable, Sendable {
     }
 
     public struct Algorithm: Codable, Sendable, Hashable {
-        /// `evolution` (regularized evolution, Real et al. 2019) or `random` (random search).
+        /// `evolution` (regularized evolution, Real et al. 2019), `random` (random search) or `halving`
+        /// (successive halving over training length, SuccessiveHalving).
         public var kind: String
-        /// Population size P (evolution; also the number of random candidates it starts from).
-        public var population: Int
-        /// Tournament sample size S.
-        public var sample: Int
+        /// Evolution: population size P (also the number of random candidates it starts from).
+        public var population: Int?
+        /// Evolution: tournament sample size S.
+        public var sample: Int?
+        /// Halving: the fraction 1/eta of a rung goes on to the next.
+        public var eta: Int?
+        /// Halving: training length of each rung in epochs, increasing, the last one `proxy.epochs`.
+        public var rungs: [Int]?
+        /// Halving: seeds of the last rung (its mean reward decides).
+        public var finalSeeds: Int?
+
+        public init(kind: String, population: Int? = nil, sample: Int? = nil, eta: Int? = nil, rungs: [Int]? = nil,
+                    finalSeeds: Int? = nil) {
+            self.kind = kind; self.population = population; self.sample = sample
+            self.eta = eta; self.rungs = rungs; self.finalSeeds = finalSeeds
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case kind, population, sample, eta, rungs, finalSeeds = "final_seeds"
+        }
+
+        /// How summaries and specs name it.
+        public var description: String {
+            switch kind {
+            case "evolution": return "regularized evolution (P \(population ?? 0), S \(sample ?? 0))"
+            case "halving":
+                return "successive halving (eta \(eta ?? 0), epochs \((rungs ?? []).map(String.init).joined(separator: "->")), "
+                    + "\(finalSeeds ?? 1) seed(s) at the last rung)"
+            default: return "random search"
+            }
+        }
     }
 
     /// The proxy task (the paper's NAS proxy, scaled down): data drawn from the train split only, a part of it
@@ -183,9 +211,26 @@ public struct SpaceDefinition: Codable, Sendable {
         if !search.order && !search.connections && !search.adjustments {
             throw fail("search", "at least one of order, connections, adjustments to be true")
         }
-        if !["evolution", "random"].contains(algorithm.kind) { throw fail("algorithm.kind", "evolution or random") }
-        if algorithm.population < 2 || algorithm.sample < 1 || algorithm.sample > algorithm.population {
-            throw fail("algorithm", "population >= 2 and 1 <= sample <= population")
+        let a = algorithm
+        switch a.kind {
+        case "evolution", "random":
+            guard let p = a.population, let k = a.sample, p >= 2, k >= 1, k <= p else {
+                throw fail("algorithm", "population >= 2 and 1 <= sample <= population")
+            }
+            if a.eta != nil || a.rungs != nil || a.finalSeeds != nil {
+                throw fail("algorithm", "eta, rungs and final_seeds only with kind: halving")
+            }
+        case "halving":
+            guard let eta = a.eta, eta >= 2 else { throw fail("algorithm.eta", "an integer >= 2") }
+            guard let rungs = a.rungs, !rungs.isEmpty, rungs.first! >= 1, zip(rungs, rungs.dropFirst()).allSatisfy({ $0 < $1 }),
+                  rungs.last! == proxy.epochs else {
+                throw fail("algorithm.rungs", "increasing epoch counts >= 1 ending at proxy.epochs (\(proxy.epochs))")
+            }
+            guard let seeds = a.finalSeeds, seeds >= 1 else { throw fail("algorithm.final_seeds", "an integer >= 1") }
+            _ = (eta, seeds)
+            if a.population != nil || a.sample != nil { throw fail("algorithm", "population and sample only with evolution or random") }
+        default:
+            throw fail("algorithm.kind", "evolution, random or halving")
         }
         if budget < 1 { throw fail("budget", "at least 1 candidate") }
         let p = proxy

@@ -49,9 +49,9 @@ final class EvolutionTests: XCTestCase {
         let straight = try search(space, budget: 12, log: dir + "/a.jsonl")
         struct Killed: Error {}
         let synthetic = TestSupport.levelDistanceReward(space)
-        XCTAssertThrowsError(try search(space, budget: 12, log: dir + "/b.jsonl", reward: { c, label in
+        XCTAssertThrowsError(try search(space, budget: 12, log: dir + "/b.jsonl", reward: { c, f, label in
             if label.hasPrefix("r23-sp30 8/") { throw Killed() }
-            return try synthetic(c, label)
+            return try synthetic(c, f, label)
         }))
         XCTAssertEqual(try SearchLog(path: dir + "/b.jsonl").read().count, 7)
         let handle = FileHandle(forWritingAtPath: dir + "/b.jsonl")!

@@ -25,7 +25,7 @@ enum TestSupport {
     /// A cheap known reward: minus the total level distance between every block and its parents (short
     /// resampling paths score high). Random candidates score around -40 in R0-SP53's space; 0 is the ceiling.
     static func levelDistanceReward(_ space: SpaceDefinition) -> RewardFunction {
-        { c, _ in
+        { c, _, _ in
             var levels = space.stem.enumerated().flatMap { Array(repeating: $0.offset + 2, count: $0.element) }
             var total = 0
             for g in c.genes {
