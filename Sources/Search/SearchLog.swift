@@ -98,8 +98,9 @@ public struct SearchLog: Sendable {
         }
     }
 
-    /// Every log of a space's folder (all shards), in file order; merging shards is reading them together.
+    /// Every search log of a space's folder (all shards; not the noise measurement), in file order; merging shards is reading them together.
     public static func readAll(folder: String) throws -> [(file: String, entries: [LogEntry])] {
-        try FileSystem.files(under: folder, suffix: ".jsonl").map { ($0, try SearchLog(path: $0).read()) }
+        try FileSystem.files(under: folder, suffix: ".jsonl").filter { $0 != RewardNoise.path(folder: folder) }
+            .map { ($0, try SearchLog(path: $0).read()) }
     }
 }

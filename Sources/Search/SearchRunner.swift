@@ -21,6 +21,10 @@ public struct SearchRunner {
     /// Specs to score in the space's proxy task before searching (e.g. the hand-made reconstruction the
     /// search replaces), recorded in `references.json` beside the logs, never in them.
     public var references: [String] = []
+    /// With a value: before searching, score the references and `noiseRandom` random members at the
+    /// proxy's full length with this many seeds (RewardNoise), resumable from `noise.jsonl`.
+    public var noiseSeeds: Int?
+    public var noiseRandom = 3
 
     public init(spacePath: String, threads: Int) {
         self.spacePath = spacePath
@@ -38,6 +42,9 @@ public struct SearchRunner {
         let commit = ProvenanceProbe.commit()
         if !references.isEmpty {
             try scoreReferences(space: space, folder: folder, commit: commit, progress: progress)
+        }
+        if !mergeOnly, let seeds = noiseSeeds {
+            try measureNoise(space: space, folder: folder, seeds: seeds, commit: commit, progress: progress)
         }
         if !mergeOnly {
             let total = budget ?? space.budget
@@ -102,6 +109,21 @@ public struct SearchRunner {
         }
     }
 
+    func measureNoise(space: SpaceDefinition, folder: String, seeds: Int, commit: String, progress: Harness.Progress) throws {
+        let library = try SpecLibrary.standard()
+        let named = try references.map { Candidate(spec: try library.spec(named: $0)) }
+        let plan = try RewardNoise.plan(space: space, named: named, random: noiseRandom, seeds: seeds)
+        let reward = try ProxyReward(space: space, dataDir: dataDir, runsDir: runsDir, threads: threads, progress: progress)
+        let entries = try RewardNoise.measure(
+            space: space, plan: plan, log: SearchLog(path: RewardNoise.path(folder: folder)), commit: commit,
+            reward: { try reward.evaluate($0, fidelity: $1, label: $2) },
+            report: { e in progress.log("\(space.name) noise #\(e.index + 1) seed \(e.seed ?? 0): \(String(format: "%.2f", e.reward))") })
+        if let n = RewardNoise(entries: entries) {
+            progress.log("\(space.name): reward seed sd \(String(format: "%.2f", n.seedSD)), sd of candidate means "
+                         + "\(String(format: "%.2f", n.spreadSD)), ratio \(String(format: "%.1f", n.ratio))")
+        }
+    }
+
     static func folder(resultsDir: String, space: SpaceDefinition) -> String { "\(resultsDir)/search/\(space.name)" }
 
     /// Reads every shard's log, writes the best candidate's spec and the summaries.
@@ -127,6 +149,8 @@ public struct SearchRunner {
         summary.bestReward = best.reward
         summary.outside = entries.filter { !space.violations(of: $0.candidate).isEmpty }.count
         summary.references = try Self.readReferences(folder).filter { $0.value.spaceHash == space.hash }.mapValues(\.reward)
+        summary.noise = RewardNoise(entries: try SearchLog(path: RewardNoise.path(folder: folder)).read()
+            .filter { $0.spaceHash == space.hash })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileSystem.writeAtomically(try encoder.encode(summary), to: folder + "/summary.json")

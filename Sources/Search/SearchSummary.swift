@@ -30,13 +30,15 @@ public struct SearchSummary: Codable, Equatable, Sendable {
     public var commits: [String]
     /// Hand-made specs scored in the same proxy task (`--reference`), by name.
     public var references: [String: Double] = [:]
+    /// The reward's seed noise (`--noise-seeds`), when measured.
+    public var noise: RewardNoise?
 
     enum CodingKeys: String, CodingKey {
         case space, writes, algorithm, metric, candidates, shards, failures, seconds, best, commits, references
         case minReward = "min_reward", medianReward = "median_reward", maxReward = "max_reward"
         case randomMean = "random_mean", randomCount = "random_count"
         case bestIndex = "best_index", bestShard = "best_shard", bestOrigin = "best_origin"
-        case bestReward = "best_reward", outside
+        case bestReward = "best_reward", outside, noise
     }
 
     /// Highest reward first; ties go to the earlier shard, then the earlier step (stable across merges).
@@ -96,14 +98,18 @@ public struct SearchSummary: Codable, Equatable, Sendable {
             + "the tables use is never read. `random mean`: mean reward of the randomly drawn candidates (evolution's "
             + "initial population), i.e. what sampling the space without search gives. `outside`: logged candidates the "
             + "current space rules exclude (e.g. a block feeding no output); `written`: the reward of the best candidate "
-            + "inside the space, the one written as the spec.\n\n"
-        out += "| space | writes | algorithm | candidates | failed | outside | min | median | max | random mean (n) | written | found at | time | reference (hand-made) |\n"
-        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+            + "inside the space, the one written as the spec. `noise`: the reward's seed standard deviation (pooled over "
+            + "the references and a few random candidates scored with several seeds, `--noise-seeds`), the standard "
+            + "deviation of those candidates' mean rewards, and their ratio: a search can only rank what differs by "
+            + "more than the noise.\n\n"
+        out += "| space | writes | algorithm | candidates | failed | outside | min | median | max | random mean (n) | written | found at | time | reference (hand-made) | noise: seed sd, spread sd, ratio |\n"
+        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         for s in summaries {
             out += "| \(s.space) | \(s.writes) | \(s.algorithm) | \(s.candidates) (\(s.shards) shard\(s.shards == 1 ? "" : "s")) | "
                 + "\(s.failures) | \(s.outside) | \(f(s.minReward)) | \(f(s.medianReward)) | \(f(s.maxReward)) | \(f(s.randomMean)) (\(s.randomCount)) | \(f(s.bestReward)) | "
                 + "step \(s.bestIndex + 1) of shard \(s.bestShard) (\(s.bestOrigin)) | \(clockText(s.seconds)) | "
                 + (s.references.isEmpty ? "-" : s.references.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", "))
+                + " | " + (s.noise.map { "\(f($0.seedSD)), \(f($0.spreadSD)), \(String(format: "%.1f", $0.ratio)) (\($0.candidates) x \($0.seeds) seeds)" } ?? "-")
                 + " |\n"
         }
         let total = summaries.map(\.seconds).reduce(0, +)

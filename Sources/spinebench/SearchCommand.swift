@@ -27,12 +27,18 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .customLong("reference"),
             help: "A spec to score in the same proxy task first, for comparison (repeatable), e.g. the hand-made r35-sp18.")
     var references: [String] = []
+    @Option(name: .customLong("noise-seeds"),
+            help: "First score the references and --noise-random random candidates with this many seeds: the reward's noise.")
+    var noiseSeeds: Int?
+    @Option(name: .customLong("noise-random"), help: "Random candidates in the noise measurement.") var noiseRandom = 3
     @Option(help: "Threads for OpenBLAS and the engine (default: all cores).") var threads: Int?
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
         if let budget, budget < 1 { throw ValidationError("--budget must be >= 1, got \(budget)") }
         try RunOptions.validate(shard: shard)
+        if let noiseSeeds, noiseSeeds < 2 { throw ValidationError("--noise-seeds must be >= 2, got \(noiseSeeds)") }
+        if noiseRandom < 0 { throw ValidationError("--noise-random must be >= 0, got \(noiseRandom)") }
         if specs != nil, !writeSpecs { throw ValidationError("--specs needs --write-specs (the folder it publishes to)") }
     }
     @Option(help: "Results folder (logs go to RESULTS/search/SPACE).") var results = "results"
@@ -51,6 +57,8 @@ struct SearchCommand: ParsableCommand {
             runner.specsDir = dir
         }
         runner.references = references
+        runner.noiseSeeds = noiseSeeds
+        runner.noiseRandom = noiseRandom
         runner.resultsDir = results
         runner.runsDir = runs
         runner.dataDir = data

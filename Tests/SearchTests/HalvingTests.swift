@@ -109,3 +109,34 @@ final class HalvingTests: XCTestCase {
         XCTAssertThrowsError(try space.validate(file: "s.yaml")) { XCTAssertTrue("\($0)".contains("algorithm.eta"), "\($0)") }
     }
 }
+
+/// The reward-noise measurement: known seed noise is recovered, and a killed measurement resumes.
+final class RewardNoiseTests: XCTestCase {
+    func testSeedNoiseIsMeasuredAndResumes() throws {
+        let dir = try TestSupport.scratch("noise")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let space = try TestSupport.shipped("r0-sp53")
+        let base = TestSupport.levelDistanceReward(space)
+        let reward: RewardFunction = { c, f, l in
+            var r = try base(c, f, l)
+            r.value += f.seed == 0 ? 0.5 : -0.5
+            return r
+        }
+        let plan = try RewardNoise.plan(space: space, named: [], random: 3, seeds: 2)
+        XCTAssertEqual(plan.map(\.1), [0, 1, 0, 1, 0, 1])
+        XCTAssertTrue(plan.allSatisfy { space.violations(of: $0.0).isEmpty })
+        struct Killed: Error {}
+        XCTAssertThrowsError(try RewardNoise.measure(space: space, plan: plan, log: SearchLog(path: dir + "/n.jsonl"), commit: "t",
+                                                     reward: { c, f, l in if l.contains(" 4/") { throw Killed() }; return try reward(c, f, l) }))
+        let entries = try RewardNoise.measure(space: space, plan: plan, log: SearchLog(path: dir + "/n.jsonl"), commit: "t", reward: reward)
+        XCTAssertEqual(entries.map(\.seed), [0, 1, 0, 1, 0, 1])
+        let noise = try XCTUnwrap(RewardNoise(entries: entries))
+        XCTAssertEqual(noise.candidates, 3)
+        XCTAssertEqual(noise.seeds, 2)
+        XCTAssertEqual(noise.seedSD, 0.5.squareRoot(), accuracy: 1e-12)
+        let means = stride(from: 0, to: 6, by: 2).map { (entries[$0].reward + entries[$0 + 1].reward) / 2 }
+        XCTAssertEqual(noise.range, means.max()! - means.min()!, accuracy: 1e-12)
+        XCTAssertEqual(noise.ratio, noise.spreadSD / noise.seedSD, accuracy: 1e-12)
+        XCTAssertNil(RewardNoise(entries: Array(entries.prefix(2))), "one candidate says nothing about spread")
+    }
+}
