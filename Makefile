@@ -14,7 +14,7 @@ APT_PKGS := libopenblas-dev libhdf5-dev hdf5-tools pkg-config zlib1g-dev dataset
 JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
 ABLATE_FLAGS = --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SHARD),--shard $(SHARD)) --jobs $(JOBS)
 
-.PHONY: all deps build test slurm-test bench bench-tf ablation-permutation ablation-connections calibrate search tables diff clean
+.PHONY: all deps build test fault-test slurm-test bench bench-tf ablation-permutation ablation-connections calibrate search tables diff clean
 
 all: build
 
@@ -39,7 +39,7 @@ build: deps
 
 ## test: every test, in a release build (numeric loops are far too slow in debug; -enable-testing
 ## lets tests use @testable imports), then the smoke profile of the connections ablation end to end
-## (dataset, training, records, tables) in a scratch folder under .build/
+## (dataset, training, records, tables) in a scratch folder under .build/, then the fault test (fault-test)
 SMOKE := .build/smoke
 test: deps
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing
@@ -47,6 +47,14 @@ test: deps
 	rm -rf $(SMOKE)
 	$(BIN) ablate ablations/connections.yaml --profile smoke --results $(SMOKE)/results --runs $(SMOKE)/runs --data $(SMOKE)/data
 	$(BIN) tables --results $(SMOKE)/results
+	scripts/fault-test.sh $(BIN)
+
+## fault-test: also the last step of test: the destructive probes (scripts/fault-test.sh), in
+## .build/fault/: kill -9 at random points of data build, ablate and search, and a full disk under each (small
+## tmpfs folders; needs root, skipped otherwise); nothing written may be lost, no temporary file may stay, and
+## a rerun must end with the records of an uninterrupted run; about 1.5 minutes, one thread
+fault-test: build
+	scripts/fault-test.sh $(BIN)
 
 ## slurm-test: not part of test: the README's Slurm job script (scripts/slurm-ablate.sh) on a one-node cluster
 ## started in .build-slurm/ (installs slurmctld, slurmd, munge, jq when missing; needs root): the smoke

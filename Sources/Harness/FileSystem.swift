@@ -17,6 +17,18 @@ public enum FileSystem {
         try writeAtomically(Data(text.utf8), to: path)
     }
 
+    /// Fails now, not after hours of training, if files cannot be written in `dir` (read-only folder, a
+    /// file in the way, a full disk): writes and removes a small probe file. `what` says what would be lost.
+    public static func checkWritable(_ dir: String, what: String) throws {
+        let probe = dir + "/.write-check"
+        do {
+            try DurableFile.write(Data("ok\n".utf8), to: probe)
+            try? FileManager.default.removeItem(atPath: probe)
+        } catch let e as DurableFileError {
+            throw HarnessError.io(path: dir, reason: "\(what) cannot be written there: \(e.reason)")
+        }
+    }
+
     public static func createDirectory(_ path: String) throws {
         do {
             try DurableFile.createDirectory(path)

@@ -22,15 +22,10 @@ public enum RecordStore {
         return files
     }
 
-    /// Fails now, not after hours of training, if records cannot be written under `resultsDir`
-    /// (read-only folder, a file in the way, a full disk).
+    /// Fails now, not after hours of training, if records cannot be written under `resultsDir`.
     public static func checkWritable(_ resultsDir: String) throws {
-        let probe = resultsDir + "/records/.write-check"
-        do {
-            try DurableFile.write(Data("ok\n".utf8), to: probe)
-            try? FileManager.default.removeItem(atPath: probe)
-        } catch let e as DurableFileError {
-            throw HarnessError.io(path: resultsDir, reason: "records cannot be written there: \(e.reason)")
+        do { try FileSystem.checkWritable(resultsDir + "/records", what: "records") } catch HarnessError.io(_, let reason) {
+            throw HarnessError.io(path: resultsDir, reason: reason)
         }
     }
 

@@ -52,7 +52,14 @@ public final class ProxyReward {
         let trainer = RunTrainer(config: config, datasetPath: datasetPath, runsDir: runsDir, threads: threads,
                                  progress: progress, label: label)
         trainer.spec = spec
-        defer { try? FileManager.default.removeItem(atPath: runsDir + "/" + config.name) }
+        defer {
+            // The run folder, then its candidate folder if no other seed's run is in it.
+            let run = runsDir + "/" + config.name, candidate = (run as NSString).deletingLastPathComponent
+            try? FileManager.default.removeItem(atPath: run)
+            if (try? FileManager.default.contentsOfDirectory(atPath: candidate))?.isEmpty == true {
+                try? FileManager.default.removeItem(atPath: candidate)
+            }
+        }
         do {
             let record = try trainer.run()
             guard let value = record.metrics[space.proxy.metric] else {

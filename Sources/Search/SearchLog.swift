@@ -83,6 +83,8 @@ public struct SearchLog: Sendable {
         return entries
     }
 
+    /// Appends one line and fsyncs it. A write that fails part-way (a full disk) is cut back off, so the
+    /// log never keeps half a line, and the error says what the system said.
     public func append(_ entry: LogEntry) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -92,9 +94,25 @@ public struct SearchLog: Sendable {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
         guard fd >= 0 else { throw HarnessError.io(path: path, reason: "cannot open for append: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == line.count, fsync(fd) == 0 else {
-            throw HarnessError.io(path: path, reason: "append failed (disk full?): \(String(cString: strerror(errno)))")
+        let before = lseek(fd, 0, SEEK_END)
+        var done = 0, failure: String?
+        line.withUnsafeBytes { raw in
+            while done < raw.count {
+                let n = write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    let code = errno
+                    failure = "append failed after \(done) of \(raw.count) bytes: \(String(cString: strerror(code)))"
+                        + (code == ENOSPC ? " (disk full)" : "")
+                    return
+                }
+                done += n
+            }
+        }
+        if failure == nil, fsync(fd) != 0 { failure = "fsync failed: \(String(cString: strerror(errno)))" }
+        if let failure {
+            _ = ftruncate(fd, before)
+            throw HarnessError.io(path: path, reason: failure)
         }
     }
 

@@ -43,6 +43,7 @@ public struct SearchRunner {
         if !references.isEmpty {
             try scoreReferences(space: space, folder: folder, commit: commit, progress: progress)
         }
+        if !mergeOnly { try FileSystem.checkWritable(folder, what: "the search log") }
         if !mergeOnly, let seeds = noiseSeeds {
             try measureNoise(space: space, folder: folder, seeds: seeds, commit: commit, progress: progress)
         }

@@ -18,7 +18,7 @@ struct DataBuildCommand: ParsableCommand {
             + "The same seed always gives the same content checksum.")
 
     @Argument(help: "fmnist-det | shapes | fmnist-cls") var kind: String
-    @Option(help: "Output file (built in memory, written to FILE.tmp-<pid> and renamed when complete).") var out: String
+    @Option(help: "Output file (built in memory, written to FILE.tmp-<host>-<pid> and renamed when complete).") var out: String
     @Flag(help: "Replace --out if it exists (otherwise that is an error).") var force = false
     @Option(help: "Image side in pixels.") var size: Int?
     @Option(help: "Training images.") var train: Int?

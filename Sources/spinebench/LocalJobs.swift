@@ -16,6 +16,7 @@ enum LocalJobs {
             let p = Process()
             p.executableURL = exe
             p.arguments = arguments(child, perJob)
+            p.environment = ProcessInfo.processInfo.environment.merging([parentVariable: String(getpid())]) { $1 }
             let pipe = Pipe()
             p.standardOutput = pipe
             p.standardError = pipe
@@ -31,6 +32,21 @@ enum LocalJobs {
             code = max(code, p.terminationStatus)
         }
         return code
+    }
+
+    /// Names the parent in a child's environment.
+    static let parentVariable = "SPINEBENCH_PARENT"
+
+    /// In a child: exit as soon as the parent is gone (killed with -9 it cannot stop us), so a rerun never
+    /// trains beside orphans writing into the same run folders. Checks twice a second.
+    static func followParent() {
+        guard let value = ProcessInfo.processInfo.environment[parentVariable], let parent = Int32(value) else { return }
+        unsetenv(parentVariable)
+        Thread.detachNewThread {
+            while getppid() == parent { usleep(500_000) }
+            FileHandle.standardError.write(Data("spinebench: the parent process \(parent) is gone; stopping\n".utf8))
+            kill(getpid(), SIGKILL)
+        }
     }
 }
 

@@ -20,6 +20,7 @@ enum Entry {
                 + "training runs on 4 KB pages\n"
             FileHandle.standardError.write(Data(message.utf8))
         }
+        LocalJobs.followParent()
         SpineBench.main()
     }
 }
