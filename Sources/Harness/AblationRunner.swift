@@ -78,17 +78,19 @@ public struct AblationRunner {
     /// dataset, training nothing: what `run` does first, for a caller that starts several runners at once
     /// (`ablate --jobs`). Returns the dataset path.
     @discardableResult
-    public func prepare(progress: Progress) throws -> String {
-        let (def, profile, _) = try load()
+    public func prepare(progress: Progress) throws -> String { try prepared(progress: progress).dataset }
+
+    private func prepared(progress: Progress) throws
+        -> (def: AblationDefinition, profile: AblationDefinition.Profile, library: SpecLibrary, dataset: String) {
+        let (def, profile, library) = try load()
         try RecordStore.checkWritable(resultsDir)
-        return try DatasetCache.ensure(def.dataset, size: profile.dataset, dataDir: dataDir, log: progress.log)
+        return (def, profile, library, try DatasetCache.ensure(def.dataset, size: profile.dataset, dataDir: dataDir, log: progress.log))
     }
 
     /// Trains this runner's share of runs; every model resolves, the results folder takes files and the
     /// dataset exists before the first.
     public func run(progress: Progress) throws -> Summary {
-        let dataset = try prepare(progress: progress)
-        let (def, profile, library) = try load()
+        let (def, profile, library, dataset) = try prepared(progress: progress)
         let runs = runs(def, profile)
         let commit = ProvenanceProbe.commit(), code = ProvenanceProbe.codeVersion()
         var summary = Summary()
