@@ -137,7 +137,7 @@ public struct TableWriter {
         case below(String)
         case above(String)
         /// The curve has no trained point (or the row itself has no MACs).
-        case none
+        case unplaced
     }
 
     /// Locates `macs` on `curve` (any order): the two neighbours that bracket it and the interpolation weight
@@ -145,7 +145,7 @@ public struct TableWriter {
     /// alone (w = 0).
     public static func position(of macs: Int, on curve: [(model: String, macs: Int)]) -> CurvePosition {
         let sorted = curve.sorted { $0.macs != $1.macs ? $0.macs < $1.macs : $0.model < $1.model }
-        guard let first = sorted.first, let last = sorted.last, macs > 0 else { return .none }
+        guard let first = sorted.first, let last = sorted.last, macs > 0 else { return .unplaced }
         if macs < first.macs { return .below(first.model) }
         if macs > last.macs { return .above(last.model) }
         if let exact = sorted.first(where: { $0.macs == macs }) { return .between(lower: exact.model, upper: exact.model, weight: 0) }
@@ -185,7 +185,7 @@ public struct TableWriter {
             case let .curveAbove(family, against):
                 let other = curve(against, in: table).compactMap { p in p.macs.map { (model: p.row.model, macs: $0) } }
                 for (row, macs) in curve(family, in: table) {
-                    let position = macs.map { Self.position(of: $0, on: other) } ?? .none
+                    let position = macs.map { Self.position(of: $0, on: other) } ?? .unplaced
                     var comparison = PairedComparison(differences: [])
                     if case let .between(lower, upper, w) = position {
                         comparison = Self.curveComparison(point: row.apBySeed, lower: rows[lower]?.apBySeed ?? [:],
@@ -357,7 +357,7 @@ public struct TableWriter {
                 let m = rows.first { $0.model == last }?.okRecords.first.map { " (\(billions($0.size.macs)))" } ?? ""
                 return "\(name(point.model)) above \(curve)\(at): outside the \(against.label) range (more MACs than "
                     + "\(name(last))\(m), the curve's largest): no verdict"
-            case .none:
+            case .unplaced:
                 return point.macs == nil
                     ? "\(name(point.model)) above \(curve): not tested (no run with this code and config)"
                     : "\(name(point.model)) above \(curve)\(at): not tested (\(curve) has no run with this code and config)"

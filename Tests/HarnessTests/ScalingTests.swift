@@ -130,7 +130,7 @@ final class ScalingTests: XCTestCase {
         XCTAssertEqual(TableWriter.position(of: 100, on: curve), .between(lower: "r50", upper: "r50", weight: 0))
         XCTAssertEqual(TableWriter.position(of: 99, on: curve), .below("r50"))
         XCTAssertEqual(TableWriter.position(of: 1601, on: curve), .above("r152"))
-        XCTAssertEqual(TableWriter.position(of: 100, on: []), .none)
+        XCTAssertEqual(TableWriter.position(of: 100, on: []), .unplaced)
     }
 
     /// d_k = point_k - ((1 - w) lower_k + w upper_k) over the seeds all three have; by hand for w = 0.5:
