@@ -79,6 +79,7 @@ final class ModelHashTests: XCTestCase {
             XCTAssertEqual(built.modelHash, r.config.modelHash, r.model)
             checked += 1
         }
-        XCTAssertGreaterThanOrEqual(checked, 6, "too few committed records still match today's specs to check")
+        // R50-FPN, R0-SP53 and SpineNet-49 are never rewritten by a search; the searched specs may be.
+        XCTAssertGreaterThanOrEqual(checked, 3, "too few committed records still match today's specs to check")
     }
 }
