@@ -14,7 +14,7 @@ APT_PKGS := libopenblas-dev libhdf5-dev hdf5-tools pkg-config zlib1g-dev dataset
 JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
 ABLATE_FLAGS = --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SHARD),--shard $(SHARD)) --jobs $(JOBS)
 
-.PHONY: all deps build test fault-test slurm-test bench bench-tf ablation-permutation ablation-connections calibrate search tables diff clean
+.PHONY: all deps build test fault-test slurm-test bench bench-tf ablation-permutation ablation-connections ablation-scaling calibrate search tables diff clean
 
 all: build
 
@@ -87,6 +87,12 @@ ablation-permutation: build
 ## ablation-connections: Table 9 (graph damage on R0-SP53)
 ablation-connections: build
 	$(BIN) ablate ablations/connections.yaml $(ABLATE_FLAGS)
+	$(BIN) tables
+
+## ablation-scaling: the paper's scaling comparison (SpineNet-49S/49/96/143 against R50/101/152-FPN, AP
+## against multiply-adds)
+ablation-scaling: build
+	$(BIN) ablate ablations/scaling.yaml $(ABLATE_FLAGS)
 	$(BIN) tables
 
 ## calibrate: AP against training length and learning rate (ablations/calibration.yaml), every profile shortest

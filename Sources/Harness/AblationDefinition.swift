@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Yams
 
 /// One ablation study as written in `ablations/NAME.yaml`: which models, on which data,
@@ -93,18 +94,63 @@ public struct AblationDefinition: Codable, Sendable {
                 paperUnverified = try c.decodeIfPresent(Bool.self, forKey: .paperUnverified)
             }
         }
-        /// A claim of the paper: `better` has higher AP than `worse`.
-        public struct Claim: Codable, Sendable {
-            public var better: String
-            public var worse: String
+        /// A claim of the paper about a table's rows. Two kinds:
+        /// - `{ better: A, worse: B }` (the default kind, `kind: better` may be written): A has higher AP than B,
+        ///   tested paired by seed;
+        /// - `{ kind: curve_above, family: F, against: G }`: at matched multiply-adds (trained size) the AP of the
+        ///   rows whose spec family is F lies above the curve of the rows of family G, linearly interpolated in log
+        ///   multiply-adds; one test per F row inside G's range (`TableWriter.claims`). F and G are the `family`
+        ///   values of ablations/specs (`scale_permuted`, `resnet_fpn`).
+        /// Keys of the other kind are errors, as unknown keys are.
+        public enum Claim: Codable, Sendable, Equatable {
+            case better(String, than: String)
+            case curveAbove(family: Family, against: Family)
 
-            enum CodingKeys: String, CodingKey, CaseIterable { case better, worse }
+            public enum Kind: String, Codable, Sendable, CaseIterable {
+                case better
+                case curveAbove = "curve_above"
+            }
+
+            enum CodingKeys: String, CodingKey, CaseIterable { case kind, better, worse, family, against }
 
             public init(from decoder: Decoder) throws {
                 try decoder.rejectUnknownKeys(CodingKeys.self)
                 let c = try decoder.container(keyedBy: CodingKeys.self)
-                better = try c.decode(String.self, forKey: .better)
-                worse = try c.decode(String.self, forKey: .worse)
+                let kind = try c.decodeIfPresent(Kind.self, forKey: .kind) ?? .better
+                func reject(_ keys: [CodingKeys]) throws {
+                    for key in keys where c.contains(key) {
+                        throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key], debugDescription:
+                            "no '\(key.stringValue)' in a claim of kind \(kind.rawValue) (better: better, worse; "
+                            + "curve_above: family, against)"))
+                    }
+                }
+                switch kind {
+                case .better:
+                    try reject([.family, .against])
+                    self = .better(try c.decode(String.self, forKey: .better), than: try c.decode(String.self, forKey: .worse))
+                case .curveAbove:
+                    try reject([.better, .worse])
+                    let family = try c.decode(Family.self, forKey: .family)
+                    let against = try c.decode(Family.self, forKey: .against)
+                    guard family != against else {
+                        throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.against],
+                            debugDescription: "a family other than the claim's own (\(family.rawValue))"))
+                    }
+                    self = .curveAbove(family: family, against: against)
+                }
+            }
+
+            public func encode(to encoder: Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                switch self {
+                case let .better(better, worse):
+                    try c.encode(better, forKey: .better)
+                    try c.encode(worse, forKey: .worse)
+                case let .curveAbove(family, against):
+                    try c.encode(Kind.curveAbove, forKey: .kind)
+                    try c.encode(family, forKey: .family)
+                    try c.encode(against, forKey: .against)
+                }
             }
         }
     }
@@ -402,4 +448,9 @@ extension DecodingError {
         @unknown default: return "valid content"
         }
     }
+}
+
+extension Family {
+    /// How tables and plots name a family's curve.
+    public var label: String { self == .scalePermuted ? "scale-permuted" : "ResNet-FPN" }
 }

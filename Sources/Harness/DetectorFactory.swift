@@ -18,11 +18,7 @@ enum DetectorFactory {
     static func build(model: String, spec given: ModelSpec? = nil, profile: AblationDefinition.Profile, numClasses: Int,
                       seed: UInt64) throws -> BuiltDetector {
         let spec = try given ?? SpecLibrary.standard().spec(named: model)
-        let anchors = ModelBuilder.anchorsPerLocation
-        let trained = try ModelBuilder.build(spec, options: ModelOptions(
-            inputSize: profile.input, filterSizeScale: profile.scale, resampleAlpha: profile.alpha,
-            endpointsNumFilters: profile.endpoints,
-            head: .retinaNet(filters: profile.headFilters, convs: profile.headConvs, classes: numClasses, anchors: anchors)))
+        let trained = try ModelBuilder.build(spec, options: proxyOptions(spec, profile: profile, numClasses: numClasses))
         let paper = try ModelBuilder.build(spec)
         let t = trained.counts, p = paper.counts
         return BuiltDetector(
@@ -31,6 +27,34 @@ enum DetectorFactory {
             size: .init(params: t.params, macs: t.macs, backboneParams: t.backboneParams, backboneMacs: t.backboneMACs,
                         paperParams: p.params, paperMacs: p.macs),
             modelHash: RunConfig.modelHash(spec))
+    }
+}
+
+extension DetectorFactory {
+    /// SpineNet-49's scaling (docs/paper-facts.md §4), the member of the family a profile's widths are written for.
+    static let reference = (filterSizeScale: 1.0, resampleAlpha: 0.5, endpoints: 256, headFilters: 256)
+
+    /// How a profile's proxy setting applies to a spec. The profile's `scale`, `alpha`, `endpoints` and
+    /// `head_filters` are the widths SpineNet-49 trains with; every spec keeps its own ratio to SpineNet-49's
+    /// paper scaling (filter_size_scale 1.0, resample_alpha 0.5, 256 endpoints, a 256-wide head), so the scaled
+    /// members differ at the proxy as in the paper: SpineNet-49S at 0.65 of the width and half the head width,
+    /// SpineNet-143 at twice the resampling alpha. `block_repeats` and the stem's block counts (ResNet-101/152)
+    /// stay as the spec says; input size, head depth and anchors are the profile's, the same for every model.
+    /// Every spec of the permutation and connections ablations (and every search candidate) has SpineNet-49's
+    /// scaling, so for them this is exactly the profile's setting, as before.
+    static func proxyOptions(_ spec: ModelSpec, profile: AblationDefinition.Profile, numClasses: Int) -> ModelOptions {
+        let s = spec.scaling, r = reference
+        // Ratios first: a ratio of 1 leaves the profile's value bit for bit.
+        func width(_ base: Int, _ own: Int, _ ref: Int) -> Int {
+            own == ref ? base : max(1, Int((Double(base) * Double(own) / Double(ref)).rounded()))
+        }
+        return ModelOptions(
+            inputSize: profile.input,
+            filterSizeScale: profile.scale * (s.filterSizeScale / r.filterSizeScale),
+            resampleAlpha: profile.alpha * (s.resampleAlpha / r.resampleAlpha),
+            endpointsNumFilters: width(profile.endpoints, s.endpointsNumFilters, r.endpoints),
+            head: .retinaNet(filters: width(profile.headFilters, spec.paper.headFilters, r.headFilters),
+                             convs: profile.headConvs, classes: numClasses, anchors: ModelBuilder.anchorsPerLocation))
     }
 }
 

@@ -1,5 +1,6 @@
 import Common
 import Foundation
+import Models
 
 /// Reads result records from the working tree or from any git revision.
 public enum RecordStore {
@@ -49,6 +50,9 @@ public enum RecordStore {
             throw HarnessError.io(path: resultsDir + "/records", reason: "no records to make tables from (train some with `spinebench ablate`)")
         }
         let calibration = CalibrationStudy(records: records)
+        // Families and paper input sizes of the rows (curve claims, paper-size labels) come from the specs the
+        // runs were built from; without a specs folder the tables still render, with no curves.
+        let library = try? SpecLibrary.standard()
         var written: [String] = []
         for file in try ablationFiles(ablationsDir) {
             let def = try AblationDefinition.load(file)
@@ -60,7 +64,8 @@ public enum RecordStore {
             }
             let profiles = Set(records.filter { $0.ablation == def.name }.map(\.profile))
             for profile in profiles.sorted() {
-                var writer = TableWriter(definition: def, profile: profile, records: records)
+                var writer = TableWriter(definition: def, profile: profile, records: records,
+                                         facts: library.map { TableWriter.ModelFacts.of(def, library: $0) } ?? [:])
                 writer.plateauNote = plateauNote(calibration, definition: def, profile: writer.reference?.profile)
                 let dir = profile == "quick" ? resultsDir : resultsDir + "/" + profile
                 for (ext, text) in [("md", writer.markdown()), ("csv", writer.csv()), ("svg", writer.svg())] {

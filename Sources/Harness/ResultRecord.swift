@@ -41,7 +41,8 @@ public struct ResultRecord: Codable, Sendable, Equatable {
         public var macs: Int
         public var backboneParams: Int
         public var backboneMacs: Int
-        /// At the paper's setting (640 input, 91 classes, paper head).
+        /// At the paper's setting (the spec's paper input, 640 px but for SpineNet-96 / -143 / -190; 91 classes,
+        /// paper head).
         public var paperParams: Int
         public var paperMacs: Int
     }

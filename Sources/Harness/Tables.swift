@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// Paper-style tables made from records alone (plus the ablation file's layout and paper numbers),
 /// so they can always be regenerated and diffed.
@@ -19,13 +20,41 @@ public struct TableWriter {
     /// study), printed in the header; nil when no calibration records exist.
     public var plateauNote: String?
 
+    /// What the spec of each model says that records do not hold: its family (for curve claims and plots) and
+    /// the paper's input size (the bracketed paper-size counts are at that size). Models missing here are on no
+    /// curve, and their paper size is read as 640 px.
+    public var facts: [String: ModelFacts]
+
+    public struct ModelFacts: Sendable, Equatable {
+        public var family: Family
+        public var paperInput: Int
+
+        public init(family: Family, paperInput: Int) {
+            self.family = family
+            self.paperInput = paperInput
+        }
+
+        /// The facts of every model of `definition` that `library` can build (others are left out).
+        public static func of(_ definition: AblationDefinition, library: SpecLibrary) -> [String: ModelFacts] {
+            var out: [String: ModelFacts] = [:]
+            for model in definition.models {
+                if let spec = try? library.spec(named: model) {
+                    out[model] = ModelFacts(family: spec.family, paperInput: spec.paper.inputSize)
+                }
+            }
+            return out
+        }
+    }
+
     /// Two-sided level of every test and interval; claims within one table are Holm-adjusted.
     public static let alpha = 0.05
 
-    public init(definition: AblationDefinition, profile: String, records: [ResultRecord], plateauNote: String? = nil) {
+    public init(definition: AblationDefinition, profile: String, records: [ResultRecord], plateauNote: String? = nil,
+                facts: [String: ModelFacts] = [:]) {
         self.definition = definition
         self.profile = profile
         self.plateauNote = plateauNote
+        self.facts = facts
         let mine = records.filter { $0.ablation == definition.name && $0.profile == profile }
         self.records = mine
         let ok = mine.filter { $0.status == .ok }
@@ -80,23 +109,98 @@ public struct TableWriter {
                           metrics: metrics, paperAP: row.paperAP, paperUnverified: row.paperUnverified ?? false)
     }
 
-    /// A claim of the paper tested on our runs: paired by seed, Holm-adjusted within its table.
+    /// A claim of the paper tested on our runs: paired by seed, Holm-adjusted within its table. A curve claim
+    /// gives one result per row of its family (`point`).
     public struct ClaimResult {
         public var claim: AblationDefinition.TableDefinition.Claim
+        /// For a curve claim: the row tested and where its multiply-adds sit on the other family's curve.
+        public var point: CurvePoint?
         public var comparison: PairedComparison
         public var adjustedP: Double?
         public var verdict: ClaimVerdict
     }
 
+    /// A row of a curve claim's family, placed on the curve of the family it is compared against.
+    public struct CurvePoint: Equatable {
+        public var model: String
+        /// Multiply-adds at the trained size (nil: the row has no run with this code and config).
+        public var macs: Int?
+        public var position: CurvePosition
+    }
+
+    /// Where a multiply-add count falls on a curve of (model, MACs) points.
+    public enum CurvePosition: Equatable {
+        /// Inside the curve's range, between two of its points; `weight` is the share of `upper` in the
+        /// interpolation, linear in log MACs (0 at `lower`, 1 at `upper`).
+        case between(lower: String, upper: String, weight: Double)
+        /// Fewer MACs than the curve's first point, or more than its last: no interpolation, no verdict.
+        case below(String)
+        case above(String)
+        /// The curve has no trained point (or the row itself has no MACs).
+        case unplaced
+    }
+
+    /// Locates `macs` on `curve` (any order): the two neighbours that bracket it and the interpolation weight
+    /// w = (ln m - ln m_lower) / (ln m_upper - ln m_lower). A point at a curve point's MACs takes that point
+    /// alone (w = 0).
+    public static func position(of macs: Int, on curve: [(model: String, macs: Int)]) -> CurvePosition {
+        let sorted = curve.sorted { $0.macs != $1.macs ? $0.macs < $1.macs : $0.model < $1.model }
+        guard let first = sorted.first, let last = sorted.last, macs > 0 else { return .unplaced }
+        if macs < first.macs { return .below(first.model) }
+        if macs > last.macs { return .above(last.model) }
+        if let exact = sorted.first(where: { $0.macs == macs }) { return .between(lower: exact.model, upper: exact.model, weight: 0) }
+        let i = sorted.lastIndex { $0.macs < macs }!
+        let (lo, hi) = (sorted[i], sorted[i + 1])
+        let w = (log(Double(macs)) - log(Double(lo.macs))) / (log(Double(hi.macs)) - log(Double(lo.macs)))
+        return .between(lower: lo.model, upper: hi.model, weight: w)
+    }
+
+    /// Seed by seed, the point's AP minus the curve's AP interpolated at its MACs:
+    /// d_k = point_k - ((1 - w) lower_k + w upper_k), over the seeds every row with a non-zero weight has.
+    /// The paired t-test on d_k then carries the seed spread of the point and of both neighbours.
+    public static func curveComparison(point: [Int: Double], lower: [Int: Double], upper: [Int: Double],
+                                       weight w: Double) -> PairedComparison {
+        let seeds = point.keys.filter { (w == 1 || lower[$0] != nil) && (w == 0 || upper[$0] != nil) }.sorted()
+        return PairedComparison(differences: seeds.map { k in
+            let curve = w == 0 ? lower[k]! : w == 1 ? upper[k]! : (1 - w) * lower[k]! + w * upper[k]!
+            return point[k]! - curve
+        })
+    }
+
+    /// The rows of `family` in a table, with the MACs (trained size) of their current runs; rows without a
+    /// current ok run have no MACs.
+    func curve(_ family: Family, in table: AblationDefinition.TableDefinition) -> [(row: RowSummary, macs: Int?)] {
+        table.rows.filter { facts[$0.model]?.family == family }.map(summary).map { r in
+            (r, r.okRecords.first.map { $0.size.macs })
+        }
+    }
+
     public func claims(_ table: AblationDefinition.TableDefinition) -> [ClaimResult] {
         let rows = Dictionary(table.rows.map { ($0.model, summary($0)) }, uniquingKeysWith: { a, _ in a })
-        let comparisons = table.claims.map { c in
-            PairedComparison(better: rows[c.better]?.apBySeed ?? [:], worse: rows[c.worse]?.apBySeed ?? [:])
+        var tests: [(claim: AblationDefinition.TableDefinition.Claim, point: CurvePoint?, comparison: PairedComparison, tested: Bool)] = []
+        for claim in table.claims {
+            switch claim {
+            case let .better(better, worse):
+                tests.append((claim, nil, PairedComparison(better: rows[better]?.apBySeed ?? [:], worse: rows[worse]?.apBySeed ?? [:]), true))
+            case let .curveAbove(family, against):
+                let other = curve(against, in: table).compactMap { p in p.macs.map { (model: p.row.model, macs: $0) } }
+                for (row, macs) in curve(family, in: table) {
+                    let position = macs.map { Self.position(of: $0, on: other) } ?? .unplaced
+                    var comparison = PairedComparison(differences: [])
+                    if case let .between(lower, upper, w) = position {
+                        comparison = Self.curveComparison(point: row.apBySeed, lower: rows[lower]?.apBySeed ?? [:],
+                                                          upper: rows[upper]?.apBySeed ?? [:], weight: w)
+                    }
+                    let inRange: Bool
+                    if case .between = position { inRange = true } else { inRange = false }
+                    tests.append((claim, CurvePoint(model: row.model, macs: macs, position: position), comparison, inRange))
+                }
+            }
         }
-        let adjusted = holmAdjusted(comparisons.map { $0.n >= 2 ? $0.pValue : nil })
-        return zip(table.claims, zip(comparisons, adjusted)).map { claim, pair in
-            let (c, p) = pair
-            return ClaimResult(claim: claim, comparison: c, adjustedP: p,
+        let adjusted = holmAdjusted(tests.map { $0.tested && $0.comparison.n >= 2 ? $0.comparison.pValue : nil })
+        return zip(tests, adjusted).map { test, p in
+            let c = test.comparison
+            return ClaimResult(claim: test.claim, point: test.point, comparison: c, adjustedP: p,
                                verdict: Harness.verdict(meanDifference: c.meanDifference, adjustedP: p, n: c.n, alpha: Self.alpha))
         }
     }
@@ -145,7 +249,7 @@ public struct TableWriter {
         }
         for table in definition.tables { out += "\n" + markdown(table) }
         out += "\nAP columns are ours, mean ± sample std over seeds (COCO-style, %). Params / MACs: trained size; "
-        out += "in brackets at the paper's size (640 px, 91 classes, paper head). `reconstructed`: no published "
+        out += "in brackets at the paper's size (640 px unless marked @N, 91 classes, paper head). `reconstructed`: no published "
         out += "block list, built by the documented rule; `searched`: found by `spinebench search` at the proxy task "
         out += "(ablations/search, results/search/summary.md); `*`: paper figure UNVERIFIED against the PDF.\n"
         out += "Claims: the seed is the unit and runs are paired by seed (same initial-weight stream and data order), "
@@ -189,7 +293,8 @@ public struct TableWriter {
                 if !r.stale.isEmpty { cells[2] += " (+\(r.stale.count) stale)" }
             }
             cells.append(rec.map { "\(millions($0.size.params)) (\(millions($0.size.paperParams)))" } ?? "—")
-            cells.append(rec.map { "\(billions($0.size.macs)) (\(billions($0.size.paperMacs)))" } ?? "—")
+            let at = facts[r.model].map { $0.paperInput == 640 ? "" : " @\($0.paperInput)" } ?? ""
+            cells.append(rec.map { "\(billions($0.size.macs)) (\(billions($0.size.paperMacs))\(at))" } ?? "—")
             cells.append(r.paperAP.map { fixed($0, 1) + (r.paperUnverified ? "*" : "") } ?? "—")
             if let base, r.model != table.baseline, !r.okRecords.isEmpty, !base.okRecords.isEmpty {
                 cells.append(signed(r.ap.mean - base.ap.mean))
@@ -201,6 +306,20 @@ public struct TableWriter {
         }
         out += "\nClaims of the paper, checked against our numbers:\n\n"
         for result in claims(table) { out += "- " + line(result, rows: rows) + "\n" }
+        for case let .curveAbove(family, against) in table.claims {
+            out += "\nHow \"\(family.label) curve above the \(against.label) curve\" is tested: for each \(family.label) row, the "
+            out += "\(against.label) curve is interpolated at the row's multiply-adds (trained size), linearly in log MACs between "
+            out += "the two \(against.label) rows that bracket it, seed by seed: d = AP - ((1 - w) AP(lower) + w AP(upper)), "
+            out += "w = (ln M - ln M_lower) / (ln M_upper - ln M_lower). The paired t-test and 95% CI on the per-seed d (seeds "
+            out += "all three rows have) carry the seed spread of the row and of both neighbours. Rows outside the "
+            out += "\(against.label) MACs range get no verdict. Holm-adjusted with the table's other claims. Widths: the setting "
+            out += "line gives SpineNet-49's; every model keeps its paper ratio to SpineNet-49's width, resampling alpha, endpoint "
+            out += "and head widths, and its own block repeats or ResNet depth, at the profile's input size (docs/paper-facts.md §13).\n"
+            let unknown = table.rows.filter { facts[$0.model] == nil }.map { summary($0).displayName }
+            if !unknown.isEmpty {
+                out += "No spec found for \(unknown.joined(separator: ", ")): on no curve.\n"
+            }
+        }
         if let (d, n) = resolvableDifference(table) {
             out += "\nSmallest difference these \(n) seeds resolve (paired, power 0.8, two-sided alpha 0.05, before Holm): "
             out += "\(fixed(d, 1)) AP.\n"
@@ -210,13 +329,43 @@ public struct TableWriter {
         return out
     }
 
-    /// "A > B: supported (+3.2 AP, 95% CI [+1.1, +5.3], 3 paired seeds, p 0.004, Holm p 0.012)".
+    /// "A > B: supported (+3.2 AP, 95% CI [+1.1, +5.3], 3 paired seeds, p 0.004, Holm p 0.012)"; for a curve
+    /// claim "A above the ResNet-FPN curve at 150.2M MACs (between B and C, w 0.42 on C in log MACs): ...".
     func line(_ result: ClaimResult, rows: [RowSummary]) -> String {
         let name = { (m: String) in rows.first { $0.model == m }?.displayName ?? m }
-        let head = "\(name(result.claim.better)) > \(name(result.claim.worse)):"
+        let head: String
+        let noSeed: String
+        switch result.claim {
+        case let .better(better, worse):
+            head = "\(name(better)) > \(name(worse)):"
+            noSeed = "no seed trained for both with this code and config"
+        case let .curveAbove(_, against):
+            let point = result.point!
+            let at = point.macs.map { " at \(billions($0)) MACs" } ?? ""
+            let curve = "the \(against.label) curve"
+            switch point.position {
+            case let .between(lower, upper, w):
+                let place = lower == upper ? "at \(name(lower))'s MACs"
+                    : "between \(name(lower)) and \(name(upper)), w \(fixed(w, 2)) on \(name(upper)) in log MACs"
+                head = "\(name(point.model)) above \(curve)\(at) (\(place)):"
+                noSeed = "no seed trained for it and its neighbours with this code and config"
+            case let .below(first):
+                let m = rows.first { $0.model == first }?.okRecords.first.map { " (\(billions($0.size.macs)))" } ?? ""
+                return "\(name(point.model)) above \(curve)\(at): outside the \(against.label) range (fewer MACs than "
+                    + "\(name(first))\(m), the curve's smallest): no verdict"
+            case let .above(last):
+                let m = rows.first { $0.model == last }?.okRecords.first.map { " (\(billions($0.size.macs)))" } ?? ""
+                return "\(name(point.model)) above \(curve)\(at): outside the \(against.label) range (more MACs than "
+                    + "\(name(last))\(m), the curve's largest): no verdict"
+            case .unplaced:
+                return point.macs == nil
+                    ? "\(name(point.model)) above \(curve): not tested (no run with this code and config)"
+                    : "\(name(point.model)) above \(curve)\(at): not tested (\(curve) has no run with this code and config)"
+            }
+        }
         let c = result.comparison
         switch c.n {
-        case 0: return "\(head) not tested (no seed trained for both with this code and config)"
+        case 0: return "\(head) not tested (\(noSeed))"
         case 1: return "\(head) not tested (\(signed(c.meanDifference)) AP at one seed: no spread to judge)"
         default:
             var parts = ["\(signed(c.meanDifference)) AP"]
@@ -269,6 +418,10 @@ public struct TableWriter {
         out += "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         for (i, table) in definition.tables.enumerated() {
             let x0 = Double(i) * panelW
+            if let families = curveFamilies(table) {
+                out += curvePanel(table, families: families, x0: x0, width: panelW, height: panelH, margin: margin)
+                continue
+            }
             let pts = table.rows.map(summary).compactMap { r -> (String, Double, Double, Double)? in
                 guard let rec = r.okRecords.first, r.ap.count > 0 else { return nil }
                 return (r.displayName, Double(rec.size.macs) / 1e6, r.ap.mean, r.ap.std ?? 0)
@@ -298,6 +451,71 @@ public struct TableWriter {
             }
         }
         return out + "</svg>\n"
+    }
+
+    /// The families a table's curve claims compare, claim order, each once; nil without a curve claim.
+    func curveFamilies(_ table: AblationDefinition.TableDefinition) -> [Family]? {
+        var out: [Family] = []
+        for case let .curveAbove(family, against) in table.claims {
+            for f in [family, against] where !out.contains(f) { out.append(f) }
+        }
+        return out.isEmpty ? nil : out
+    }
+
+    /// AP against multiply-adds (trained size, log axis: the curve claims interpolate in log MACs), one curve
+    /// per family, error bars the 95% CI of the mean over seeds (t, n - 1 df); rows of no curve are grey points.
+    func curvePanel(_ table: AblationDefinition.TableDefinition, families: [Family], x0: Double, width panelW: Double,
+                    height panelH: Double, margin: Double) -> String {
+        let colours = ["#4477aa", "#cc6677", "#228833", "#aa7733"]
+        struct Point { var name: String; var macs: Double; var ap: Double; var half: Double; var curve: Int? }
+        let pts = table.rows.map(summary).compactMap { r -> Point? in
+            guard let rec = r.okRecords.first, r.ap.count > 0, rec.size.macs > 0 else { return nil }
+            var half = 0.0
+            if let sd = r.ap.std, r.ap.count > 1 {
+                half = StudentT.quantile(1 - Self.alpha / 2, df: Double(r.ap.count - 1)) * sd / Double(r.ap.count).squareRoot()
+            }
+            return Point(name: r.displayName, macs: Double(rec.size.macs) / 1e6, ap: r.ap.mean, half: half,
+                         curve: facts[r.model].flatMap { f in families.firstIndex(of: f.family) })
+        }
+        var out = "<text x=\"\(x0 + panelW / 2)\" y=\"16\" text-anchor=\"middle\" font-size=\"12\">\(escape(table.title))</text>\n"
+        let left = x0 + margin, right = x0 + panelW - 16, top = 30.0, bottom = panelH - 40
+        out += "<line x1=\"\(left)\" y1=\"\(bottom)\" x2=\"\(right)\" y2=\"\(bottom)\" stroke=\"black\"/>"
+        out += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(bottom)\" stroke=\"black\"/>\n"
+        out += "<text x=\"\((left + right) / 2)\" y=\"\(panelH - 8)\" text-anchor=\"middle\">multiply-adds (M, trained size, log scale)</text>\n"
+        out += "<text x=\"\(x0 + 14)\" y=\"\((top + bottom) / 2)\" transform=\"rotate(-90 \(x0 + 14) \((top + bottom) / 2))\" text-anchor=\"middle\">AP (%), 95% CI over seeds</text>\n"
+        // Legend at the bottom right: both curves rise with MACs, so that corner is the emptiest.
+        for (k, f) in families.enumerated() {
+            let y = bottom - 10 - 14 * Double(families.count - 1 - k), x = right - 120
+            out += "<line x1=\"\(x)\" y1=\"\(y)\" x2=\"\(x + 18)\" y2=\"\(y)\" stroke=\"\(colours[k % colours.count])\" stroke-width=\"2\"/>"
+            out += "<text x=\"\(x + 22)\" y=\"\(y + 4)\">\(escape(f.label))</text>\n"
+        }
+        guard !pts.isEmpty else { return out }
+        let xs = pts.map { log10($0.macs) }, ys = pts.flatMap { [$0.ap - $0.half, $0.ap + $0.half] }
+        var (xmin, xmax) = padded(xs.min()!, xs.max()!)
+        xmax += (xmax - xmin) * 0.12                              // room for the last point's label
+        let (ymin, ymax) = padded(ys.min()!, ys.max()!)
+        let sx = { (v: Double) in left + (log10(v) - xmin) / (xmax - xmin) * (right - left) }
+        let sy = { (v: Double) in bottom - (v - ymin) / (ymax - ymin) * (bottom - top) }
+        for t in 0...4 {
+            let xv = pow(10, xmin + (xmax - xmin) * Double(t) / 4), yv = ymin + (ymax - ymin) * Double(t) / 4
+            out += "<text x=\"\(sx(xv))\" y=\"\(bottom + 14)\" text-anchor=\"middle\">\(fixed(xv, xv < 10 ? 1 : 0))</text>"
+            out += "<text x=\"\(left - 4)\" y=\"\(sy(yv) + 4)\" text-anchor=\"end\">\(fixed(yv, 1))</text>\n"
+        }
+        for k in families.indices {
+            let line = pts.filter { $0.curve == k }.sorted { $0.macs < $1.macs }
+            guard line.count > 1 else { continue }
+            let coords = line.map { "\(sx($0.macs)),\(sy($0.ap))" }.joined(separator: " ")
+            out += "<polyline points=\"\(coords)\" fill=\"none\" stroke=\"\(colours[k % colours.count])\" stroke-width=\"2\"/>\n"
+        }
+        for p in pts {
+            let colour = p.curve.map { colours[$0 % colours.count] } ?? "#888888"
+            if p.half > 0 {
+                out += "<line x1=\"\(sx(p.macs))\" y1=\"\(sy(p.ap - p.half))\" x2=\"\(sx(p.macs))\" y2=\"\(sy(p.ap + p.half))\" stroke=\"\(colour)\"/>"
+            }
+            out += "<circle cx=\"\(sx(p.macs))\" cy=\"\(sy(p.ap))\" r=\"4\" fill=\"\(colour)\"/>"
+            out += "<text x=\"\(sx(p.macs) + 6)\" y=\"\(sy(p.ap) - 6)\">\(escape(p.name))</text>\n"
+        }
+        return out
     }
 }
 

@@ -14,9 +14,9 @@ public struct SpecLibrary: Sendable {
 
     /// The paper's model names, in the order the tool lists them.
     public static let paperNames = [
-        "spinenet-49s", "spinenet-49", "spinenet-96", "spinenet-143", "spinenet-190", "r50-fpn", "r35-sp18",
-        "r23-sp30", "r14-sp39", "r0-sp53", "hourglass", "fish", "r0-sp53-no-short", "r0-sp53-no-long",
-        "r0-sp53-sequential",
+        "spinenet-49s", "spinenet-49", "spinenet-96", "spinenet-143", "spinenet-190", "r50-fpn", "r101-fpn",
+        "r152-fpn", "r35-sp18", "r23-sp30", "r14-sp39", "r0-sp53", "hourglass", "fish", "r0-sp53-no-short",
+        "r0-sp53-no-long", "r0-sp53-sequential",
     ]
 
     /// Names that appear in summaries of the paper but are not its models.

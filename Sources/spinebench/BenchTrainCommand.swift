@@ -10,6 +10,7 @@ struct BenchTrainCommand: ParsableCommand {
 
     @Option(help: "Model name.") var model = "spinenet-49"
     @Option(help: "filter_size_scale (width).") var scale = 0.25
+    @Option(help: "resample_alpha.") var alpha = 0.25
     @Option(help: "Endpoint filters.") var endpoints = 64
     @Option(help: "Input size.") var input = 128
     @Option(help: "Batch size.") var batch = 16
@@ -30,6 +31,7 @@ struct BenchTrainCommand: ParsableCommand {
         try options.apply()
         guard ["none", "retinanet"].contains(head) else { throw ValidationError("--head: expected none or retinanet, got \(head)") }
         var bench = TrainingBenchmark(model: model, scale: scale, endpoints: endpoints, input: input, batch: batch)
+        bench.alpha = alpha
         bench.headFilters = head == "retinanet" ? headFilters : nil
         bench.headConvs = headConvs
         bench.classes = classes
@@ -47,7 +49,7 @@ struct BenchTrainCommand: ParsableCommand {
         let before = Benchmark.sgemm("square 512", m: 512, n: 512, k: 512, repeats: 5).gflops
         let r = try bench.run()
         let peak = max(before, Benchmark.sgemm("square 512", m: 512, n: 512, k: 512, repeats: 5).gflops)
-        print("\(model) scale \(scale) endpoints \(endpoints) input \(input) batch \(batch) head \(head)")
+        print("\(model) scale \(scale) alpha \(alpha) endpoints \(endpoints) input \(input) batch \(batch) head \(head)")
         print(String(format: "params %.3fM  MACs/image %.3fG", Double(r.params) / 1e6, Double(r.macsPerImage) / 1e9))
         print(String(format: "median step %.1f ms  %.1f images/s  %.1f GFLOP/s = %.2f of sgemm peak (%.1f GFLOP/s)  peak RSS %.0f MB",
                      r.medianSeconds * 1000, r.imagesPerSecond, r.gflops, r.gflops / peak, peak, r.peakResidentMB))

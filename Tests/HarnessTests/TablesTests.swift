@@ -47,7 +47,7 @@ final class TablesTests: XCTestCase {
     }
 
     func testAblationFilesParse() throws {
-        for name in ["permutation", "connections"] {
+        for name in ["permutation", "connections", "scaling"] {
             let def = try AblationDefinition.load(Self.packageRoot + "/ablations/\(name).yaml")
             XCTAssertEqual(def.name, name)
             for profile in ["smoke", "quick", "paper"] { XCTAssertNoThrow(try def.profile(profile, file: name)) }
