@@ -14,7 +14,7 @@ APT_PKGS := libopenblas-dev libhdf5-dev hdf5-tools pkg-config zlib1g-dev dataset
 JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
 ABLATE_FLAGS = --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SHARD),--shard $(SHARD)) --jobs $(JOBS)
 
-.PHONY: all deps build test fault-test slurm-test bench bench-tf ablation-permutation ablation-connections ablation-scaling calibrate search tables diff clean
+.PHONY: all deps build test fault-test slurm-test bench bench-tf ablation-permutation ablation-connections ablation-scaling ablation-search-vs-random calibrate search tables diff clean
 
 all: build
 
@@ -95,6 +95,12 @@ ablation-scaling: build
 	$(BIN) ablate ablations/scaling.yaml $(ABLATE_FLAGS)
 	$(BIN) tables
 
+## ablation-search-vs-random: each searched spec against the median of five random members of its space,
+## trained at the tables' profiles (ablations/search-vs-random.yaml)
+ablation-search-vs-random: build
+	$(BIN) ablate ablations/search-vs-random.yaml $(ABLATE_FLAGS)
+	$(BIN) tables
+
 ## calibrate: AP against training length and learning rate (ablations/calibration.yaml), every profile shortest
 ## first, then results/calibration.md and .svg, which choose the ablations' decisive length (SHARD=i/n, JOBS=n)
 calibrate: build
@@ -103,12 +109,13 @@ calibrate: build
 ## search: the architecture searches of ablations/search (SPACES="r35-sp18 fish" to choose, BUDGET=n
 ## candidates per space, SHARD=i/n, THREADS=n); resumes from results/search/SPACE/*.jsonl, writes the best
 ## candidates to results/search/SPACE/ and results/search/summary.md; WRITE_SPECS=1 also replaces the shipped
-## specs in ablations/specs that the tables train
+## specs in ablations/specs that the tables train; NOISE_SEEDS=n first measures the reward's seed noise on
+## three random members of each space (results/search/SPACE/noise.jsonl)
 SPACES   ?= r35-sp18 r23-sp30 r14-sp39 r0-sp53 hourglass fish
 BUDGET   ?=
 THREADS  ?=
 SEARCH_FLAGS = $(if $(BUDGET),--budget $(BUDGET)) $(if $(SHARD),--shard $(SHARD)) $(if $(THREADS),--threads $(THREADS)) \
-               $(if $(WRITE_SPECS),--write-specs)
+               $(if $(WRITE_SPECS),--write-specs) $(if $(NOISE_SEEDS),--noise-seeds $(NOISE_SEEDS))
 search: build
 	for s in $(SPACES); do $(BIN) search ablations/search/$$s.yaml $(SEARCH_FLAGS) || exit 1; done
 

@@ -392,8 +392,9 @@ edit() {
     sed "s|$1|$2|" "$SPACE" > "$SPACE.new" && mv "$SPACE.new" "$SPACE"
 }
 edit "name: fish" "name: fault"
-edit "kind: fmnist-det, fallback: shapes, seed: 0, size: 64, images: 1000" "kind: shapes, seed: 5, size: 64, images: 400"
-edit "held_out: 0.2 " "held_out: 0.25"
+edit "kind: fmnist-det, fallback: shapes, seed: 0" "kind: shapes, seed: 5"
+edit "size: 96, train: 2000, val: 500, max_objects: 4, min_side: 16, max_side: 72" "size: 64, train: 300, val: 100, max_objects: 4, min_side: 11, max_side: 48"
+edit "input: 96" "input: 64"
 edit "endpoints: 64" "endpoints: 16"
 edit "head_filters: 64" "head_filters: 16"
 edit "head_convs: 2" "head_convs: 1"

@@ -31,7 +31,7 @@ public struct AblationDefinition: Codable, Sendable {
         report = try c.decodeIfPresent(Report.self, forKey: .report) ?? .tables
     }
 
-    public struct DatasetChoice: Codable, Sendable {
+    public struct DatasetChoice: Codable, Sendable, Hashable {
         /// Builder kind: `fmnist-det` or `shapes`.
         public var kind: String
         /// Kind to use when the first one's source files are not installed.
@@ -100,18 +100,23 @@ public struct AblationDefinition: Codable, Sendable {
         /// - `{ kind: curve_above, family: F, against: G }`: at matched multiply-adds (trained size) the AP of the
         ///   rows whose spec family is F lies above the curve of the rows of family G, linearly interpolated in log
         ///   multiply-adds; one test per F row inside G's range (`TableWriter.claims`). F and G are the `family`
-        ///   values of ablations/specs (`scale_permuted`, `resnet_fpn`).
-        /// Keys of the other kind are errors, as unknown keys are.
+        ///   values of ablations/specs (`scale_permuted`, `resnet_fpn`);
+        /// - `{ kind: above_median, model: A, of: [R1, R2, ...] }`: A has higher AP than the median of the rows
+        ///   R (e.g. random members of A's search space), tested paired by seed: per seed, A minus the median of
+        ///   the R trained with that seed (seeds where any of them is missing are dropped).
+        /// Keys of another kind are errors, as unknown keys are.
         public enum Claim: Codable, Sendable, Equatable {
             case better(String, than: String)
             case curveAbove(family: Family, against: Family)
+            case aboveMedian(String, of: [String])
 
             public enum Kind: String, Codable, Sendable, CaseIterable {
                 case better
                 case curveAbove = "curve_above"
+                case aboveMedian = "above_median"
             }
 
-            enum CodingKeys: String, CodingKey, CaseIterable { case kind, better, worse, family, against }
+            enum CodingKeys: String, CodingKey, CaseIterable { case kind, better, worse, family, against, model, of }
 
             public init(from decoder: Decoder) throws {
                 try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -121,15 +126,15 @@ public struct AblationDefinition: Codable, Sendable {
                     for key in keys where c.contains(key) {
                         throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key], debugDescription:
                             "no '\(key.stringValue)' in a claim of kind \(kind.rawValue) (better: better, worse; "
-                            + "curve_above: family, against)"))
+                            + "curve_above: family, against; above_median: model, of)"))
                     }
                 }
                 switch kind {
                 case .better:
-                    try reject([.family, .against])
+                    try reject([.family, .against, .model, .of])
                     self = .better(try c.decode(String.self, forKey: .better), than: try c.decode(String.self, forKey: .worse))
                 case .curveAbove:
-                    try reject([.better, .worse])
+                    try reject([.better, .worse, .model, .of])
                     let family = try c.decode(Family.self, forKey: .family)
                     let against = try c.decode(Family.self, forKey: .against)
                     guard family != against else {
@@ -137,6 +142,15 @@ public struct AblationDefinition: Codable, Sendable {
                             debugDescription: "a family other than the claim's own (\(family.rawValue))"))
                     }
                     self = .curveAbove(family: family, against: against)
+                case .aboveMedian:
+                    try reject([.better, .worse, .family, .against])
+                    let model = try c.decode(String.self, forKey: .model)
+                    let others = try c.decode([String].self, forKey: .of)
+                    guard others.count >= 2, Set(others).count == others.count, !others.contains(model) else {
+                        throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.of],
+                            debugDescription: "at least two distinct models other than '\(model)'"))
+                    }
+                    self = .aboveMedian(model, of: others)
                 }
             }
 
@@ -150,6 +164,10 @@ public struct AblationDefinition: Codable, Sendable {
                     try c.encode(Kind.curveAbove, forKey: .kind)
                     try c.encode(family, forKey: .family)
                     try c.encode(against, forKey: .against)
+                case let .aboveMedian(model, others):
+                    try c.encode(Kind.aboveMedian, forKey: .kind)
+                    try c.encode(model, forKey: .model)
+                    try c.encode(others, forKey: .of)
                 }
             }
         }
@@ -363,7 +381,7 @@ public struct AblationDefinition: Codable, Sendable {
         }
 
         /// The first rule this profile breaks, as (field, what was expected), or nil when it is sound.
-        func problem() -> (field: String, expected: String)? {
+        public func problem() -> (field: String, expected: String)? {
             let d = dataset
             let checks: [(Bool, String, String)] = [
                 (epochs >= 1, "epochs", "an integer >= 1"), (batch >= 1, "batch", "an integer >= 1"),

@@ -12,7 +12,7 @@ struct AnyKey: CodingKey {
 
 extension Decoder {
     /// Throws when the mapping being decoded holds a key outside `Keys`.
-    func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type) throws {
+    public func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type) throws {
         let container = try self.container(keyedBy: AnyKey.self)
         let known = Set(Keys.allCases.map(\.stringValue))
         for key in container.allKeys where !known.contains(key.stringValue) {
@@ -24,8 +24,8 @@ extension Decoder {
 }
 
 /// Decodes a YAML experiment file into `T`; errors name the file, the dotted field, its line and column.
-enum StrictYAML {
-    static func decode<T: Decodable>(_ type: T.Type, from text: String, file: String) throws -> T {
+public enum StrictYAML {
+    public static func decode<T: Decodable>(_ type: T.Type, from text: String, file: String) throws -> T {
         do {
             return try YAMLDecoder().decode(T.self, from: text)
         } catch let error as DecodingError {

@@ -167,6 +167,17 @@ public struct TableWriter {
         })
     }
 
+    /// Seed by seed, the model's AP minus the median AP of `others` trained with that seed, over the seeds the
+    /// model and every one of `others` have (a seed missing from any of them is dropped, not imputed).
+    public static func medianComparison(model: [Int: Double], others: [[Int: Double]]) -> PairedComparison {
+        let seeds = model.keys.filter { k in others.allSatisfy { $0[k] != nil } }.sorted()
+        return PairedComparison(differences: seeds.map { k in
+            let v = others.map { $0[k]! }.sorted()
+            let median = v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+            return model[k]! - median
+        })
+    }
+
     /// The rows of `family` in a table, with the MACs (trained size) of their current runs; rows without a
     /// current ok run have no MACs.
     func curve(_ family: Family, in table: AblationDefinition.TableDefinition) -> [(row: RowSummary, macs: Int?)] {
@@ -195,6 +206,9 @@ public struct TableWriter {
                     if case .between = position { inRange = true } else { inRange = false }
                     tests.append((claim, CurvePoint(model: row.model, macs: macs, position: position), comparison, inRange))
                 }
+            case let .aboveMedian(model, others):
+                tests.append((claim, nil, Self.medianComparison(model: rows[model]?.apBySeed ?? [:],
+                                                                others: others.map { rows[$0]?.apBySeed ?? [:] }), true))
             }
         }
         let adjusted = holmAdjusted(tests.map { $0.tested && $0.comparison.n >= 2 ? $0.comparison.pValue : nil })
@@ -339,6 +353,17 @@ public struct TableWriter {
         case let .better(better, worse):
             head = "\(name(better)) > \(name(worse)):"
             noSeed = "no seed trained for both with this code and config"
+        case let .aboveMedian(model, others):
+            let means = ([model] + others).compactMap { m -> (String, Double)? in
+                guard let mean = rows.first(where: { $0.model == m })?.metrics["AP"]?.mean, !mean.isNaN else { return nil }
+                return (m, mean)
+            }
+            // A rank only when every row has a mean: "1 of 2" among six rows would say nothing.
+            let rank = means.count == others.count + 1
+                ? means.first { $0.0 == model }.map { mine in means.filter { $0.1 > mine.1 }.count + 1 } : nil
+            let ranked = rank.map { ", mean AP ranks \($0) of \(means.count)" } ?? ""
+            head = "\(name(model)) > median of \(others.count) (\(others.map(name).joined(separator: ", "))\(ranked)):"
+            noSeed = "no seed trained for it and all of the others with this code and config"
         case let .curveAbove(_, against):
             let point = result.point!
             let at = point.macs.map { " at \(billions($0)) MACs" } ?? ""

@@ -21,7 +21,9 @@ public enum BlockType: String, Codable, Sendable {
 }
 
 /// Where a block list comes from: the paper / reference code, our own deterministic construction, or a search.
-public enum Provenance: String, Codable, Sendable { case official, reconstructed, searched }
+/// Where a block list comes from; `random` marks a member drawn at random from a search space, the
+/// baseline a searched spec has to beat (ablations/search/README.md).
+public enum Provenance: String, Codable, Sendable { case official, reconstructed, searched, random }
 
 /// Which builder expands the spec: the scale-permuted builder or ResNet + FPN.
 public enum Family: String, Codable, Sendable {

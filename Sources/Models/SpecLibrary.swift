@@ -1,6 +1,7 @@
 import Foundation
 
-/// All architectures known to the tool: every `*.yaml` in a specs directory, plus the graph-damage
+/// All architectures known to the tool: every `*.yaml` in a specs directory and its immediate subfolders
+/// (`random/` holds the random members of the search spaces, ablations/search/README.md), plus the graph-damage
 /// variants (`NAME-no-short`, `NAME-no-long`, `NAME-sequential`) of any scale-permuted spec.
 ///
 /// Where the specs come from (`SpecLibrary.standard()`), first hit wins:
@@ -27,9 +28,19 @@ public struct SpecLibrary: Sendable {
         guard let files = try? fm.contentsOfDirectory(atPath: directory) else {
             throw SpecError(file: directory, field: "-", message: "cannot read the specs directory")
         }
+        let folders = files.sorted().filter { name in
+            var isFolder: ObjCBool = false
+            return fm.fileExists(atPath: (directory as NSString).appendingPathComponent(name), isDirectory: &isFolder)
+                && isFolder.boolValue
+        }
+        let paths = ([""] + folders).flatMap { folder -> [String] in
+            let dir = folder.isEmpty ? directory : (directory as NSString).appendingPathComponent(folder)
+            let names = folder.isEmpty ? files : ((try? fm.contentsOfDirectory(atPath: dir)) ?? [])
+            return names.sorted().filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+                .map { (dir as NSString).appendingPathComponent($0) }
+        }
         var specs: [ModelSpec] = []
-        for file in files.sorted() where file.hasSuffix(".yaml") || file.hasSuffix(".yml") {
-            let path = (directory as NSString).appendingPathComponent(file)
+        for path in paths {
             guard let text = fm.contents(atPath: path).flatMap({ String(data: $0, encoding: .utf8) }) else {
                 throw SpecError(file: path, field: "-", message: "cannot read the file as UTF-8 text")
             }

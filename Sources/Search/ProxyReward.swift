@@ -25,17 +25,17 @@ public final class ProxyReward {
         datasetPath = try Self.heldOutDataset(space.proxy, dataDir: dataDir, log: progress.log)
     }
 
-    /// The source is the builder's train split (`images` of them; the builder also draws one val image,
-    /// which nothing reads); the held-out file splits it into train and a held-out "val".
+    /// The source is the builder's train split (`train + val` images of the proxy profile; the builder also
+    /// draws one val image, which nothing reads); the held-out file splits it into train and a held-out "val".
     static func heldOutDataset(_ proxy: SpaceDefinition.ProxySettings, dataDir: String, log: (String) -> Void) throws -> String {
-        let d = proxy.dataset
-        let size = AblationDefinition.Profile.DatasetSize(size: d.size, train: d.images, val: 1, maxObjects: d.maxObjects,
+        let d = proxy.profile.dataset
+        let size = AblationDefinition.Profile.DatasetSize(size: d.size, train: d.train + d.val, val: 1, maxObjects: d.maxObjects,
                                                           minSide: d.minSide, maxSide: d.maxSide)
-        let source = try DatasetCache.ensure(proxy.datasetChoice, size: size, dataDir: dataDir, log: log)
-        let path = source.replacingOccurrences(of: ".h5", with: "-heldout\(proxy.heldOutImages).h5")
+        let source = try DatasetCache.ensure(proxy.dataset, size: size, dataDir: dataDir, log: log)
+        let path = source.replacingOccurrences(of: ".h5", with: "-heldout\(d.val).h5")
         if !FileManager.default.fileExists(atPath: path) {
-            let checksum = try writeHeldOutSplit(from: source, heldOut: proxy.heldOutImages, to: path)
-            log("built \(path): \(d.images - proxy.heldOutImages) train / \(proxy.heldOutImages) held-out images of \(source)'s train split, checksum \(checksum)")
+            let checksum = try writeHeldOutSplit(from: source, heldOut: d.val, to: path)
+            log("built \(path): \(d.train) train / \(d.val) held-out images of \(source)'s train split, checksum \(checksum)")
         }
         return path
     }

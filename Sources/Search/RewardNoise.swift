@@ -26,13 +26,10 @@ public struct RewardNoise: Codable, Equatable, Sendable {
     public static func path(folder: String) -> String { folder + "/noise.jsonl" }
 
     /// The measurement's evaluations in order: every candidate with seeds 0..<seeds; `named` first (the
-    /// references), then `random` live members drawn from their own stream, not the search's.
+    /// references), then the first `random` members of the space's random baseline (the ones
+    /// `--random-specs` writes, unless one of them is a reference).
     static func plan(space: SpaceDefinition, named: [Candidate], random: Int, seeds: Int) throws -> [(Candidate, Int)] {
-        var candidates = named
-        var rng = SplitMix64(seed: space.seed, 0x6E6F_6973_65)   // "noise": a stream no search step uses
-        for _ in 0..<random {
-            candidates.append(try Evolution(space: space).drawRandom(&rng, seen: Set(candidates)))
-        }
+        let candidates = named + (try RandomBaseline.members(of: space, count: random, excluding: Set(named)))
         return candidates.flatMap { c in (0..<seeds).map { (c, $0) } }
     }
 

@@ -27,9 +27,41 @@ public struct SpaceDefinition: Codable, Sendable {
     /// Candidates to evaluate over all shards (`--budget` overrides it).
     public var budget: Int
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, writes, aliases, note, stem, allocation, order, search, proxy, algorithm, seed, budget
+    }
+
+    /// Every key the file may hold is known; an unknown one is an error (a misspelt setting would
+    /// otherwise silently do nothing while the log claims it was used).
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        writes = try c.decode(String.self, forKey: .writes)
+        aliases = try c.decode([String].self, forKey: .aliases)
+        note = try c.decode(String.self, forKey: .note)
+        stem = try c.decode([Int].self, forKey: .stem)
+        allocation = try c.decodeIfPresent([Int].self, forKey: .allocation)
+        order = try c.decodeIfPresent(FixedOrder.self, forKey: .order)
+        search = try c.decode(Parts.self, forKey: .search)
+        proxy = try c.decode(ProxySettings.self, forKey: .proxy)
+        algorithm = try c.decode(Algorithm.self, forKey: .algorithm)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        budget = try c.decode(Int.self, forKey: .budget)
+    }
+
     public struct FixedOrder: Codable, Sendable, Hashable {
         public var intermediate: [Int]
         public var outputs: [Int]
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case intermediate, outputs }
+
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            intermediate = try c.decode([Int].self, forKey: .intermediate)
+            outputs = try c.decode([Int].self, forKey: .outputs)
+        }
     }
 
     public struct Parts: Codable, Sendable, Hashable {
@@ -39,6 +71,16 @@ public struct SpaceDefinition: Codable, Sendable {
         public var connections: Bool
         /// SpineNet-49's block adjustments: intermediate level shift in {-1,0,1,2}, bottleneck or residual.
         public var adjustments: Bool
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case order, connections, adjustments }
+
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            order = try c.decode(Bool.self, forKey: .order)
+            connections = try c.decode(Bool.self, forKey: .connections)
+            adjustments = try c.decode(Bool.self, forKey: .adjustments)
+        }
     }
 
     public struct Algorithm: Codable, Sendable, Hashable {
@@ -66,6 +108,17 @@ public struct SpaceDefinition: Codable, Sendable {
             case kind, population, sample, eta, rungs, finalSeeds = "final_seeds"
         }
 
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            kind = try c.decode(String.self, forKey: .kind)
+            population = try c.decodeIfPresent(Int.self, forKey: .population)
+            sample = try c.decodeIfPresent(Int.self, forKey: .sample)
+            eta = try c.decodeIfPresent(Int.self, forKey: .eta)
+            rungs = try c.decodeIfPresent([Int].self, forKey: .rungs)
+            finalSeeds = try c.decodeIfPresent(Int.self, forKey: .finalSeeds)
+        }
+
         /// How summaries and specs name it.
         public var description: String {
             switch kind {
@@ -78,66 +131,34 @@ public struct SpaceDefinition: Codable, Sendable {
         }
     }
 
-    /// The proxy task (the paper's NAS proxy, scaled down): data drawn from the train split only, a part of it
-    /// held out for scoring, short training at width `scale`, resampling `alpha`, a small head.
+    /// The proxy task (the paper's NAS proxy, scaled down): a training profile exactly as in ablations/*.yaml,
+    /// so the whole recipe is data, on images drawn from the builder's train split only: the first
+    /// `profile.dataset.train` train, the next `profile.dataset.val` are held out and give the reward.
     public struct ProxySettings: Codable, Sendable, Hashable {
-        public var dataset: Data
-        /// Fraction of the drawn train images held out for the reward (never trained on).
-        public var heldOut: Double
+        /// The builder (its train split only is read).
+        public var dataset: AblationDefinition.DatasetChoice
         /// The reward: a COCO metric key (`AP`, the paper's) of the held-out images.
         public var metric: String
-        public var input: Int
-        public var scale: Double
-        public var alpha: Double
-        public var endpoints: Int
-        public var headFilters: Int
-        public var headConvs: Int
-        public var anchorSize: Double
-        public var epochs: Int
-        public var batch: Int
-        public var learningRate: Double
-        public var warmupFraction: Double
-        public var weightDecay: Double
+        /// The recipe. `seeds` must be 1: a search trains each candidate once (halving's `final_seeds` and
+        /// `--noise-seeds` add seeds where they are wanted).
+        public var profile: AblationDefinition.Profile
 
-        public struct Data: Codable, Sendable, Hashable {
-            public var kind: String
-            public var fallback: String?
-            public var seed: UInt64
-            public var size: Int
-            /// Images drawn from the builder's train split (held-out part included).
-            public var images: Int
-            public var maxObjects: Int
-            /// Object sides in pixels, log-uniform (as the ablations' `dataset.min_side` / `max_side`).
-            public var minSide: Int
-            public var maxSide: Int
-            enum CodingKeys: String, CodingKey {
-                case kind, fallback, seed, size, images, maxObjects = "max_objects", minSide = "min_side", maxSide = "max_side"
-            }
+        enum CodingKeys: String, CodingKey, CaseIterable { case dataset, metric, profile }
+
+        public init(dataset: AblationDefinition.DatasetChoice, metric: String, profile: AblationDefinition.Profile) {
+            (self.dataset, self.metric, self.profile) = (dataset, metric, profile)
         }
 
-        enum CodingKeys: String, CodingKey {
-            case dataset, metric, input, scale, alpha, endpoints, epochs, batch
-            case heldOut = "held_out", headFilters = "head_filters", headConvs = "head_convs"
-            case anchorSize = "anchor_size", learningRate = "learning_rate"
-            case warmupFraction = "warmup_fraction", weightDecay = "weight_decay"
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            dataset = try c.decode(AblationDefinition.DatasetChoice.self, forKey: .dataset)
+            metric = try c.decode(String.self, forKey: .metric)
+            profile = try c.decode(AblationDefinition.Profile.self, forKey: .profile)
         }
 
-        public var heldOutImages: Int { Int((Double(dataset.images) * heldOut).rounded()) }
-
-        /// The training settings in the harness's form (its `dataset` sizes are the held-out file's splits).
-        public var profile: AblationDefinition.Profile {
-            AblationDefinition.Profile(
-                dataset: .init(size: dataset.size, train: dataset.images - heldOutImages, val: heldOutImages,
-                               maxObjects: dataset.maxObjects, minSide: dataset.minSide, maxSide: dataset.maxSide),
-                input: input, scale: scale, alpha: alpha, endpoints: endpoints, headFilters: headFilters,
-                headConvs: headConvs, epochs: epochs, batch: batch, learningRate: learningRate,
-                warmupFraction: warmupFraction, weightDecay: weightDecay, seeds: 1, anchorSize: anchorSize)
-        }
-
-        /// The data choice in the harness's form.
-        public var datasetChoice: AblationDefinition.DatasetChoice {
-            AblationDefinition.DatasetChoice(kind: dataset.kind, fallback: dataset.fallback, seed: dataset.seed)
-        }
+        /// The proxy's full training length (the last rung of a halving search).
+        public var epochs: Int { profile.epochs }
     }
 
     /// Levels of the intermediate blocks (before any order search) and of the output blocks.
@@ -176,11 +197,9 @@ public struct SpaceDefinition: Codable, Sendable {
     public static func parse(yaml: String, file: String) throws -> SpaceDefinition {
         let space: SpaceDefinition
         do {
-            space = try YAMLDecoder().decode(SpaceDefinition.self, from: yaml)
-        } catch let error as DecodingError {
-            throw SearchError.badSpace(file: file, field: error.fieldPath, expected: error.plainDescription)
-        } catch {
-            throw SearchError.badSpace(file: file, field: "(file)", expected: "valid YAML (\(error))")
+            space = try StrictYAML.decode(SpaceDefinition.self, from: yaml, file: file)
+        } catch HarnessError.badConfig(let file, let field, let expected) {
+            throw SearchError.badSpace(file: file, field: field, expected: expected)
         }
         try space.validate(file: file)
         return space
@@ -233,10 +252,14 @@ public struct SpaceDefinition: Codable, Sendable {
             throw fail("algorithm.kind", "evolution, random or halving")
         }
         if budget < 1 { throw fail("budget", "at least 1 candidate") }
-        let p = proxy
-        if !(p.heldOut > 0 && p.heldOut < 1) || p.heldOutImages < 1 || p.dataset.images - p.heldOutImages < p.batch {
-            throw fail("proxy.held_out", "a fraction in (0, 1) leaving >= 1 held-out image and >= one batch to train on")
+        if let (field, expected) = proxy.profile.problem() {
+            throw fail("proxy.profile.\(field)", expected)
         }
-        if p.epochs < 1 || p.batch < 1 || p.input < 32 { throw fail("proxy", "epochs, batch >= 1 and input >= 32") }
+        if proxy.profile.seeds != 1 {
+            throw fail("proxy.profile.seeds", "1 (a search trains each candidate once; halving's final_seeds and --noise-seeds add seeds)")
+        }
+        if proxy.profile.dataset.train < proxy.profile.batch {
+            throw fail("proxy.profile.dataset.train", "at least one batch (\(proxy.profile.batch)) of images to train on")
+        }
     }
 }

@@ -22,15 +22,16 @@ enum SpecWriter {
         var log: String
     }
 
-    static func yaml(of candidate: Candidate, in space: SpaceDefinition, name: String, provenance: Provenance,
-                     note: String, header: String?, search: SearchProvenance? = nil) -> String {
+    /// `aliases` default to the space's (the names of the spec a search writes).
+    static func yaml(of candidate: Candidate, in space: SpaceDefinition, name: String, aliases: [String]? = nil,
+                     provenance: Provenance, note: String, header: String?, search: SearchProvenance? = nil) -> String {
         func quoted(_ s: String) -> String {
             "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
         var lines: [String] = []
         if let header { lines += header.split(separator: "\n", omittingEmptySubsequences: false).map { "# " + $0 } }
         lines.append("name: \(name)")
-        lines.append("aliases: [\(space.aliases.joined(separator: ", "))]")
+        lines.append("aliases: [\((aliases ?? space.aliases).joined(separator: ", "))]")
         lines.append("family: scale_permuted")
         lines.append("provenance: \(provenance.rawValue)")
         lines.append("note: \(quoted(note))")

@@ -31,6 +31,9 @@ struct SearchCommand: ParsableCommand {
             help: "First score the references and --noise-random random candidates with this many seeds: the reward's noise.")
     var noiseSeeds: Int?
     @Option(name: .customLong("noise-random"), help: "Random candidates in the noise measurement.") var noiseRandom = 3
+    @Option(name: .customLong("random-specs"),
+            help: "Train nothing: write the space's first K random live members as specs into SPECS/random (the baseline of ablations/search-vs-random.yaml).")
+    var randomSpecs: Int?
     @Option(help: "Threads for OpenBLAS and the engine (default: all cores).") var threads: Int?
 
     func validate() throws {
@@ -39,13 +42,26 @@ struct SearchCommand: ParsableCommand {
         try RunOptions.validate(shard: shard)
         if let noiseSeeds, noiseSeeds < 2 { throw ValidationError("--noise-seeds must be >= 2, got \(noiseSeeds)") }
         if noiseRandom < 0 { throw ValidationError("--noise-random must be >= 0, got \(noiseRandom)") }
-        if specs != nil, !writeSpecs { throw ValidationError("--specs needs --write-specs (the folder it publishes to)") }
+        if specs != nil, !writeSpecs, randomSpecs == nil {
+            throw ValidationError("--specs needs --write-specs or --random-specs (the folder they publish to)")
+        }
+        if let randomSpecs, randomSpecs < 1 { throw ValidationError("--random-specs must be >= 1, got \(randomSpecs)") }
     }
     @Option(help: "Results folder (logs go to RESULTS/search/SPACE).") var results = "results"
     @Option(help: "Folder for the candidates' throw-away runs.") var runs = "runs"
     @Option(help: "Folder for generated datasets.") var data = "data"
 
     func run() throws {
+        if let count = randomSpecs {
+            guard let dir = specs ?? SpecLibrary.locate() else {
+                throw ValidationError("--random-specs: no ablations/specs folder found (pass --specs DIR)")
+            }
+            let definition = try SpaceDefinition.load(space)
+            for path in try RandomBaseline.writeSpecs(of: definition, spacePath: space, count: count, to: dir + "/random") {
+                print("wrote \(path)")
+            }
+            return
+        }
         var runner = SearchRunner(spacePath: space, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         runner.budget = budget
         runner.shard = try shard.map(Shard.init(parsing:)) ?? .all

@@ -47,7 +47,7 @@ final class TablesTests: XCTestCase {
     }
 
     func testAblationFilesParse() throws {
-        for name in ["permutation", "connections", "scaling"] {
+        for name in ["permutation", "connections", "scaling", "search-vs-random"] {
             let def = try AblationDefinition.load(Self.packageRoot + "/ablations/\(name).yaml")
             XCTAssertEqual(def.name, name)
             for profile in ["smoke", "quick", "paper"] { XCTAssertNoThrow(try def.profile(profile, file: name)) }
@@ -93,6 +93,47 @@ final class TablesTests: XCTestCase {
         let csv = writer.csv()
         XCTAssertTrue(csv.contains("table9,r0-sp53-no-short,R0-SP53 (1) short removed,reconstructed,3,20.833,0.764"), csv)
         XCTAssertTrue(writer.svg().contains("<circle"))
+    }
+
+    /// A model against the median of several others, paired by seed: per seed the model minus the others'
+    /// median (diffs [5, 3, 5]: scipy.stats.ttest_1samp gives t 6.5, p 0.02286, 95% CI [1.465, 7.202]);
+    /// a seed one of the others lacks is dropped; the line says where the model's mean ranks.
+    func testAboveMedianClaimPairsEachSeedWithTheOthersMedian() throws {
+        let path = NSTemporaryDirectory() + "median-\(getpid()).yaml"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var text = try String(contentsOfFile: Self.packageRoot + "/ablations/connections.yaml", encoding: .utf8)
+        let tables = text.range(of: "\ntables:")!.upperBound, profiles = text.range(of: "\nprofiles:")!.lowerBound
+        text.replaceSubrange(tables..<profiles, with: """
+
+              - id: t
+                title: "Searched against random"
+                baseline: r0-sp53
+                rows: [{ model: r0-sp53 }, { model: r1 }, { model: r2 }, { model: r3 }]
+                claims:
+                  - { kind: above_median, model: r0-sp53, of: [r1, r2, r3] }
+
+            """)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let def = try AblationDefinition.load(path)
+        let aps: [String: [Double]] = ["r0-sp53": [30, 31, 32], "r1": [25, 26, 27], "r2": [29, 28, 33], "r3": [20, 35, 22]]
+        var records = aps.flatMap { model, values in values.enumerated().map { record(model, seed: $0, ap: $1) } }
+        let writer = TableWriter(definition: def, profile: "smoke", records: records)
+        let result = try XCTUnwrap(writer.claims(def.tables[0]).first)
+        XCTAssertEqual(result.comparison.differences, [5, 3, 5])
+        XCTAssertEqual(result.comparison.pValue!, 0.0228602, accuracy: 1e-6)
+        let ci = try XCTUnwrap(result.comparison.confidenceInterval())
+        XCTAssertEqual(ci.lower, 1.4649, accuracy: 1e-4)
+        XCTAssertEqual(ci.upper, 7.2018, accuracy: 1e-4)
+        XCTAssertEqual(result.verdict, .supported)
+        XCTAssertTrue(writer.markdown().contains("R0-SP53 > median of 3 (R1, R2, R3, mean AP ranks 1 of 4): supported (+4.3 AP"),
+                      writer.markdown())
+        records.removeAll { $0.model == "r3" && $0.seed == 1 }
+        let dropped = TableWriter(definition: def, profile: "smoke", records: records).claims(def.tables[0])[0]
+        XCTAssertEqual(dropped.comparison.differences, [5, 5], "seed 1 lacks r3: dropped, not imputed")
+        for bad in ["of: [r1]", "of: [r1, r1]", "of: [r1, r0-sp53]"] {
+            try text.replacingOccurrences(of: "of: [r1, r2, r3]", with: bad).write(toFile: path, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try AblationDefinition.load(path), bad) { XCTAssertTrue("\($0)".contains(".of"), "\($0)") }
+        }
     }
 
     func testOneSeedIsNotTested() throws {

@@ -98,7 +98,11 @@ final class SpecTests: XCTestCase {
 
     func testNames() {
         for name in SpecLibrary.paperNames { XCTAssertNoThrow(try library.spec(named: name), name) }
-        XCTAssertEqual(library.modelNames, SpecLibrary.paperNames + ["r0-sp53-searched"])
+        // Then the random members of the search spaces (ablations/specs/random/), in file order.
+        let random = ["fish", "hourglass", "r0-sp53", "r14-sp39", "r23-sp30", "r35-sp18"].flatMap { space in
+            (1...5).map { "\(space)-random-\($0)" }
+        }
+        XCTAssertEqual(library.modelNames, SpecLibrary.paperNames + ["r0-sp53-searched"] + random)
         XCTAssertEqual(try library.spec(named: "SpineNet-49S").name, "spinenet-49s")
         XCTAssertEqual(try library.spec(named: "R0-SP53").name, "r0-sp53")
         XCTAssertEqual(try library.spec(named: "R0-SP53-No-Short").name, "r0-sp53-no-short")

@@ -68,7 +68,7 @@ final class EvolutionTests: XCTestCase {
     func testLogOfAChangedSpaceIsRefused() throws {
         var space = try TestSupport.shipped("fish")
         _ = try search(space, budget: 2, log: dir + "/f.jsonl")
-        space.proxy.epochs += 1
+        space.proxy.profile.epochs += 1
         XCTAssertThrowsError(try search(space, budget: 3, log: dir + "/f.jsonl")) {
             XCTAssertTrue("\($0)".contains("f.jsonl:1") && "\($0)".contains("space hash"), "\($0)")
         }

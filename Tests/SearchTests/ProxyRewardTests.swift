@@ -15,8 +15,10 @@ final class ProxyRewardTests: XCTestCase {
     /// The fish space at a tiny proxy (shapes data, 40 images, 1 epoch) written as a space file.
     func tinySpace() throws -> String {
         var text = try String(contentsOfFile: TestSupport.root + "/ablations/search/fish.yaml", encoding: .utf8)
-        for (old, new) in [("kind: fmnist-det, fallback: shapes, seed: 0, size: 64, images: 1000", "kind: shapes, seed: 5, size: 64, images: 40"),
-                           ("held_out: 0.2", "held_out: 0.25"), ("endpoints: 64", "endpoints: 16"),
+        for (old, new) in [("kind: fmnist-det, fallback: shapes, seed: 0", "kind: shapes, seed: 5"),
+                           ("size: 96, train: 2000, val: 500, max_objects: 4, min_side: 16, max_side: 72",
+                            "size: 64, train: 30, val: 10, max_objects: 4, min_side: 11, max_side: 48"),
+                           ("input: 96", "input: 64"), ("endpoints: 64", "endpoints: 16"),
                            ("head_filters: 64", "head_filters: 16"), ("head_convs: 2", "head_convs: 1"),
                            ("epochs: 6", "epochs: 1"), ("batch: 16", "batch: 10"), ("budget: 16", "budget: 2")] {
             XCTAssertTrue(text.contains(old), old)

@@ -161,9 +161,24 @@ final class SpaceTests: XCTestCase {
                                                        file: "x.yaml")) {
             XCTAssertTrue("\($0)".hasPrefix("x.yaml: field 'allocation'"), "\($0)")
         }
-        XCTAssertThrowsError(try SpaceDefinition.parse(yaml: text.replacingOccurrences(of: "held_out: 0.2", with: "held_out: 1.5"),
+        XCTAssertThrowsError(try SpaceDefinition.parse(yaml: text.replacingOccurrences(of: "seeds: 1 ", with: "seeds: 2 "),
                                                        file: "x.yaml")) {
-            XCTAssertTrue("\($0)".contains("proxy.held_out"), "\($0)")
+            XCTAssertTrue("\($0)".hasPrefix("x.yaml: field 'proxy.profile.seeds'"), "\($0)")
+        }
+        XCTAssertThrowsError(try SpaceDefinition.parse(yaml: text.replacingOccurrences(of: "\n    momentum: 0.9", with: "\n    momentum: 1.5"),
+                                                       file: "x.yaml")) {
+            XCTAssertTrue("\($0)".hasPrefix("x.yaml: field 'proxy.profile.momentum'"), "\($0)")
+        }
+        // Every level of the file is read strictly: an unknown or misspelt key is an error, naming its place.
+        for (old, new, field) in [("budget: 16", "budget: 16\nbudgets: 3", "budgets"),
+                                  ("metric: AP", "metric: AP\n  held_out: 0.2", "proxy.held_out"),
+                                  ("focal_gamma: 1.5", "focal_gama: 1.5", "proxy.profile.focal_gama"),
+                                  ("adjustments: false}", "adjustments: false, extra: true}", "search.extra"),
+                                  ("sample: 3}", "sample: 3, tournament: 2}", "algorithm.tournament")] {
+            XCTAssertTrue(text.contains(old), old)
+            XCTAssertThrowsError(try SpaceDefinition.parse(yaml: text.replacingOccurrences(of: old, with: new), file: "x.yaml")) {
+                XCTAssertTrue("\($0)".hasPrefix("x.yaml: field '\(field)"), "\($0)")
+            }
         }
         XCTAssertThrowsError(try SpaceDefinition.parse(yaml: text.replacingOccurrences(of: "kind: evolution", with: "kind: rl"),
                                                        file: "x.yaml")) {
