@@ -145,13 +145,7 @@ public struct ClassificationTableWriter {
         }
         out += "\nClaims of the paper, checked against our numbers:\n\n"
         for result in claims(table) { out += "- " + line(result, rows: rows) + "\n" }
-        if let (d, n) = TableWriter.resolvableDifference(claims(table).map(\.comparison)) {
-            out += "\nSmallest top-1 difference these \(n) seeds resolve (paired, power 0.8, two-sided alpha 0.05, "
-            out += "before Holm): \(fixed(d, 1)) points.\n"
-        } else {
-            out += "\nWith fewer than 2 seeds per row no difference can be resolved: every claim is not tested.\n"
-        }
-        return out
+        return out + TableWriter.resolvableNote(claims(table).map(\.comparison), what: "top-1 difference", unit: "points")
     }
 
     /// "SpineNet-49 > ResNet-50 (top-1): supported (+3.2 points, 95% CI [+1.1, +5.3], 3 paired seeds, p 0.004, Holm p 0.012)".
@@ -205,18 +199,10 @@ public struct ClassificationTableWriter {
 
     /// Top-1 against multiply-adds (trained size), one panel per table, 95% CI bars over seeds.
     public func svg() -> String {
-        let panelW = 460.0, panelH = 320.0, margin = 56.0
+        let panelW = 460.0, panelH = 320.0
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(panelW * Double(definition.tables.count)))\" "
         out += "height=\"\(Int(panelH))\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         for (i, table) in definition.tables.enumerated() {
-            let x0 = Double(i) * panelW
-            let left = x0 + margin, right = x0 + panelW - 16, top = 30.0, bottom = panelH - 40
-            out += "<text x=\"\(x0 + panelW / 2)\" y=\"16\" text-anchor=\"middle\" font-size=\"12\">\(escape(table.title))</text>\n"
-            out += "<line x1=\"\(left)\" y1=\"\(bottom)\" x2=\"\(right)\" y2=\"\(bottom)\" stroke=\"black\"/>"
-            out += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(bottom)\" stroke=\"black\"/>\n"
-            out += "<text x=\"\((left + right) / 2)\" y=\"\(panelH - 8)\" text-anchor=\"middle\">multiply-adds (M, trained size)</text>\n"
-            out += "<text x=\"\(x0 + 14)\" y=\"\((top + bottom) / 2)\" transform=\"rotate(-90 \(x0 + 14) \((top + bottom) / 2))\" "
-            out += "text-anchor=\"middle\">top-1 (%), 95% CI over seeds</text>\n"
             let pts = table.rows.map { summary($0, in: table) }.compactMap { r -> (String, Double, Double, Double)? in
                 let s = r.metrics["top1"]!
                 guard let rec = r.okRecords.first, s.count > 0 else { return nil }
@@ -226,22 +212,8 @@ public struct ClassificationTableWriter {
                 }
                 return (r.displayName, Double(rec.size.macs) / 1e6, s.mean, half)
             }
-            guard !pts.isEmpty else { continue }
-            var (xmin, xmax) = padded(pts.map(\.1).min()!, pts.map(\.1).max()!)
-            xmax += (xmax - xmin) * 0.15
-            let (ymin, ymax) = padded(pts.map { $0.2 - $0.3 }.min()!, pts.map { $0.2 + $0.3 }.max()!)
-            let sx = { (v: Double) in left + (v - xmin) / (xmax - xmin) * (right - left) }
-            let sy = { (v: Double) in bottom - (v - ymin) / (ymax - ymin) * (bottom - top) }
-            for t in 0...4 {
-                let xv = xmin + (xmax - xmin) * Double(t) / 4, yv = ymin + (ymax - ymin) * Double(t) / 4
-                out += "<text x=\"\(sx(xv))\" y=\"\(bottom + 14)\" text-anchor=\"middle\">\(fixed(xv, 0))</text>"
-                out += "<text x=\"\(left - 4)\" y=\"\(sy(yv) + 4)\" text-anchor=\"end\">\(fixed(yv, 1))</text>\n"
-            }
-            for (name, x, y, h) in pts {
-                if h > 0 { out += "<line x1=\"\(sx(x))\" y1=\"\(sy(y - h))\" x2=\"\(sx(x))\" y2=\"\(sy(y + h))\" stroke=\"#4477aa\"/>" }
-                out += "<circle cx=\"\(sx(x))\" cy=\"\(sy(y))\" r=\"4\" fill=\"#4477aa\"/>"
-                out += "<text x=\"\(sx(x) + 6)\" y=\"\(sy(y) - 6)\">\(escape(name))</text>\n"
-            }
+            out += TableWriter.pointPanel(title: table.title, points: pts, yLabel: "top-1 (%), 95% CI over seeds",
+                                          x0: Double(i) * panelW, width: panelW, height: panelH, margin: 56)
         }
         return out + "</svg>\n"
     }

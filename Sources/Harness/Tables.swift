@@ -342,13 +342,16 @@ public struct TableWriter {
                 out += "No spec found for \(unknown.joined(separator: ", ")): on no curve.\n"
             }
         }
-        if let (d, n) = resolvableDifference(table) {
-            out += "\nSmallest difference these \(n) seeds resolve (paired, power 0.8, two-sided alpha 0.05, before Holm): "
-            out += "\(fixed(d, 1)) AP.\n"
-        } else {
-            out += "\nWith fewer than 2 seeds per row no difference can be resolved: every claim is not tested.\n"
+        return out + Self.resolvableNote(claims(table).map(\.comparison), what: "difference", unit: "AP")
+    }
+
+    /// The table's closing sentence on the smallest difference its seeds resolve (`resolvableDifference`).
+    static func resolvableNote(_ comparisons: [PairedComparison], what: String, unit: String) -> String {
+        guard let (d, n) = resolvableDifference(comparisons) else {
+            return "\nWith fewer than 2 seeds per row no difference can be resolved: every claim is not tested.\n"
         }
-        return out
+        return "\nSmallest \(what) these \(n) seeds resolve (paired, power 0.8, two-sided alpha 0.05, before Holm): "
+            + "\(fixed(d, 1)) \(unit).\n"
     }
 
     /// "A > B: supported (+3.2 AP, 95% CI [+1.1, +5.3], 3 paired seeds, p 0.004, Holm p 0.012)"; for a curve
@@ -457,31 +460,40 @@ public struct TableWriter {
                 guard let rec = r.okRecords.first, r.ap.count > 0 else { return nil }
                 return (r.displayName, Double(rec.size.macs) / 1e6, r.ap.mean, r.ap.std ?? 0)
             }
-            out += "<text x=\"\(x0 + panelW / 2)\" y=\"16\" text-anchor=\"middle\" font-size=\"12\">\(escape(table.title))</text>\n"
-            let left = x0 + margin, right = x0 + panelW - 16, top = 30.0, bottom = panelH - 40
-            out += "<line x1=\"\(left)\" y1=\"\(bottom)\" x2=\"\(right)\" y2=\"\(bottom)\" stroke=\"black\"/>"
-            out += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(bottom)\" stroke=\"black\"/>\n"
-            out += "<text x=\"\((left + right) / 2)\" y=\"\(panelH - 8)\" text-anchor=\"middle\">multiply-adds (M, trained size)</text>\n"
-            out += "<text x=\"\(x0 + 14)\" y=\"\((top + bottom) / 2)\" transform=\"rotate(-90 \(x0 + 14) \((top + bottom) / 2))\" text-anchor=\"middle\">AP (%)</text>\n"
-            guard !pts.isEmpty else { continue }
-            let xs = pts.map(\.1), ys = pts.flatMap { [$0.2 - $0.3, $0.2 + $0.3] }
-            let (xmin, xmax) = padded(xs.min()!, xs.max()!), (ymin, ymax) = padded(ys.min()!, ys.max()!)
-            let sx = { (v: Double) in left + (v - xmin) / (xmax - xmin) * (right - left) }
-            let sy = { (v: Double) in bottom - (v - ymin) / (ymax - ymin) * (bottom - top) }
-            for t in 0...4 {
-                let xv = xmin + (xmax - xmin) * Double(t) / 4, yv = ymin + (ymax - ymin) * Double(t) / 4
-                out += "<text x=\"\(sx(xv))\" y=\"\(bottom + 14)\" text-anchor=\"middle\">\(fixed(xv, 0))</text>"
-                out += "<text x=\"\(left - 4)\" y=\"\(sy(yv) + 4)\" text-anchor=\"end\">\(fixed(yv, 1))</text>\n"
-            }
-            for (name, x, y, s) in pts {
-                if s > 0 {
-                    out += "<line x1=\"\(sx(x))\" y1=\"\(sy(y - s))\" x2=\"\(sx(x))\" y2=\"\(sy(y + s))\" stroke=\"#4477aa\"/>"
-                }
-                out += "<circle cx=\"\(sx(x))\" cy=\"\(sy(y))\" r=\"4\" fill=\"#4477aa\"/>"
-                out += "<text x=\"\(sx(x) + 6)\" y=\"\(sy(y) - 6)\">\(escape(name))</text>\n"
-            }
+            out += Self.pointPanel(title: table.title, points: pts, yLabel: "AP (%)", x0: x0, width: panelW, height: panelH,
+                                   margin: margin)
         }
         return out + "</svg>\n"
+    }
+
+    /// One panel of named points (multiply-adds in millions, value, error half-width; no bar when 0) on linear axes,
+    /// with its title and axis labels.
+    static func pointPanel(title: String, points pts: [(String, Double, Double, Double)], yLabel: String, x0: Double,
+                           width panelW: Double, height panelH: Double, margin: Double) -> String {
+        var out = "<text x=\"\(x0 + panelW / 2)\" y=\"16\" text-anchor=\"middle\" font-size=\"12\">\(escape(title))</text>\n"
+        let left = x0 + margin, right = x0 + panelW - 16, top = 30.0, bottom = panelH - 40
+        out += "<line x1=\"\(left)\" y1=\"\(bottom)\" x2=\"\(right)\" y2=\"\(bottom)\" stroke=\"black\"/>"
+        out += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(bottom)\" stroke=\"black\"/>\n"
+        out += "<text x=\"\((left + right) / 2)\" y=\"\(panelH - 8)\" text-anchor=\"middle\">multiply-adds (M, trained size)</text>\n"
+        out += "<text x=\"\(x0 + 14)\" y=\"\((top + bottom) / 2)\" transform=\"rotate(-90 \(x0 + 14) \((top + bottom) / 2))\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        guard !pts.isEmpty else { return out }
+        let xs = pts.map(\.1), ys = pts.flatMap { [$0.2 - $0.3, $0.2 + $0.3] }
+        let (xmin, xmax) = padded(xs.min()!, xs.max()!), (ymin, ymax) = padded(ys.min()!, ys.max()!)
+        let sx = { (v: Double) in left + (v - xmin) / (xmax - xmin) * (right - left) }
+        let sy = { (v: Double) in bottom - (v - ymin) / (ymax - ymin) * (bottom - top) }
+        for t in 0...4 {
+            let xv = xmin + (xmax - xmin) * Double(t) / 4, yv = ymin + (ymax - ymin) * Double(t) / 4
+            out += "<text x=\"\(sx(xv))\" y=\"\(bottom + 14)\" text-anchor=\"middle\">\(fixed(xv, 0))</text>"
+            out += "<text x=\"\(left - 4)\" y=\"\(sy(yv) + 4)\" text-anchor=\"end\">\(fixed(yv, 1))</text>\n"
+        }
+        for (name, x, y, s) in pts {
+            if s > 0 {
+                out += "<line x1=\"\(sx(x))\" y1=\"\(sy(y - s))\" x2=\"\(sx(x))\" y2=\"\(sy(y + s))\" stroke=\"#4477aa\"/>"
+            }
+            out += "<circle cx=\"\(sx(x))\" cy=\"\(sy(y))\" r=\"4\" fill=\"#4477aa\"/>"
+            out += "<text x=\"\(sx(x) + 6)\" y=\"\(sy(y) - 6)\">\(escape(name))</text>\n"
+        }
+        return out
     }
 
     /// The families a table's curve claims compare, claim order, each once; nil without a curve claim.

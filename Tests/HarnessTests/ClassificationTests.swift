@@ -105,7 +105,7 @@ final class ClassificationTests: ScratchTestCase {
         let cases: [(String, String, String)] = [
             (good.replacingOccurrences(of: "    label_smoothing: 0.1\n", with: "    label_smoothing: 0.1\n    head_filters: 64\n"),
              "head_filters", "classification profile"),
-            (good.replacingOccurrences(of: "dataset: { size: 64, train: 7200, val: 1800 }",
+            (good.replacingOccurrences(of: "dataset: { size: 64, train: 9000, val: 1800 }",
                                        with: "dataset: { size: 64, train: 7200, val: 1800, max_objects: 1, min_side: 8, max_side: 40 }"),
              "dataset", "only size, train and val"),
             (good.replacingOccurrences(of: "    label_smoothing: 0.1\n", with: "    label_smoothing: 1.5\n"),
