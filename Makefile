@@ -38,14 +38,15 @@ build: deps
 	$(SWIFT) build -c release
 
 ## test: every test, in a release build (numeric loops are far too slow in debug; -enable-testing
-## lets tests use @testable imports), then the smoke profile of the connections ablation end to end
-## (dataset, training, records, tables) in a scratch folder under .build/, then the fault test (fault-test)
+## lets tests use @testable imports), then the smoke profiles of the connections and classification ablations end
+## to end (datasets, training, records, tables) in a scratch folder under .build/, then the fault test (fault-test)
 SMOKE := .build/smoke
 test: deps
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build
 	rm -rf $(SMOKE)
 	$(BIN) ablate ablations/connections.yaml --profile smoke --results $(SMOKE)/results --runs $(SMOKE)/runs --data $(SMOKE)/data
+	$(BIN) ablate ablations/classification.yaml --profile smoke --results $(SMOKE)/results --runs $(SMOKE)/runs --data $(SMOKE)/data
 	$(BIN) tables --results $(SMOKE)/results
 	scripts/fault-test.sh $(BIN)
 
