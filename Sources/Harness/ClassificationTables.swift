@@ -90,6 +90,11 @@ public struct ClassificationTableWriter {
                 + "flips \(p.flipProbability), scale jitter \(p.scaleJitter.map { fixed($0, 2) }.joined(separator: "-")), "
                 + "evaluation BN statistics: \(p.evalBatchNorm.rawValue).\n"
         }
+        if let p = base.reference?.profile, let decisive = definition.profiles["paper"], p.epochs != decisive.epochs {
+            out += "Training length: \(p.epochs) epochs, against the decisive profile's \(decisive.epochs); no calibration "
+            out += "study covers classification, so how close this length comes to the decisive one is unknown and its "
+            out += "verdicts are previews.\n"
+        }
         out += base.staleNote()
         for table in definition.tables { out += "\n" + markdown(table) }
         out += "\nTop-1 / top-5: our val-split accuracy (%), mean ± sample std over seeds; loss: the val split's mean "
