@@ -108,7 +108,7 @@ public struct AblationRunner {
         let runs = runs(def, profile)
         let commit = ProvenanceProbe.commit(), code = ProvenanceProbe.codeVersion()
         var summary = Summary()
-        progress.log("\(def.name) (\(profileName)): \(runs.count) run(s) in shard \(shard), dataset \(dataset)")
+        progress.log("\(def.name) (\(profileName)): \(runs.count) run(s) in shard \(shard), dataset(s) \(Set(datasets.values).sorted().joined(separator: ", "))")
 
         for (i, run) in runs.enumerated() {
             let config = try self.config(def, profile, run, library: library)
