@@ -9,6 +9,12 @@ public enum DatasetKind: String, CaseIterable, Sendable {
     case shapes
     /// Fashion-MNIST classification: one image per item, one full-image box carrying the class label.
     case fmnistCls = "fmnist-cls"
+    /// Seeded synthetic fine-grained classification: 36 classes of specimens that differ in small marks at
+    /// several scales (`FineShapes`); needs no installed files.
+    case fineShapes = "fine-shapes"
+
+    /// One label per image (a whole-image box), not objects to detect.
+    public var isClassification: Bool { self == .fmnistCls || self == .fineShapes }
 }
 
 /// Builder parameters (all recorded in the file). Defaults train in minutes on a 2-core machine.
@@ -40,11 +46,14 @@ public struct BuildOptions: Sendable {
         self.fashionMNISTDirectory = fashionMNISTDirectory
     }
 
-    /// Per-kind defaults: detection 128 px RGB, 4000/500 images, up to 6 objects; classification 28 px
-    /// gray (the items' own size), 10000/2000 images.
+    /// Per-kind defaults: detection 128 px RGB, 4000/500 images, up to 6 objects; Fashion-MNIST classification 28 px
+    /// gray (the items' own size), 10000/2000 images; fine-shapes 64 px RGB, 7200/1800 images (200/50 per class).
     public static func defaults(for kind: DatasetKind) -> BuildOptions {
-        kind == .fmnistCls ? BuildOptions(size: 28, trainCount: 10000, valCount: 2000, maxObjects: 1, channels: 1)
-                           : BuildOptions()
+        switch kind {
+        case .fmnistCls: return BuildOptions(size: 28, trainCount: 10000, valCount: 2000, maxObjects: 1, channels: 1)
+        case .fineShapes: return BuildOptions(size: 64, trainCount: 7200, valCount: 1800, maxObjects: 1, channels: 3)
+        case .fmnistDet, .shapes: return BuildOptions()
+        }
     }
 }
 
@@ -63,6 +72,9 @@ public func buildDataset(_ kind: DatasetKind, options o: BuildOptions, to path: 
     guard o.size >= 8, o.size <= 4096 else { throw bad("--size", "expected 8...4096, got \(o.size)") }
     guard o.trainCount >= 1, o.valCount >= 1 else { throw bad("--train/--val", "need at least one image per split") }
     guard o.maxObjects >= 1 else { throw bad("--max-objects", "expected >= 1, got \(o.maxObjects)") }
+    guard !kind.isClassification || o.maxObjects == 1 else {
+        throw bad("--max-objects", "expected 1 for \(kind.rawValue) (one label per image), got \(o.maxObjects)")
+    }
     guard o.channels == 1 || o.channels == 3 else { throw bad("--channels", "expected 1 or 3, got \(o.channels)") }
     guard o.minSide >= 2, o.minSide <= o.maxSide, 10 * o.maxSide <= 9 * o.size else {
         throw bad("--min-side/--max-side", "expected 2 <= min <= max <= 0.9 x size, got \(o.minSide)...\(o.maxSide) at \(o.size) px")
@@ -92,7 +104,7 @@ extension BuildOptions {
     public func recordedParams(for kind: DatasetKind) -> [(String, Int64)] {
         [("size", Int64(size)), ("train", Int64(trainCount)), ("val", Int64(valCount)),
          ("max_objects", Int64(maxObjects)), ("channels", Int64(channels))]
-            + (kind == .fmnistCls ? [] : [("min_side", Int64(minSide)), ("max_side", Int64(maxSide))])
+            + (kind.isClassification ? [] : [("min_side", Int64(minSide)), ("max_side", Int64(maxSide))])
     }
 }
 
@@ -136,6 +148,12 @@ func splitPlans(_ kind: DatasetKind, _ o: BuildOptions) throws -> [SplitPlan] {
         return counts.map { n in
             SplitPlan(count: n, classNames: ShapeObjects.names, source: "synthetic shapes (built in, no input files)",
                       draw: { _, rng in composer.draw(&rng) })
+        }
+    case .fineShapes:
+        return counts.map { n in
+            SplitPlan(count: n, classNames: FineShapes.classNames,
+                      source: "synthetic fine-grained specimens (built in, no input files; Sources/Datasets/FineGrained.swift)",
+                      draw: { i, rng in FineShapes.draw(i, size: o.size, channels: o.channels, rng: &rng) })
         }
     case .fmnistDet, .fmnistCls:
         let dir = o.fashionMNISTDirectory

@@ -143,11 +143,17 @@ extension Tape {
     }
 
     /// Softmax cross-entropy of logits [N,K] against class indices, mean over the batch.
-    public func softmaxCrossEntropy(_ logits: Var, labels: [Int]) -> Var {
+    /// Mean over rows of the cross-entropy between softmax(logits) and the target distribution: with
+    /// `labelSmoothing` e, the true class gets 1 - e + e/K and every other class e/K (the label smoothing of the
+    /// paper's classification recipe, docs/paper-facts.md §14); e = 0 is the one-hot loss.
+    /// d loss / d z_rj = (p_rj - q_rj) / N.
+    public func softmaxCrossEntropy(_ logits: Var, labels: [Int], labelSmoothing: Float = 0) -> Var {
         precondition(logits.shape.count == 2, "softmaxCrossEntropy: logits must be [N,K], got \(logits.shape)")
         let (n, k) = (logits.shape[0], logits.shape[1])
         precondition(labels.count == n, "softmaxCrossEntropy: \(labels.count) labels for \(n) rows")
+        precondition(labelSmoothing >= 0 && labelSmoothing < 1, "softmaxCrossEntropy: label smoothing \(labelSmoothing) outside [0, 1)")
         for l in labels { precondition(l >= 0 && l < k, "softmaxCrossEntropy: label \(l) outside 0..<\(k)") }
+        let off = Double(labelSmoothing) / Double(k), on = 1 - Double(labelSmoothing) + off
         let z = value(logits)
         let probs = Tensor(uninitialized: [n, k])
         var total = 0.0
@@ -158,13 +164,20 @@ extension Tape {
             var s: Double = 0
             for j in 0..<k { pr[j] = expf(zr[j] - m); s += Double(pr[j]) }
             for j in 0..<k { pr[j] = Float(Double(pr[j]) / s) }
-            total += -(Double(zr[labels[r]] - m) - log(s))
+            // -sum_j q_j log p_j, log p_j = z_j - m - log s
+            let logS = log(s)
+            if labelSmoothing == 0 {
+                total += -(Double(zr[labels[r]] - m) - logS)
+            } else {
+                for j in 0..<k { total -= (j == labels[r] ? on : off) * (Double(zr[j] - m) - logS) }
+            }
         }
+        let (qOn, qOff) = (Float(on), Float(off))
         return record(Tensor(scalar: Float(total / Double(n))), needsGrad: needs[logits.id]) { [unowned self] g in
             let scale = g.ptr[0] / Float(n)
             let dx = Tensor(uninitialized: [n, k])
             for r in 0..<n {
-                for j in 0..<k { dx.ptr[r * k + j] = scale * (probs.ptr[r * k + j] - (j == labels[r] ? 1 : 0)) }
+                for j in 0..<k { dx.ptr[r * k + j] = scale * (probs.ptr[r * k + j] - (j == labels[r] ? qOn : qOff)) }
             }
             self.accumulate(logits, dx)
         }

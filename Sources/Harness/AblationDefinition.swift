@@ -1,4 +1,5 @@
 import Foundation
+import Datasets
 import Models
 import Yams
 
@@ -7,6 +8,10 @@ import Yams
 public struct AblationDefinition: Codable, Sendable {
     public var name: String
     public var title: String
+    /// What the runs train: RetinaNet detectors (the default), or classifiers (`task: classification`).
+    public var task: Task = .detection
+    /// The dataset of every table; in a classification ablation a table may name its own (`tables[].dataset`),
+    /// and this is then the first table's when the file gives none at the top.
     public var dataset: DatasetChoice
     public var tables: [TableDefinition]
     public var profiles: [String: Profile]
@@ -18,17 +23,45 @@ public struct AblationDefinition: Codable, Sendable {
         case tables, calibration
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, title, dataset, tables, profiles, report }
+    public enum Task: String, Codable, Sendable, Hashable {
+        case detection, classification
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, title, task, dataset, tables, profiles, report }
 
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         title = try c.decode(String.self, forKey: .title)
-        dataset = try c.decode(DatasetChoice.self, forKey: .dataset)
+        task = try c.decodeIfPresent(Task.self, forKey: .task) ?? .detection
         tables = try c.decode([TableDefinition].self, forKey: .tables)
+        // A classification table may bring its own dataset; the top-level one is then needed only by tables without.
+        if task == .classification, !c.contains(.dataset), let first = tables.first?.dataset,
+           tables.allSatisfy({ $0.dataset != nil }) {
+            dataset = first
+        } else {
+            dataset = try c.decode(DatasetChoice.self, forKey: .dataset)
+        }
         profiles = try c.decode([String: Profile].self, forKey: .profiles)
         report = try c.decodeIfPresent(Report.self, forKey: .report) ?? .tables
+    }
+
+    /// The dataset a table's runs train on.
+    public func dataset(of table: TableDefinition) -> DatasetChoice { table.dataset ?? dataset }
+
+    /// One model on one dataset: what a record stands for. A detection ablation has one dataset, so its units are
+    /// its models; a classification ablation trains each model once per dataset of its tables.
+    public struct Unit: Sendable, Hashable {
+        public var model: String
+        public var dataset: DatasetChoice
+    }
+
+    /// Every unit, in table order, each once.
+    public var units: [Unit] {
+        var seen = Set<Unit>()
+        return tables.flatMap { t in t.rows.map { Unit(model: $0.model, dataset: dataset(of: t)) } }
+            .filter { seen.insert($0).inserted }
     }
 
     public struct DatasetChoice: Codable, Sendable, Hashable {
@@ -58,17 +91,20 @@ public struct AblationDefinition: Codable, Sendable {
     public struct TableDefinition: Codable, Sendable {
         public var id: String
         public var title: String
+        /// Classification ablations only: this table's own dataset (the file's `dataset` otherwise).
+        public var dataset: DatasetChoice?
         public var baseline: String
         public var rows: [Row]
         public var claims: [Claim]
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case id, title, baseline, rows, claims }
+        enum CodingKeys: String, CodingKey, CaseIterable { case id, title, dataset, baseline, rows, claims }
 
         public init(from decoder: Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
             id = try c.decode(String.self, forKey: .id)
             title = try c.decode(String.self, forKey: .title)
+            dataset = try c.decodeIfPresent(DatasetChoice.self, forKey: .dataset)
             baseline = try c.decode(String.self, forKey: .baseline)
             rows = try c.decode([Row].self, forKey: .rows)
             claims = try c.decode([Claim].self, forKey: .claims)
@@ -79,10 +115,15 @@ public struct AblationDefinition: Codable, Sendable {
             /// How the paper names the row (e.g. "(1) short removed"); the model's name otherwise.
             public var label: String?
             public var paperAP: Double?
+            /// Classification rows: the paper's top-1 and top-5 accuracy (%) for this model on the dataset the
+            /// table stands for (docs/paper-facts.md §14).
+            public var paperTop1: Double?
+            public var paperTop5: Double?
             /// The paper's figure could not be checked against the PDF (docs/paper-facts.md §10 marks it).
             public var paperUnverified: Bool?
             enum CodingKeys: String, CodingKey, CaseIterable {
-                case model, label, paperAP = "paper_ap", paperUnverified = "paper_unverified"
+                case model, label, paperAP = "paper_ap", paperTop1 = "paper_top1", paperTop5 = "paper_top5"
+                case paperUnverified = "paper_unverified"
             }
 
             public init(from decoder: Decoder) throws {
@@ -91,10 +132,12 @@ public struct AblationDefinition: Codable, Sendable {
                 model = try c.decode(String.self, forKey: .model)
                 label = try c.decodeIfPresent(String.self, forKey: .label)
                 paperAP = try c.decodeIfPresent(Double.self, forKey: .paperAP)
+                paperTop1 = try c.decodeIfPresent(Double.self, forKey: .paperTop1)
+                paperTop5 = try c.decodeIfPresent(Double.self, forKey: .paperTop5)
                 paperUnverified = try c.decodeIfPresent(Bool.self, forKey: .paperUnverified)
             }
         }
-        /// A claim of the paper about a table's rows. Two kinds:
+        /// A claim of the paper about a table's rows. Four kinds:
         /// - `{ better: A, worse: B }` (the default kind, `kind: better` may be written): A has higher AP than B,
         ///   tested paired by seed;
         /// - `{ kind: curve_above, family: F, against: G }`: at matched multiply-adds (trained size) the AP of the
@@ -104,19 +147,24 @@ public struct AblationDefinition: Codable, Sendable {
         /// - `{ kind: above_median, model: A, of: [R1, R2, ...] }`: A has higher AP than the median of the rows
         ///   R (e.g. random members of A's search space), tested paired by seed: per seed, A minus the median of
         ///   the R trained with that seed (seeds where any of them is missing are dropped).
+        /// - `{ kind: not_worse, better: A, worse: B, margin: M }` (classification): A's top-1 is not more than M
+        ///   points below B's, a non-inferiority claim for the paper's "matches at fewer FLOPs": the paired test is
+        ///   on (A - B + M), so "supported" means the 95% CI of A - B lies above -M.
         /// Keys of another kind are errors, as unknown keys are.
         public enum Claim: Codable, Sendable, Equatable {
             case better(String, than: String)
             case curveAbove(family: Family, against: Family)
             case aboveMedian(String, of: [String])
+            case notWorse(String, than: String, margin: Double)
 
             public enum Kind: String, Codable, Sendable, CaseIterable {
                 case better
                 case curveAbove = "curve_above"
                 case aboveMedian = "above_median"
+                case notWorse = "not_worse"
             }
 
-            enum CodingKeys: String, CodingKey, CaseIterable { case kind, better, worse, family, against, model, of }
+            enum CodingKeys: String, CodingKey, CaseIterable { case kind, better, worse, family, against, model, of, margin }
 
             public init(from decoder: Decoder) throws {
                 try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -126,15 +174,24 @@ public struct AblationDefinition: Codable, Sendable {
                     for key in keys where c.contains(key) {
                         throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key], debugDescription:
                             "no '\(key.stringValue)' in a claim of kind \(kind.rawValue) (better: better, worse; "
-                            + "curve_above: family, against; above_median: model, of)"))
+                            + "curve_above: family, against; above_median: model, of; not_worse: better, worse, margin)"))
                     }
                 }
                 switch kind {
                 case .better:
-                    try reject([.family, .against, .model, .of])
+                    try reject([.family, .against, .model, .of, .margin])
                     self = .better(try c.decode(String.self, forKey: .better), than: try c.decode(String.self, forKey: .worse))
+                case .notWorse:
+                    try reject([.family, .against, .model, .of])
+                    let margin = try c.decode(Double.self, forKey: .margin)
+                    guard margin >= 0, margin.isFinite else {
+                        throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.margin],
+                            debugDescription: "a margin >= 0 (points of top-1 accuracy)"))
+                    }
+                    self = .notWorse(try c.decode(String.self, forKey: .better), than: try c.decode(String.self, forKey: .worse),
+                                     margin: margin)
                 case .curveAbove:
-                    try reject([.better, .worse, .model, .of])
+                    try reject([.better, .worse, .model, .of, .margin])
                     let family = try c.decode(Family.self, forKey: .family)
                     let against = try c.decode(Family.self, forKey: .against)
                     guard family != against else {
@@ -143,7 +200,7 @@ public struct AblationDefinition: Codable, Sendable {
                     }
                     self = .curveAbove(family: family, against: against)
                 case .aboveMedian:
-                    try reject([.better, .worse, .family, .against])
+                    try reject([.better, .worse, .family, .against, .margin])
                     let model = try c.decode(String.self, forKey: .model)
                     let others = try c.decode([String].self, forKey: .of)
                     guard others.count >= 2, Set(others).count == others.count, !others.contains(model) else {
@@ -168,6 +225,11 @@ public struct AblationDefinition: Codable, Sendable {
                     try c.encode(Kind.aboveMedian, forKey: .kind)
                     try c.encode(model, forKey: .model)
                     try c.encode(others, forKey: .of)
+                case let .notWorse(better, worse, margin):
+                    try c.encode(Kind.notWorse, forKey: .kind)
+                    try c.encode(better, forKey: .better)
+                    try c.encode(worse, forKey: .worse)
+                    try c.encode(margin, forKey: .margin)
                 }
             }
         }
@@ -215,6 +277,15 @@ public struct AblationDefinition: Codable, Sendable {
         /// so training normalises them over 16-64 values per batch and the moving averages describe inputs the
         /// network never saw normalised that way; docs/geometry.md §11 has the measurements.
         public var evalBatchNorm: EvalBatchNorm
+        /// Classification profiles only (and required there): the label smoothing of the softmax cross-entropy
+        /// (0.1 in the paper's classification recipe, docs/paper-facts.md §14). Its presence makes the profile a
+        /// classification one: the detection-only keys (`head_filters`, `head_convs`, `anchor_size`, `focal_*`,
+        /// `huber_delta`, `box_weight`, and `max_objects`, `min_side`, `max_side` of `dataset`) are then errors,
+        /// hold 0 in memory and are neither hashed nor recorded.
+        public var labelSmoothing: Double?
+
+        /// A classification profile (it has `label_smoothing`).
+        public var isClassification: Bool { labelSmoothing != nil }
 
         public enum EvalBatchNorm: String, Codable, Sendable, Hashable {
             case moving, batch
@@ -236,6 +307,9 @@ public struct AblationDefinition: Codable, Sendable {
             /// equal shares per octave, so per pyramid level.
             public var minSide: Int
             public var maxSide: Int
+            /// False for a classification dataset: one labelled image each, no objects, so `max_objects`, `min_side`
+            /// and `max_side` are not keys of it (they hold 0 and are not encoded).
+            public var hasObjects = true
             enum CodingKeys: String, CodingKey, CaseIterable {
                 case size, train, val, maxObjects = "max_objects", minSide = "min_side", maxSide = "max_side"
             }
@@ -245,15 +319,39 @@ public struct AblationDefinition: Codable, Sendable {
                 (self.minSide, self.maxSide) = (minSide, maxSide)
             }
 
+            /// A classification dataset's size: images of `size` px, `train` / `val` of them.
+            public init(size: Int, train: Int, val: Int) {
+                (self.size, self.train, self.val) = (size, train, val)
+                (maxObjects, minSide, maxSide, hasObjects) = (0, 0, 0, false)
+            }
+
+            /// All three object keys, or none of them (a classification dataset; `Profile` checks which it needs).
             public init(from decoder: Decoder) throws {
                 try decoder.rejectUnknownKeys(CodingKeys.self)
                 let c = try decoder.container(keyedBy: CodingKeys.self)
                 size = try c.decode(Int.self, forKey: .size)
                 train = try c.decode(Int.self, forKey: .train)
                 val = try c.decode(Int.self, forKey: .val)
-                maxObjects = try c.decode(Int.self, forKey: .maxObjects)
-                minSide = try c.decode(Int.self, forKey: .minSide)
-                maxSide = try c.decode(Int.self, forKey: .maxSide)
+                hasObjects = [CodingKeys.maxObjects, .minSide, .maxSide].contains { c.contains($0) }
+                if hasObjects {
+                    maxObjects = try c.decode(Int.self, forKey: .maxObjects)
+                    minSide = try c.decode(Int.self, forKey: .minSide)
+                    maxSide = try c.decode(Int.self, forKey: .maxSide)
+                } else {
+                    (maxObjects, minSide, maxSide) = (0, 0, 0)
+                }
+            }
+
+            public func encode(to encoder: Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(size, forKey: .size)
+                try c.encode(train, forKey: .train)
+                try c.encode(val, forKey: .val)
+                if hasObjects {
+                    try c.encode(maxObjects, forKey: .maxObjects)
+                    try c.encode(minSide, forKey: .minSide)
+                    try c.encode(maxSide, forKey: .maxSide)
+                }
             }
         }
 
@@ -265,7 +363,7 @@ public struct AblationDefinition: Codable, Sendable {
                     warmupStart: Double = 0.1, schedule: Schedule = .step, decayPoints: [Double] = [0.75, 0.9],
                     momentum: Double = 0.9, clipNorm: Double? = 10, focalAlpha: Double = 0.25, focalGamma: Double = 1.5,
                     huberDelta: Double = 0.1, boxWeight: Double = 50, flipProbability: Double = 0.5,
-                    scaleJitter: [Double] = [0.8, 1.2], evalBatchNorm: EvalBatchNorm = .batch) {
+                    scaleJitter: [Double] = [0.8, 1.2], evalBatchNorm: EvalBatchNorm = .batch, labelSmoothing: Double? = nil) {
             self.dataset = dataset
             self.input = input
             self.scale = scale
@@ -293,6 +391,7 @@ public struct AblationDefinition: Codable, Sendable {
             self.flipProbability = flipProbability
             self.scaleJitter = scaleJitter
             self.evalBatchNorm = evalBatchNorm
+            self.labelSmoothing = labelSmoothing
         }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
@@ -302,21 +401,43 @@ public struct AblationDefinition: Codable, Sendable {
             case warmupStart = "warmup_start", decayPoints = "decay_points", weightDecay = "weight_decay"
             case clipNorm = "clip_norm", focalAlpha = "focal_alpha", focalGamma = "focal_gamma"
             case huberDelta = "huber_delta", boxWeight = "box_weight", flipProbability = "flip_probability"
-            case scaleJitter = "scale_jitter", evalBatchNorm = "eval_batch_norm"
+            case scaleJitter = "scale_jitter", evalBatchNorm = "eval_batch_norm", labelSmoothing = "label_smoothing"
         }
 
+        /// The keys only a detection profile has.
+        static let detectionKeys: [CodingKeys] = [.headFilters, .headConvs, .anchorSize, .focalAlpha, .focalGamma,
+                                                  .huberDelta, .boxWeight]
+
         /// Every key is required (`clip_norm: null` says "no clipping" explicitly); unknown keys are errors.
+        /// A classification profile (with `label_smoothing`) has every key but the detection-only ones, which are
+        /// errors there.
         public init(from decoder: Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
+            labelSmoothing = try c.decodeIfPresent(Double.self, forKey: .labelSmoothing)
+            let classifying = labelSmoothing != nil
             dataset = try c.decode(DatasetSize.self, forKey: .dataset)
+            if classifying {
+                for key in Self.detectionKeys where c.contains(key) {
+                    throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key], debugDescription:
+                        "no '\(key.stringValue)' in a classification profile (one with label_smoothing): it has no detection head"))
+                }
+                if dataset.hasObjects {
+                    throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.dataset], debugDescription:
+                        "only size, train and val in a classification profile's dataset (no max_objects, min_side, max_side)"))
+                }
+            } else if !dataset.hasObjects {
+                throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.dataset], debugDescription:
+                    "max_objects, min_side and max_side in a detection profile's dataset (a classification profile, whose "
+                    + "images have no objects, sets label_smoothing)"))
+            }
             input = try c.decode(Int.self, forKey: .input)
             scale = try c.decode(Double.self, forKey: .scale)
             alpha = try c.decode(Double.self, forKey: .alpha)
             endpoints = try c.decode(Int.self, forKey: .endpoints)
-            headFilters = try c.decode(Int.self, forKey: .headFilters)
-            headConvs = try c.decode(Int.self, forKey: .headConvs)
-            anchorSize = try c.decode(Double.self, forKey: .anchorSize)
+            headFilters = classifying ? 0 : try c.decode(Int.self, forKey: .headFilters)
+            headConvs = classifying ? 0 : try c.decode(Int.self, forKey: .headConvs)
+            anchorSize = classifying ? 0 : try c.decode(Double.self, forKey: .anchorSize)
             bnMomentum = try c.decode(Double.self, forKey: .bnMomentum)
             epochs = try c.decode(Int.self, forKey: .epochs)
             batch = try c.decode(Int.self, forKey: .batch)
@@ -333,10 +454,10 @@ public struct AblationDefinition: Codable, Sendable {
                                                                            debugDescription: "clip_norm"))
             }
             clipNorm = try c.decodeIfPresent(Double.self, forKey: .clipNorm)
-            focalAlpha = try c.decode(Double.self, forKey: .focalAlpha)
-            focalGamma = try c.decode(Double.self, forKey: .focalGamma)
-            huberDelta = try c.decode(Double.self, forKey: .huberDelta)
-            boxWeight = try c.decode(Double.self, forKey: .boxWeight)
+            focalAlpha = classifying ? 0 : try c.decode(Double.self, forKey: .focalAlpha)
+            focalGamma = classifying ? 0 : try c.decode(Double.self, forKey: .focalGamma)
+            huberDelta = classifying ? 0 : try c.decode(Double.self, forKey: .huberDelta)
+            boxWeight = classifying ? 0 : try c.decode(Double.self, forKey: .boxWeight)
             flipProbability = try c.decode(Double.self, forKey: .flipProbability)
             scaleJitter = try c.decode([Double].self, forKey: .scaleJitter)
             evalBatchNorm = try c.decode(EvalBatchNorm.self, forKey: .evalBatchNorm)
@@ -351,14 +472,17 @@ public struct AblationDefinition: Codable, Sendable {
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             let trainingOnly = encoder.userInfo[.trainingOnly] as? Bool ?? false
+            let detecting = !isClassification
             try c.encode(dataset, forKey: .dataset)
             try c.encode(input, forKey: .input)
             try c.encode(scale, forKey: .scale)
             try c.encode(alpha, forKey: .alpha)
             try c.encode(endpoints, forKey: .endpoints)
-            try c.encode(headFilters, forKey: .headFilters)
-            try c.encode(headConvs, forKey: .headConvs)
-            try c.encode(anchorSize, forKey: .anchorSize)
+            if detecting {
+                try c.encode(headFilters, forKey: .headFilters)
+                try c.encode(headConvs, forKey: .headConvs)
+                try c.encode(anchorSize, forKey: .anchorSize)
+            }
             try c.encode(bnMomentum, forKey: .bnMomentum)
             try c.encode(epochs, forKey: .epochs)
             try c.encode(batch, forKey: .batch)
@@ -371,10 +495,13 @@ public struct AblationDefinition: Codable, Sendable {
             try c.encode(momentum, forKey: .momentum)
             try c.encode(weightDecay, forKey: .weightDecay)
             try c.encodeIfPresent(clipNorm, forKey: .clipNorm)
-            try c.encode(focalAlpha, forKey: .focalAlpha)
-            try c.encode(focalGamma, forKey: .focalGamma)
-            try c.encode(huberDelta, forKey: .huberDelta)
-            try c.encode(boxWeight, forKey: .boxWeight)
+            if detecting {
+                try c.encode(focalAlpha, forKey: .focalAlpha)
+                try c.encode(focalGamma, forKey: .focalGamma)
+                try c.encode(huberDelta, forKey: .huberDelta)
+                try c.encode(boxWeight, forKey: .boxWeight)
+            }
+            try c.encodeIfPresent(labelSmoothing, forKey: .labelSmoothing)
             try c.encode(flipProbability, forKey: .flipProbability)
             try c.encode(scaleJitter, forKey: .scaleJitter)
             if !trainingOnly { try c.encode(evalBatchNorm, forKey: .evalBatchNorm) }
@@ -383,7 +510,14 @@ public struct AblationDefinition: Codable, Sendable {
         /// The first rule this profile breaks, as (field, what was expected), or nil when it is sound.
         public func problem() -> (field: String, expected: String)? {
             let d = dataset
-            let checks: [(Bool, String, String)] = [
+            if let e = labelSmoothing {
+                let checks: [(Bool, String, String)] = [
+                    (e >= 0 && e < 1, "label_smoothing", "in [0, 1)"),
+                    (d.size >= 8 && d.train >= 1 && d.val >= 1, "dataset", "size >= 8, train, val >= 1"),
+                ]
+                if let bad = checks.first(where: { !$0.0 }) { return (bad.1, bad.2) }
+            }
+            var checks: [(Bool, String, String)] = [
                 (epochs >= 1, "epochs", "an integer >= 1"), (batch >= 1, "batch", "an integer >= 1"),
                 (seeds >= 1, "seeds", "an integer >= 1"), (input >= 32, "input", "an integer >= 32"),
                 (scale > 0, "scale", "a width scale > 0"), (alpha > 0, "alpha", "a resampling alpha > 0"),
@@ -407,6 +541,12 @@ public struct AblationDefinition: Codable, Sendable {
                 (d.minSide >= 2 && d.minSide <= d.maxSide && Double(d.maxSide) <= 0.9 * Double(d.size), "dataset.min_side",
                  "2 <= min_side <= max_side <= 0.9 x size"),
             ]
+            if isClassification {
+                // The detection-only keys are absent (0 in memory): only the shared ones are checked.
+                let detectionOnly: Set<String> = ["head_filters", "head_convs", "anchor_size", "focal_alpha", "focal_gamma",
+                                                  "huber_delta", "box_weight", "dataset", "dataset.min_side"]
+                checks.removeAll { detectionOnly.contains($0.1) }
+            }
             return checks.first { !$0.0 }.map { ($0.1, $0.2) }
         }
 
@@ -437,16 +577,62 @@ public struct AblationDefinition: Codable, Sendable {
             throw HarnessError.badConfig(file: path, field: "(file)", expected: "a readable YAML file")
         }
         let def = try StrictYAML.decode(AblationDefinition.self, from: text, file: path)
+        try def.checkTask(file: path)
         for table in def.tables where !table.rows.contains(where: { $0.model == table.baseline }) {
             throw HarnessError.badConfig(file: path, field: "tables.\(table.id).baseline",
                                          expected: "one of the table's row models")
         }
         for (name, p) in def.profiles.sorted(by: { $0.key < $1.key }) {
+            if p.isClassification != (def.task == .classification) {
+                throw HarnessError.badConfig(file: path, field: "profiles.\(name).label_smoothing", expected: def.task == .classification
+                    ? "present: a classification ablation's profiles set label_smoothing (0 for none)"
+                    : "absent: only a classification ablation (task: classification) has label_smoothing")
+            }
             if let (field, expected) = p.problem() {
                 throw HarnessError.badConfig(file: path, field: "profiles.\(name).\(field)", expected: expected)
             }
         }
         return def
+    }
+}
+
+extension AblationDefinition {
+    /// The task agrees with the dataset kinds, the tables' own datasets and the claim kinds.
+    func checkTask(file path: String) throws {
+        let classifying = task == .classification
+        func check(_ choice: DatasetChoice, field: String) throws {
+            for kind in [choice.kind] + (choice.fallback.map { [$0] } ?? []) {
+                guard let k = DatasetKind(rawValue: kind) else {
+                    throw HarnessError.badConfig(file: path, field: field, expected: DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                guard k.isClassification == classifying else {
+                    let kinds = DatasetKind.allCases.filter { $0.isClassification == classifying }.map(\.rawValue)
+                    throw HarnessError.badConfig(file: path, field: field, expected:
+                        "a \(task.rawValue) dataset kind (\(kinds.joined(separator: ", "))), not '\(kind)'")
+                }
+            }
+        }
+        try check(dataset, field: "dataset.kind")
+        for t in tables {
+            if let own = t.dataset {
+                guard classifying else {
+                    throw HarnessError.badConfig(file: path, field: "tables.\(t.id).dataset", expected:
+                        "no dataset of its own: the tables of a detection ablation share the file's `dataset`")
+                }
+                try check(own, field: "tables.\(t.id).dataset.kind")
+            }
+            for claim in t.claims {
+                switch claim {
+                case .curveAbove where classifying, .aboveMedian where classifying:
+                    throw HarnessError.badConfig(file: path, field: "tables.\(t.id).claims", expected: "better or not_worse claims "
+                        + "in a classification ablation (curve_above and above_median are AP claims of detection)")
+                case .notWorse where !classifying:
+                    throw HarnessError.badConfig(file: path, field: "tables.\(t.id).claims", expected: "better, curve_above or "
+                        + "above_median claims in a detection ablation (not_worse is a top-1 non-inferiority claim)")
+                default: break
+                }
+            }
+        }
     }
 }
 

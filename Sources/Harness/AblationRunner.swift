@@ -30,15 +30,21 @@ public struct AblationRunner {
 
     func config(_ def: AblationDefinition, _ profile: AblationDefinition.Profile, _ run: RunPlan.Run,
                 library: SpecLibrary) throws -> RunConfig {
-        RunConfig(ablation: def.name, model: run.model, profileName: profileName, profile: profile,
-                  datasetKind: def.dataset.kind, datasetSeed: def.dataset.seed, seed: run.seed,
-                  spec: try library.spec(named: run.model))
+        let dataset = Self.choice(def, run)
+        return RunConfig(ablation: def.name, model: run.model, profileName: profileName, profile: profile,
+                         datasetKind: dataset.kind, datasetSeed: dataset.seed, seed: run.seed,
+                         spec: try library.spec(named: run.model), task: def.task)
+    }
+
+    /// The dataset a run trains on: its unit's (classification), else the file's.
+    static func choice(_ def: AblationDefinition, _ run: RunPlan.Run) -> AblationDefinition.DatasetChoice {
+        run.dataset.flatMap { kind in def.units.first { $0.dataset.kind == kind }?.dataset } ?? def.dataset
     }
 
     /// True when an ok record of this run exists for code version `code` and this config.
     func isRecorded(_ config: RunConfig, code: String) -> Bool {
         let path = resultsDir + "/" + ResultRecord.relativePath(ablation: config.ablation, profile: config.profileName,
-                                                                model: config.model, seed: config.seed)
+                                                                model: config.unit, seed: config.seed)
         guard let old = try? ResultRecord.read(path) else { return false }
         return old.status == .ok && old.codeVersion == code && old.provenance.configHash == config.hash
     }
@@ -62,7 +68,8 @@ public struct AblationRunner {
     /// The runs of this runner's share (profile seeds, shard, models, seeds asked for).
     private func runs(_ def: AblationDefinition, _ profile: AblationDefinition.Profile) -> [RunPlan.Run] {
         let seedCount = max(seeds ?? profile.seeds, (onlySeeds?.max() ?? -1) + 1)
-        return RunPlan(models: def.models, seeds: seedCount, shard: shard).runs
+        let units = def.units.map { ($0.model, def.task == .classification ? $0.dataset.kind : nil) }
+        return RunPlan(units: units, seeds: seedCount, shard: shard).runs
             .filter { (onlyModels?.contains($0.model) ?? true) && (onlySeeds?.contains($0.seed) ?? true) }
     }
 
@@ -80,37 +87,48 @@ public struct AblationRunner {
     @discardableResult
     public func prepare(progress: Progress) throws -> String { try prepared(progress: progress).dataset }
 
+    /// Builds (or verifies) every dataset the file's runs train on; `datasets` maps a classification unit's dataset
+    /// kind to its file, `dataset` is the file's own dataset.
     private func prepared(progress: Progress) throws
-        -> (def: AblationDefinition, profile: AblationDefinition.Profile, library: SpecLibrary, dataset: String) {
+        -> (def: AblationDefinition, profile: AblationDefinition.Profile, library: SpecLibrary, dataset: String,
+            datasets: [String: String]) {
         let (def, profile, library) = try load()
         try RecordStore.checkWritable(resultsDir)
-        return (def, profile, library, try DatasetCache.ensure(def.dataset, size: profile.dataset, dataDir: dataDir, log: progress.log))
+        var datasets: [String: String] = [:]
+        for choice in [def.dataset] + def.units.map(\.dataset) where datasets[choice.kind] == nil {
+            datasets[choice.kind] = try DatasetCache.ensure(choice, size: profile.dataset, dataDir: dataDir, log: progress.log)
+        }
+        return (def, profile, library, datasets[def.dataset.kind]!, datasets)
     }
 
     /// Trains this runner's share of runs; every model resolves, the results folder takes files and the
     /// dataset exists before the first.
     public func run(progress: Progress) throws -> Summary {
-        let (def, profile, library, dataset) = try prepared(progress: progress)
+        let (def, profile, library, dataset, datasets) = try prepared(progress: progress)
         let runs = runs(def, profile)
         let commit = ProvenanceProbe.commit(), code = ProvenanceProbe.codeVersion()
         var summary = Summary()
-        progress.log("\(def.name) (\(profileName)): \(runs.count) run(s) in shard \(shard), dataset \(dataset)")
+        progress.log("\(def.name) (\(profileName)): \(runs.count) run(s) in shard \(shard), dataset(s) \(Set(datasets.values).sorted().joined(separator: ", "))")
 
         for (i, run) in runs.enumerated() {
             let config = try self.config(def, profile, run, library: library)
-            let label = "\(i + 1)/\(runs.count) \(run.model) seed \(run.seed)"
+            let label = "\(i + 1)/\(runs.count) \(config.unit) seed \(run.seed)"
             if !force, isRecorded(config, code: code) {
                 progress.log("\(label): already recorded for this code and config, skipped (--force to redo)")
                 summary.skipped += 1
                 continue
             }
-            let trainer = RunTrainer(config: config, datasetPath: dataset, runsDir: runsDir, threads: threads,
+            let trainer = RunTrainer(config: config, datasetPath: run.dataset.flatMap { datasets[$0] } ?? dataset,
+                                     runsDir: runsDir, threads: threads,
                                      progress: progress, label: label)
             trainer.fromScratch = force
             do {
                 let record = try trainer.run()
                 try record.write(under: resultsDir)
-                progress.log("\(label): AP \(fixed(record.metrics["AP"] ?? .nan, 2)) AP50 \(fixed(record.metrics["AP50"] ?? .nan, 2)) "
+                let scores = config.isClassification
+                    ? "top-1 \(fixed(record.metrics["top1"] ?? .nan, 2)) top-5 \(fixed(record.metrics["top5"] ?? .nan, 2))"
+                    : "AP \(fixed(record.metrics["AP"] ?? .nan, 2)) AP50 \(fixed(record.metrics["AP50"] ?? .nan, 2))"
+                progress.log("\(label): \(scores) "
                              + "in \(clock(record.measured.trainSeconds + record.measured.evalSeconds)) -> \(resultsDir)/\(record.relativePath)")
                 summary.trained += 1
             } catch let error as HarnessError {

@@ -8,7 +8,10 @@ import Foundation
 /// provenance always describes the data actually trained on.
 public enum DatasetCache {
     public static func path(kind: String, size: AblationDefinition.Profile.DatasetSize, seed: UInt64, dataDir: String) -> String {
-        "\(dataDir)/\(kind)-\(size.size)px-\(size.train)-\(size.val)-obj\(size.maxObjects)-side\(size.minSide)-\(size.maxSide)-seed\(seed).h5"
+        if DatasetKind(rawValue: kind)?.isClassification == true {
+            return "\(dataDir)/\(kind)-\(size.size)px-rgb-\(size.train)-\(size.val)-seed\(seed).h5"
+        }
+        return "\(dataDir)/\(kind)-\(size.size)px-\(size.train)-\(size.val)-obj\(size.maxObjects)-side\(size.minSide)-\(size.maxSide)-seed\(seed).h5"
     }
 
     /// Returns the path of a ready dataset; falls back to `fallback` when the first kind's
@@ -29,9 +32,17 @@ public enum DatasetCache {
             options.size = size.size
             options.trainCount = size.train
             options.valCount = size.val
-            options.maxObjects = size.maxObjects
-            options.minSide = size.minSide
-            options.maxSide = size.maxSide
+            if kind.isClassification {
+                // One label per image; three channels, as every network's input has (gray items are repeated).
+                options.maxObjects = 1
+                options.channels = 3
+                options.minSide = max(2, size.size / 6)
+                options.maxSide = max(2, size.size * 3 / 4)
+            } else {
+                options.maxObjects = size.maxObjects
+                options.minSide = size.minSide
+                options.maxSide = size.maxSide
+            }
             options.seed = choice.seed
             if FileManager.default.fileExists(atPath: path) {
                 try DatasetFile.open(path, verify: true).checkBuilt(as: kind, options: options)

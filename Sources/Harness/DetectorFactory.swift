@@ -19,7 +19,7 @@ enum DetectorFactory {
                       seed: UInt64) throws -> BuiltDetector {
         let spec = try given ?? SpecLibrary.standard().spec(named: model)
         let trained = try ModelBuilder.build(spec, options: proxyOptions(spec, profile: profile, numClasses: numClasses))
-        let paper = try ModelBuilder.build(spec)
+        let paper = try ModelBuilder.build(spec, options: profile.isClassification ? paperClassification : ModelOptions())
         let t = trained.counts, p = paper.counts
         return BuiltDetector(
             network: Network(plan: trained, seed: seed, bnMomentum: Float(profile.bnMomentum)),
@@ -42,6 +42,13 @@ extension DetectorFactory {
     /// stay as the spec says; input size, head depth and anchors are the profile's, the same for every model.
     /// Every spec of the permutation and connections ablations (and every search candidate) has SpineNet-49's
     /// scaling, so for them this is exactly the profile's setting, as before.
+    /// A classifier at the paper's ImageNet setting (docs/paper-facts.md §14): 224 px, 1000 classes, the spec's
+    /// paper scaling. The classification records' paper-size counts are these, also for the fine-grained table
+    /// (the paper's iNaturalist models differ only in their 5089-way dense layer).
+    static let paperClassification = ModelOptions(inputSize: 224, head: .classification(classes: 1000))
+
+    /// A classification profile (`label_smoothing`) gets the classification head (`HeadConfig.classification`) with
+    /// the dataset's classes; its head width and depth keys do not exist.
     static func proxyOptions(_ spec: ModelSpec, profile: AblationDefinition.Profile, numClasses: Int) -> ModelOptions {
         let s = spec.scaling, r = reference
         // Ratios first: a ratio of 1 leaves the profile's value bit for bit.
@@ -53,7 +60,8 @@ extension DetectorFactory {
             filterSizeScale: profile.scale * (s.filterSizeScale / r.filterSizeScale),
             resampleAlpha: profile.alpha * (s.resampleAlpha / r.resampleAlpha),
             endpointsNumFilters: width(profile.endpoints, s.endpointsNumFilters, r.endpoints),
-            head: .retinaNet(filters: width(profile.headFilters, spec.paper.headFilters, r.headFilters),
+            head: profile.isClassification ? .classification(classes: numClasses)
+                : .retinaNet(filters: width(profile.headFilters, spec.paper.headFilters, r.headFilters),
                              convs: profile.headConvs, classes: numClasses, anchors: ModelBuilder.anchorsPerLocation))
     }
 }

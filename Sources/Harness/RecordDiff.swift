@@ -3,7 +3,8 @@ import Foundation
 /// Compares the records of two revisions row by row: which metrics moved, and whether the move is
 /// beyond noise (its 95% confidence interval excludes zero), so a reader can tell a real change from noise.
 public struct RecordDiff {
-    public static let metrics = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR100"]
+    /// Detection's COCO metrics, then classification's (a record has one kind or the other; absent ones are skipped).
+    public static let metrics = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR100", "top1", "top5"]
 
     public struct Key: Hashable, Comparable {
         public var ablation, profile, model: String
@@ -21,7 +22,8 @@ public struct RecordDiff {
     }
 
     static func group(_ records: [ResultRecord]) -> [Key: [ResultRecord]] {
-        Dictionary(grouping: records.filter { $0.status == .ok }) { Key(ablation: $0.ablation, profile: $0.profile, model: $0.model) }
+        // A classification model trains once per dataset: its row is DATASET/MODEL (`RunConfig.unit`).
+        Dictionary(grouping: records.filter { $0.status == .ok }) { Key(ablation: $0.ablation, profile: $0.profile, model: $0.config.unit) }
     }
 
     /// How one metric of one row moved between the two sides.

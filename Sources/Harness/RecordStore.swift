@@ -64,11 +64,18 @@ public enum RecordStore {
             }
             let profiles = Set(records.filter { $0.ablation == def.name }.map(\.profile))
             for profile in profiles.sorted() {
-                var writer = TableWriter(definition: def, profile: profile, records: records,
-                                         facts: library.map { TableWriter.ModelFacts.of(def, library: $0) } ?? [:])
-                writer.plateauNote = plateauNote(calibration, definition: def, profile: writer.reference?.profile)
+                let texts: [(String, String)]
+                if def.task == .classification {
+                    let writer = ClassificationTableWriter(definition: def, profile: profile, records: records)
+                    texts = [("md", writer.markdown()), ("csv", writer.csv()), ("svg", writer.svg())]
+                } else {
+                    var writer = TableWriter(definition: def, profile: profile, records: records,
+                                             facts: library.map { TableWriter.ModelFacts.of(def, library: $0) } ?? [:])
+                    writer.plateauNote = plateauNote(calibration, definition: def, profile: writer.reference?.profile)
+                    texts = [("md", writer.markdown()), ("csv", writer.csv()), ("svg", writer.svg())]
+                }
                 let dir = profile == "quick" ? resultsDir : resultsDir + "/" + profile
-                for (ext, text) in [("md", writer.markdown()), ("csv", writer.csv()), ("svg", writer.svg())] {
+                for (ext, text) in texts {
                     let path = "\(dir)/\(def.name).\(ext)"
                     try FileSystem.writeAtomically(text, to: path)
                     written.append(path)
@@ -116,7 +123,7 @@ public enum RecordStore {
                 var runner = AblationRunner(definitionPath: file, profileName: name, threads: 1)
                 runner.resultsDir = resultsDir
                 let p = def.profiles[name]!
-                let total = def.models.count * p.seeds, left = try runner.pending().count
+                let total = def.units.count * p.seeds, left = try runner.pending().count
                 let command = def.report == .calibration ? "`make calibrate`"
                     : "`make ablation-\(def.name) PROFILE=\(name)`"
                 let other = records.filter { $0.ablation == def.name && $0.profile == name && $0.status == .ok && $0.codeVersion != code }

@@ -19,7 +19,9 @@ public struct ResultRecord: Codable, Sendable, Equatable {
     public var status: RunStatus
     public var failure: String?
     public var architecture: Architecture
-    /// The 12 COCO box metrics in percent (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl).
+    /// Detection: the 12 COCO box metrics in percent (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm,
+    /// ARl). Classification: `top1` and `top5` accuracy in percent and `loss`, the val split's mean softmax
+    /// cross-entropy without label smoothing.
     public var metrics: [String: Double]
     /// Area ranges of the evaluator were COCO's times this factor, (anchor_size/3)^2 (docs/geometry.md §6).
     public var areaScale: Double
@@ -88,8 +90,9 @@ public struct ResultRecord: Codable, Sendable, Equatable {
     /// What tables group runs by and what a re-run compares: the source tree, or the commit when unknown.
     public var codeVersion: String { provenance.sourceTree.flatMap { $0 == "unknown" ? nil : $0 } ?? provenance.commit }
 
-    public var relativePath: String { Self.relativePath(ablation: ablation, profile: profile, model: model, seed: seed) }
+    public var relativePath: String { Self.relativePath(ablation: ablation, profile: profile, model: config.unit, seed: seed) }
 
+    /// `model` is the run's unit (`RunConfig.unit`): the model, or DATASET/MODEL for a classification run.
     public static func relativePath(ablation: String, profile: String, model: String, seed: Int) -> String {
         "records/\(ablation)/\(profile)/\(model)/seed-\(seed).json"
     }

@@ -16,9 +16,13 @@ public struct RunConfig: Codable, Sendable, Hashable {
     public var datasetKind: String
     public var datasetSeed: UInt64
     public var seed: Int
+    /// `classification` for a classifier run; nil for a detection run (left out of the JSON, so the config
+    /// hashes of detection runs are what they were before classification existed).
+    public var task: AblationDefinition.Task?
 
     public init(ablation: String, model: String, profileName: String, profile: AblationDefinition.Profile,
-                datasetKind: String, datasetSeed: UInt64, seed: Int, spec: ModelSpec) {
+                datasetKind: String, datasetSeed: UInt64, seed: Int, spec: ModelSpec,
+                task: AblationDefinition.Task = .detection) {
         self.ablation = ablation
         self.model = model
         self.modelHash = Self.modelHash(spec)
@@ -27,7 +31,14 @@ public struct RunConfig: Codable, Sendable, Hashable {
         self.datasetKind = datasetKind
         self.datasetSeed = datasetSeed
         self.seed = seed
+        self.task = task == .detection ? nil : task
     }
+
+    public var isClassification: Bool { task == .classification }
+
+    /// What names the run under an ablation and profile: the model, and for a classification run the dataset
+    /// first (each model trains once per dataset): `fine-shapes/spinenet-49`.
+    public var unit: String { isClassification ? "\(datasetKind)/\(model)" : model }
 
     /// Stable across machines and runs: sorted-key JSON of the config, FNV-1a.
     public var hash: String {
@@ -66,7 +77,7 @@ public struct RunConfig: Codable, Sendable, Hashable {
     }
 
     /// "permutation/quick/r0-sp53/seed-0": names the run in logs, checkpoints and errors.
-    public var name: String { "\(ablation)/\(profileName)/\(model)/seed-\(seed)" }
+    public var name: String { "\(ablation)/\(profileName)/\(unit)/seed-\(seed)" }
 }
 
 extension CodingUserInfoKey {

@@ -66,11 +66,9 @@ public enum RunEvaluation {
                                optimizer: SGD(parameters: built.network.parameters, weightDecay: 0))
         let val = try DetectionLoader(file: file, split: "val", options: LoaderOptions(
             batchSize: p.batch, outputSize: p.input, training: false, seed: UInt64(config.seed)))
-        let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize)), imageHeight: p.input, imageWidth: p.input)
-        let result = try DetectorEvaluation.run(detector: built.network, loader: val, split: try file.split("val"),
-                                                anchors: anchors, classNames: file.classNames,
-                                                areaScale: p.areaScale, batchStatistics: (evalBatchNorm ?? p.evalBatchNorm) == .batch,
-                                                writeTo: runDir)
-        return (result.metrics, result.areaScale)
+        var scored = p
+        if let evalBatchNorm { scored.evalBatchNorm = evalBatchNorm }
+        return try runTask(config, profile: scored, network: built.network, numClasses: file.classNames.count)
+            .evaluate(val, file: file, runDir: runDir)
     }
 }

@@ -5,14 +5,23 @@ public struct RunPlan: Sendable {
         public var model: String
         public var seed: Int
         public var index: Int
+        /// The dataset kind of a classification run (its models train once per dataset); nil for detection.
+        public var dataset: String? = nil
     }
 
     public let runs: [Run]
 
     /// Models in table order, seeds 0..<seeds for each; run k belongs to shard k % n.
     public init(models: [String], seeds: Int, shard: Shard = .all) {
+        self.init(units: models.map { ($0, nil) }, seeds: seeds, shard: shard)
+    }
+
+    /// (model, dataset kind) units in table order, seeds 0..<seeds for each; run k belongs to shard k % n.
+    public init(units: [(model: String, dataset: String?)], seeds: Int, shard: Shard = .all) {
         var all: [Run] = []
-        for seed in 0..<seeds { for model in models { all.append(Run(model: model, seed: seed, index: all.count)) } }
+        for seed in 0..<seeds {
+            for u in units { all.append(Run(model: u.model, seed: seed, index: all.count, dataset: u.dataset)) }
+        }
         runs = all.filter { $0.index % shard.count == shard.index }
     }
 }

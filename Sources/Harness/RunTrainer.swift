@@ -5,9 +5,10 @@ import Engine
 import Foundation
 import Models
 
-/// Trains one RetinaNet run with the profile's recipe (protocol A by default: SGD with momentum, L2 weight
+/// Trains one run with the profile's recipe (protocol A by default: SGD with momentum, L2 weight
 /// decay off BN, linear warmup, steps x0.1 / x0.01, flips and scale jitter), checkpoints after every epoch, resumes from the last
-/// checkpoint, evaluates on the val split and returns the run's record.
+/// checkpoint, evaluates on the val split and returns the run's record. What is trained and how it is scored is the
+/// run's `RunTask`: a RetinaNet detector (`DetectionTask`, below) or a classifier (`ClassificationTask`).
 public final class RunTrainer {
     public let config: RunConfig
     let datasetPath: String
@@ -52,7 +53,7 @@ public final class RunTrainer {
                                               seed: UInt64(config.seed))
         try config.checkModel(built.modelHash)
         let detector = built.network
-        let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize)), imageHeight: p.input, imageWidth: p.input)
+        let task = runTask(config, profile: p, network: detector, numClasses: numClasses)
 
         let stepsPerEpoch = train.batchesPerEpoch
         guard stepsPerEpoch > 0 else {
@@ -65,7 +66,6 @@ public final class RunTrainer {
                                             decayFractions: p.decayPoints, cosine: p.schedule == .cosine)
         let sgd = SGD(parameters: detector.parameters, momentum: Float(p.momentum), weightDecay: Float(p.weightDecay),
                       clipNorm: p.clipNorm.map(Float.init))
-        let lossSettings = LossSettings(p)
 
         var state = TrainingState()
         if !fromScratch, let saved = try Checkpoint.latest(in: runDir, configHash: config.trainingHash) {
@@ -83,8 +83,7 @@ public final class RunTrainer {
             var windowSum = 0.0, windowCount = 0
             while let batch = try train.next() {
                 let step = epoch * stepsPerEpoch + batch.index
-                let loss = try trainStep(batch, detector: detector, anchors: anchors, numClasses: numClasses,
-                                         loss: lossSettings, optimizer: sgd, learningRate: schedule.rate(at: step))
+                let loss = try task.step(batch, optimizer: sgd, learningRate: schedule.rate(at: step))
                 guard loss.isFinite, loss < Self.explodingLoss else {
                     throw HarnessError.trainingDiverged(run: config.name, step: step, loss: loss)
                 }
@@ -110,10 +109,7 @@ public final class RunTrainer {
         let trainSeconds = Date().timeIntervalSince(started)
 
         let evalStart = Date()
-        let evaluation = try DetectorEvaluation.run(detector: detector, loader: val, split: try file.split("val"),
-                                                    anchors: anchors, classNames: file.classNames,
-                                                    areaScale: p.areaScale, batchStatistics: p.evalBatchNorm == .batch,
-                                                    writeTo: runDir)
+        let evaluation = try task.evaluate(val, file: file, runDir: runDir)
         let evalSeconds = Date().timeIntervalSince(evalStart)
 
         return record(status: .ok, failure: nil, built: built, file: file, commit: ProvenanceProbe.commit(),
@@ -163,9 +159,25 @@ public final class RunTrainer {
         training, the metrics.
         """
 
-    /// One SGD step on a batch; returns the total loss (focal + box weight x Huber).
+    /// One SGD step of a detector on a batch; returns the total loss (focal + box weight x Huber).
     func trainStep(_ batch: Batch, detector: Network, anchors: AnchorSet, numClasses: Int, loss settings: LossSettings,
                    optimizer: SGD, learningRate: Float) throws -> Double {
+        try DetectionTask.step(batch, detector: detector, anchors: anchors, numClasses: numClasses, loss: settings,
+                               optimizer: optimizer, learningRate: learningRate)
+    }
+}
+
+/// The task of a run's config: classification or detection, scored with the profile's settings.
+func runTask(_ config: RunConfig, profile p: AblationDefinition.Profile, network: Network, numClasses: Int) -> RunTask {
+    config.isClassification
+        ? ClassificationTask(network: network, numClasses: numClasses, labelSmoothing: Float(p.labelSmoothing ?? 0),
+                             batchStatistics: p.evalBatchNorm == .batch)
+        : DetectionTask(network: network, numClasses: numClasses, profile: p)
+}
+
+extension DetectionTask {
+    static func step(_ batch: Batch, detector: Network, anchors: AnchorSet, numClasses: Int, loss settings: LossSettings,
+                     optimizer: SGD, learningRate: Float) throws -> Double {
         let targets = DetectionTargets.batch(try batch.boxes.indices.map { i in
             try assignTargets(anchors: anchors, boxes: batch.boxes[i],
                               labels: batch.labels[i].map(Int.init), numClasses: numClasses)
@@ -174,11 +186,53 @@ public final class RunTrainer {
         let images = tape.input(Tensor(shape: [batch.batchSize, batch.height, batch.width, batch.channels], data: batch.images))
         let loss = DetectorOutputs.loss(detector(images, on: tape), targets: targets, numClasses: numClasses,
                                         settings: settings, on: tape)
-        let value = Double(tape.value(loss).data[0])
-        guard value.isFinite else { return value }
-        tape.backward(loss)
-        optimizer.step(learningRate: learningRate)   // (leaves the gradients zero)
-        return value
+        return descend(loss, on: tape, optimizer: optimizer, learningRate: learningRate)
+    }
+}
+
+/// The loss's value; when finite, also backward and one SGD update (which leaves the gradients zero).
+func descend(_ loss: Var, on tape: Tape, optimizer: SGD, learningRate: Float) -> Double {
+    let value = Double(tape.value(loss).data[0])
+    guard value.isFinite else { return value }
+    tape.backward(loss)
+    optimizer.step(learningRate: learningRate)
+    return value
+}
+
+/// The task-specific half of a run: one training step, and the scores on the val split. `RunTrainer` owns
+/// everything else (data, schedule, optimiser, checkpoints and resume, the record).
+protocol RunTask {
+    /// One SGD step on a batch; returns the batch's training loss (the optimiser leaves the gradients zero).
+    func step(_ batch: Batch, optimizer: SGD, learningRate: Float) throws -> Double
+    /// The record's metrics and its `areaScale` (0 where no size classes apply).
+    func evaluate(_ val: DetectionLoader, file: DatasetFile, runDir: String) throws -> (metrics: [String: Double], areaScale: Double)
+}
+
+/// RetinaNet detection: focal + Huber loss against anchor targets; COCO box metrics, with the val split's
+/// ground truth and detections written in the COCO formats to the run folder.
+struct DetectionTask: RunTask {
+    let network: Network
+    let numClasses: Int
+    let profile: AblationDefinition.Profile
+    let anchors: AnchorSet
+    let loss: LossSettings
+
+    init(network: Network, numClasses: Int, profile p: AblationDefinition.Profile) {
+        (self.network, self.numClasses, self.profile) = (network, numClasses, p)
+        anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize)), imageHeight: p.input, imageWidth: p.input)
+        loss = LossSettings(p)
+    }
+
+    func step(_ batch: Batch, optimizer: SGD, learningRate: Float) throws -> Double {
+        try Self.step(batch, detector: network, anchors: anchors, numClasses: numClasses, loss: loss,
+                      optimizer: optimizer, learningRate: learningRate)
+    }
+
+    func evaluate(_ val: DetectionLoader, file: DatasetFile, runDir: String) throws -> (metrics: [String: Double], areaScale: Double) {
+        let e = try DetectorEvaluation.run(detector: network, loader: val, split: try file.split("val"), anchors: anchors,
+                                           classNames: file.classNames, areaScale: profile.areaScale,
+                                           batchStatistics: profile.evalBatchNorm == .batch, writeTo: runDir)
+        return (e.metrics, e.areaScale)
     }
 }
 

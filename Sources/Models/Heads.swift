@@ -4,7 +4,9 @@ public enum HeadConfig: Equatable, Sendable {
     /// RetinaNet (docs/paper-facts.md §8): per subnet `convs` 3x3 convs with bias shared across levels, BN per level,
     /// act; then a shared 3x3 prediction conv with bias (classes x anchors and 4 x anchors outputs).
     case retinaNet(filters: Int, convs: Int, classes: Int, anchors: Int)
-    /// Classification: upsample P4..P7 to P3, average, global average pool, dense (softmax in the loss).
+    /// Classification (docs/paper-facts.md §8, §14). On a scale-permuted backbone: upsample P4..P7 to P3's size
+    /// (nearest), average the five maps, global average pool, dense (softmax in the loss). On a ResNet: the plain
+    /// ResNet classifier the paper compares against, global average pool of C5 and dense (no FPN is built).
     case classification(classes: Int)
 }
 
@@ -35,5 +37,11 @@ extension GraphBuilder {
         }
         let pooled = globalAvgPool(mean(maps, "head/mean"), "head/pool")
         return ["logits": dense(pooled, "head/dense", out: classes)]
+    }
+
+    /// The plain ResNet classifier: global average pool of the top level (C5), then dense.
+    func pooledClassificationHead(_ levels: [Int: Int], classes: Int) -> [String: Int] {
+        let top = levels[levels.keys.max()!]!
+        return ["logits": dense(globalAvgPool(top, "head/pool"), "head/dense", out: classes)]
     }
 }

@@ -55,12 +55,17 @@ public enum ModelBuilder {
         }
         let g = GraphBuilder()
         let image = g.input(size: inputSize)
+        let head = options.head ?? paperHead(spec)
+        // A ResNet classifies from its last stage alone (the paper's ResNet-50 baseline): no FPN under a
+        // classification head (docs/paper-facts.md §14).
+        let plainResNet: Bool
+        if case .classification = head { plainResNet = spec.family == .resnetFPN } else { plainResNet = false }
         let levels = spec.family == .scalePermuted
             ? g.scalePermuted(image, spec, scaling: scaling, inputSize: inputSize)
-            : g.resnetFPN(image, spec, scaling: scaling)
+            : plainResNet ? g.resnet(image, spec, scaling: scaling) : g.resnetFPN(image, spec, scaling: scaling)
         g.part = .head
         var outputs: [String: Int] = [:]
-        switch options.head ?? paperHead(spec) {
+        switch head {
         case .none: break
         case let .retinaNet(filters, convs, classes, anchors):
             guard filters >= 1, convs >= 0, classes >= 1, anchors >= 1 else {
@@ -69,7 +74,8 @@ public enum ModelBuilder {
             outputs = g.retinaNetHead(levels, filters: filters, convs: convs, classes: classes, anchors: anchors)
         case let .classification(classes):
             guard classes >= 1 else { throw BuildError(description: "classes must be >= 1") }
-            outputs = g.classificationHead(levels, classes: classes)
+            outputs = plainResNet ? g.pooledClassificationHead(levels, classes: classes)
+                                  : g.classificationHead(levels, classes: classes)
         }
         return g.plan(name: spec.name, inputSize: inputSize, activation: options.activation,
                       blockCount: spec.blocks.count, levels: levels, outputs: outputs)

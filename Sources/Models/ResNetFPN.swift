@@ -2,11 +2,16 @@
 /// RetinaNet baseline: laterals 1x1 (bias), top-down nearest upsampling + add, 3x3 (bias) on P3..P5,
 /// P6 = conv3x3/2(P5), P7 = conv3x3/2(act(P6)), then BN per level.
 extension GraphBuilder {
-    func resnetFPN(_ image: Int, _ spec: ModelSpec, scaling: Scaling) -> [Int: Int] {
-        let features = stem(image, spec.stem, scaling: scaling)
-        let width = scaling.endpointsNumFilters
+    /// The plain ResNet: the last block of each level L2..L5 (C2..C5), no FPN.
+    func resnet(_ image: Int, _ spec: ModelSpec, scaling: Scaling) -> [Int: Int] {
         var c: [Int: Int] = [:]
-        for f in features { c[f.level] = f.node }   // the last block of each level
+        for f in stem(image, spec.stem, scaling: scaling) { c[f.level] = f.node }   // the last block of each level
+        return c
+    }
+
+    func resnetFPN(_ image: Int, _ spec: ModelSpec, scaling: Scaling) -> [Int: Int] {
+        let c = resnet(image, spec, scaling: scaling)
+        let width = scaling.endpointsNumFilters
         var lateral: [Int: Int] = [:]
         for l in 3...5 { lateral[l] = conv(c[l]!, "fpn/lateral\(l)", out: width, kernel: 1, bias: true) }
         var p: [Int: Int] = [5: lateral[5]!]

@@ -17,7 +17,7 @@ struct DataBuildCommand: ParsableCommand {
         discussion: "Defaults: detection kinds 128 px RGB, --train 4000 --val 500 --max-objects 6; fmnist-cls 28 px gray, 10000/2000. "
             + "The same seed always gives the same content checksum.")
 
-    @Argument(help: "fmnist-det | shapes | fmnist-cls") var kind: String
+    @Argument(help: "fmnist-det | shapes | fmnist-cls | fine-shapes") var kind: String
     @Option(help: "Output file (built in memory, written to FILE.tmp-<host>-<pid> and renamed when complete).") var out: String
     @Flag(help: "Replace --out if it exists (otherwise that is an error).") var force = false
     @Option(help: "Image side in pixels.") var size: Int?

@@ -10,7 +10,7 @@ struct EvaluateCommand: ParsableCommand {
 
     @Argument(help: "A run directory, e.g. runs/connections/quick/r0-sp53/seed-0.") var runDir: String
     @Option(help: "Threads for OpenBLAS and the engine (default: all cores).") var threads: Int?
-    @Flag(help: "Print the 12 metrics as one JSON object.") var json = false
+    @Flag(help: "Print the metrics (12 COCO ones, or top1 / top5 / loss) as one JSON object.") var json = false
     @Option(name: .customLong("eval-batch-norm"),
             help: "Override the profile's eval_batch_norm: batch (each batch's statistics) or moving (the moving averages).")
     var evalBatchNorm: String?
@@ -26,12 +26,15 @@ struct EvaluateCommand: ParsableCommand {
         let (metrics, scale) = try RunEvaluation.evaluate(runDir: runDir,
                                                           threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
                                                           evalBatchNorm: evalBatchNorm.flatMap { .init(rawValue: $0) })
+        // A classification run scores top1 / top5 / loss, a detection run the 12 COCO metrics.
+        let classification = metrics["top1"] != nil
+        let keys = classification ? ["top1", "top5", "loss"] : CocoMetrics.keys
         if json {
-            let body = CocoMetrics.keys.map { "\"\($0)\": \(metrics[$0] ?? 0)" }.joined(separator: ", ")
-            print("{\(body), \"area_scale\": \(scale)}")
+            let body = keys.map { "\"\($0)\": \(metrics[$0] ?? 0)" }.joined(separator: ", ")
+            print(classification ? "{\(body)}" : "{\(body), \"area_scale\": \(scale)}")
         } else {
-            for key in CocoMetrics.keys { print("\(key.padding(toLength: 6, withPad: " ", startingAt: 0)) \(String(format: "%.2f", metrics[key] ?? 0))") }
-            print("area ranges scaled by \(String(format: "%.4f", scale)); COCO files in \(runDir)")
+            for key in keys { print("\(key.padding(toLength: 6, withPad: " ", startingAt: 0)) \(String(format: "%.2f", metrics[key] ?? 0))") }
+            if !classification { print("area ranges scaled by \(String(format: "%.4f", scale)); COCO files in \(runDir)") }
         }
     }
 }

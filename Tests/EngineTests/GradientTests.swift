@@ -124,6 +124,12 @@ final class GradientTests: XCTestCase {
         GradCheck.check("softmaxCE", inputs: [GradCheck.randomTensor([5, 4], &rng, scale: 2)]) { t, v in
             t.softmaxCrossEntropy(v[0], labels: [0, 3, 2, 2, 1])
         }
+        // With label smoothing (the classification recipe's 0.1, and a large 0.4 that weighs the off-class terms).
+        for e: Float in [0.1, 0.4] {
+            GradCheck.check("softmaxCE smoothing \(e)", inputs: [GradCheck.randomTensor([5, 4], &rng, scale: 2)]) { t, v in
+                t.softmaxCrossEntropy(v[0], labels: [0, 3, 2, 2, 1], labelSmoothing: e)
+            }
+        }
     }
 
     /// The error measure must flag a wrong sign or a missing term.

@@ -158,6 +158,14 @@ final class KnownAnswerTests: XCTestCase {
         XCTAssertEqual(huber, 0.875, accuracy: 1e-6)
         let ce = t.value(t.softmaxCrossEntropy(t.input(Tensor(shape: [2, 2], data: [0, 0, 1000, 0])), labels: [0, 1])).scalar
         XCTAssertEqual(ce, (ln2 + 1000) / 2, accuracy: 1e-3)
+        // Label smoothing 0.2 over K = 4: targets 0.85 / 0.05; equal logits give log 4 whatever the smoothing, and
+        // logits (2, 0, 0, 0) with label 0 give -(0.85 log p0 + 3 x 0.05 log p1), p0 = e^2 / (e^2 + 3).
+        let even = t.value(t.softmaxCrossEntropy(t.input(Tensor(zeros: [1, 4])), labels: [2], labelSmoothing: 0.2)).scalar
+        XCTAssertEqual(even, Float(log(4.0)), accuracy: 1e-5)
+        let e2 = exp(2.0), p0 = e2 / (e2 + 3), p1 = 1 / (e2 + 3)
+        let smoothed = t.value(t.softmaxCrossEntropy(t.input(Tensor(shape: [1, 4], data: [2, 0, 0, 0])), labels: [0],
+                                                     labelSmoothing: 0.2)).scalar
+        XCTAssertEqual(smoothed, Float(-(0.85 * log(p0) + 0.15 * log(p1))), accuracy: 1e-5)
     }
 
     /// An image with no anchors/boxes gives empty loss inputs: the loss is 0 and backward still runs.

@@ -8,18 +8,8 @@ import XCTest
 
 /// End to end on real files: a seeded synthetic dataset in HDF5, a real RetinaNet on R0-SP53,
 /// real SGD. Small enough for CI, real enough to fail.
-final class TrainingRunTests: XCTestCase {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "spinebench-run-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileSystem.createDirectory(dir)
-        FileManager.default.changeCurrentDirectoryPath(Self.root)   // spec files and git provenance
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+final class TrainingRunTests: ScratchTestCase {
+    override class var scratchPrefix: String { "spinebench-run" }
 
     func profile(epochs: Int = 2, learningRate: Double = 0.02) -> AblationDefinition.Profile {
         .init(dataset: .init(size: 64, train: 32, val: 8, maxObjects: 2, minSide: 10, maxSide: 48), input: 64, scale: 0.25, alpha: 0.25,
@@ -107,19 +97,7 @@ final class TrainingRunTests: XCTestCase {
     /// straight through (apart from wall-clock measurements and the resume marker).
     func testInterruptedRunResumesToTheSameRecord() throws {
         let p = profile()
-        let data = try dataset(p)
-        let straight = try RunTrainer(config: try config(p), datasetPath: data, runsDir: dir + "/a", threads: 2,
-                                      progress: Progress(), label: "a").run()
-        let first = RunTrainer(config: try config(p), datasetPath: data, runsDir: dir + "/b", threads: 2,
-                               progress: Progress(), label: "b")
-        first.interruptAfterEpochs = 1
-        XCTAssertThrowsError(try first.run()) { XCTAssertTrue("\($0)".contains("interrupted"), "\($0)") }
-        var resumed = try RunTrainer(config: try config(p), datasetPath: data, runsDir: dir + "/b", threads: 2,
-                                     progress: Progress(), label: "b").run()
-        XCTAssertEqual(resumed.training.resumedFromEpoch, 1)
-        resumed.training.resumedFromEpoch = 0
-        resumed.measured = straight.measured
-        XCTAssertEqual(resumed, straight)
+        let straight = try assertResumesToTheSameRecord(try config(p), data: try dataset(p))
         XCTAssertEqual(straight.metrics.count, 12)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/a/test/unit/r0-sp53/seed-0/val-detections.json"))
     }
