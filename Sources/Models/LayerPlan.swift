@@ -1,5 +1,9 @@
+import Engine
+
 /// A model as plain data: a list of layer nodes with known shapes, in topological order.
 /// Counting walks it; the Engine instantiation walks the same list, so the two cannot disagree.
+/// A layer kind's shape (`GraphBuilder`), its counts and the engine op it runs as (`LayerNode`) all live in this
+/// file, so a new kind is added here (README, "Contributing").
 
 /// Output shape of a node at batch 1: height, width, channels (dense outputs are 1 x 1 x features).
 public struct FeatureShape: Equatable, Hashable, Codable, Sendable, CustomStringConvertible {
@@ -45,6 +49,51 @@ public struct LayerNode: Equatable, Sendable {
     /// Set on the add that closes a residual unit of scale-permuted block k: its first input is the residual
     /// branch, which stochastic depth may drop.
     public let residualBlock: Int?
+}
+
+extension LayerNode {
+    /// Trainable parameters this node owns (before sharing is taken into account).
+    public func parameterCount(inputChannels cin: Int) -> Int {
+        switch op {
+        case let .conv(k, _, bias): return k * k * cin * shape.c + (bias ? shape.c : 0)
+        case .batchNorm: return 2 * shape.c
+        case let .dense(bias): return cin * shape.c + (bias ? shape.c : 0)
+        default: return 0
+        }
+    }
+
+    /// Multiply-adds at batch 1.
+    public func macs(inputChannels cin: Int) -> Int {
+        switch op {
+        case let .conv(k, _, _): return shape.h * shape.w * k * k * cin * shape.c
+        case .dense: return cin * shape.c
+        default: return 0
+        }
+    }
+
+    /// The engine op this node runs as (`net` holds the layers of nodes with weights). The engine's fusion
+    /// planner sees conv, batch norm, activation, add and max pool nodes; every other kind is an opaque
+    /// primitive, so adding one needs no change in the engine's graph.
+    func engineOp(in net: Network) -> Graph.Op {
+        switch op {
+        case .input: return .input
+        case .conv: return .conv(net.convs[weightKey]!)
+        case .batchNorm: return .batchNorm(net.norms[weightKey]!)
+        case .activation: return .activation(net.plan.activation == .relu ? .relu : .swish)
+        case .maxPool: return .maxPool3x3s2
+        case let .upsample(factor):
+            let (h, w) = (shape.h, shape.w)
+            return .primitive("upsample") { tape, xs in
+                tape.cropTopLeft(tape.upsampleNearest(xs[0], factor: factor), height: h, width: w)
+            }
+        case .add: return .add
+        case .mean: return .primitive("mean") { tape, xs in tape.scale(tape.add(xs), 1 / Float(xs.count)) }
+        case .globalAvgPool: return .primitive("globalAvgPool") { tape, xs in tape.globalAvgPool(xs[0]) }
+        case .dense:
+            let layer = net.denses[weightKey]!
+            return .primitive("dense") { tape, xs in layer(xs[0], on: tape) }
+        }
+    }
 }
 
 public enum ActivationKind: String, Codable, Sendable { case relu, swish }
