@@ -71,14 +71,32 @@ extension LayerNode {
         }
     }
 
+    /// The layer holding this node's weights, made once per weight key by `Network.init` (`rng`: the key's own
+    /// stream); nil for kinds without weights.
+    func makeLayer(inputChannels cin: Int, bnMomentum: Float,
+                   initializers: (LayerNode) -> (kernel: Initializer, bias: Initializer), rng: inout RNG) -> (any Layer)? {
+        switch op {
+        case let .conv(kernel, stride, bias):
+            let (k, b) = initializers(self)
+            return Conv2D(name: weightKey, inChannels: cin, outChannels: shape.c, kernel: kernel, stride: stride, bias: bias,
+                          initializer: k, biasInitializer: b, rng: &rng)
+        case .batchNorm: return BatchNorm(name: weightKey, channels: shape.c, momentum: bnMomentum)
+        case let .dense(bias):
+            let (k, b) = initializers(self)
+            return Dense(name: weightKey, inFeatures: cin, outFeatures: shape.c, bias: bias, initializer: k,
+                         biasInitializer: b, rng: &rng)
+        default: return nil
+        }
+    }
+
     /// The engine op this node runs as (`net` holds the layers of nodes with weights). The engine's fusion
     /// planner sees conv, batch norm, activation, add and max pool nodes; every other kind is an opaque
     /// primitive, so adding one needs no change in the engine's graph.
     func engineOp(in net: Network) -> Graph.Op {
         switch op {
         case .input: return .input
-        case .conv: return .conv(net.convs[weightKey]!)
-        case .batchNorm: return .batchNorm(net.norms[weightKey]!)
+        case .conv: return .conv(net.layers[weightKey] as! Conv2D)
+        case .batchNorm: return .batchNorm(net.layers[weightKey] as! BatchNorm)
         case .activation: return .activation(net.plan.activation == .relu ? .relu : .swish)
         case .maxPool: return .maxPool3x3s2
         case let .upsample(factor):
@@ -90,7 +108,7 @@ extension LayerNode {
         case .mean: return .primitive("mean") { tape, xs in tape.scale(tape.add(xs), 1 / Float(xs.count)) }
         case .globalAvgPool: return .primitive("globalAvgPool") { tape, xs in tape.globalAvgPool(xs[0]) }
         case .dense:
-            let layer = net.denses[weightKey]!
+            let layer = net.layers[weightKey] as! Dense
             return .primitive("dense") { tape, xs in layer(xs[0], on: tape) }
         }
     }

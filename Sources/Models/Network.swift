@@ -9,9 +9,8 @@ import Engine
 /// checks it).
 public final class Network {
     public let plan: ModelPlan
-    public private(set) var convs: [String: Conv2D] = [:]
-    public private(set) var norms: [String: BatchNorm] = [:]
-    public private(set) var denses: [String: Dense] = [:]
+    /// Every layer by weight key: a Conv2D, BatchNorm or Dense per key, so a shared conv is one layer.
+    public private(set) var layers: [String: any Layer] = [:]
     /// Every trainable parameter once, in plan order (stable across runs: checkpoints key on names).
     public private(set) var parameters: [Parameter] = []
     /// Every BatchNorm once, in plan order (for running statistics in checkpoints).
@@ -34,30 +33,13 @@ public final class Network {
                 initializers: (LayerNode) -> (kernel: Initializer, bias: Initializer) = Network.defaultInitializers) {
         self.plan = plan
         let root = RNG(seed: seed)
-        for node in plan.nodes {
-            let key = node.weightKey
-            let cin = plan.inputChannels(of: node)
-            var rng = root.fork(Network.stream(key))
-            switch node.op {
-            case let .conv(kernel, stride, bias) where convs[key] == nil:
-                let (k, b) = initializers(node)
-                let layer = Conv2D(name: key, inChannels: cin, outChannels: node.shape.c, kernel: kernel, stride: stride,
-                                   bias: bias, initializer: k, biasInitializer: b, rng: &rng)
-                convs[key] = layer
-                parameters += layer.parameters
-            case .batchNorm where norms[key] == nil:
-                let layer = BatchNorm(name: key, channels: node.shape.c, momentum: bnMomentum)
-                norms[key] = layer
-                batchNorms.append(layer)
-                parameters += layer.parameters
-            case let .dense(bias) where denses[key] == nil:
-                let (k, b) = initializers(node)
-                let layer = Dense(name: key, inFeatures: cin, outFeatures: node.shape.c, bias: bias, initializer: k,
-                                  biasInitializer: b, rng: &rng)
-                denses[key] = layer
-                parameters += layer.parameters
-            default: break
-            }
+        for node in plan.nodes where layers[node.weightKey] == nil {
+            var rng = root.fork(Network.stream(node.weightKey))
+            guard let layer = node.makeLayer(inputChannels: plan.inputChannels(of: node), bnMomentum: bnMomentum,
+                                             initializers: initializers, rng: &rng) else { continue }
+            layers[node.weightKey] = layer
+            parameters += layer.parameters
+            if let bn = layer as? BatchNorm { batchNorms.append(bn) }
         }
         for node in plan.nodes { graph.append(node.engineOp(in: self), node.inputs) }
         for id in Array(plan.levels.values) + Array(plan.outputs.values) { graph.readOutside(id) }
