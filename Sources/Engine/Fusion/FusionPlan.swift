@@ -40,7 +40,7 @@ public struct FusionPlan {
 
 /// A fused group found in a graph: the nodes it covers and the kernel that runs them as one op.
 protocol FusedPattern {
-    /// The pattern's name in counts and profiles ("conv1x1+bn+relu").
+    /// The pattern's name in counts and tests ("conv1x1+bn+relu").
     var name: String { get }
     /// Every node the group covers.
     var nodes: [Int] { get }

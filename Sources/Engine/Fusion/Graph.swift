@@ -12,7 +12,8 @@ public struct Graph {
         /// Sum of the inputs (the first scaled per example where `Tape.run` is given drop-path factors).
         case add
         case maxPool3x3s2
-        /// Any other op. The planner does not look inside it, so a new op needs no case here.
+        /// Any other op, named for whoever inspects a graph. The planner does not look inside it, so a new op
+        /// needs no case here.
         case primitive(String, (Tape, [Var]) -> Var)
     }
 
