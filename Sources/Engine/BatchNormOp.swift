@@ -20,7 +20,12 @@ extension Tape {
     }
 
     /// Batch norm with explicit gamma/beta nodes (the layer supplies its running statistics and settings).
-    public func batchNorm(_ x: Var, _ bn: BatchNorm, gamma gammaV: Var, beta betaV: Var, relu: Bool = false) -> Var {
+    public func batchNorm(_ x: Var, _ bn: BatchNorm, gamma: Var, beta: Var) -> Var {
+        batchNorm(x, bn, gamma: gamma, beta: beta, relu: false)
+    }
+
+    /// The same, with the ReLU after it fused when `relu` (for the fused patterns, Fusion/FusedNormRelu.swift).
+    func batchNorm(_ x: Var, _ bn: BatchNorm, gamma gammaV: Var, beta betaV: Var, relu: Bool) -> Var {
         let c = bn.channels
         precondition(x.shape.last == c, "batchNorm \(bn.name): input \(x.shape) has \(x.shape.last ?? 0) channels, layer has \(c)")
         let rows = x.shape.reduce(1, *) / c

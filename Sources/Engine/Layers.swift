@@ -1,7 +1,13 @@
 /// Layers own their Parameters and put themselves on a tape.
 
+/// What a model keeps per weight key: a layer and the parameters it owns (in a fixed order, as checkpoints
+/// and the optimizer list them).
+public protocol Layer: AnyObject {
+    var parameters: [Parameter] { get }
+}
+
 /// Convolution layer (no bias by default, TF "SAME" padding).
-public final class Conv2D {
+public final class Conv2D: Layer {
     public let name: String
     public let kernel: Parameter
     public let bias: Parameter?
@@ -31,7 +37,7 @@ public final class Conv2D {
 }
 
 /// Batch normalisation over channels; gamma/beta trainable, running statistics saved in checkpoints.
-public final class BatchNorm {
+public final class BatchNorm: Layer {
     public let name: String
     public let channels: Int
     /// Moving-average momentum; settable so that a recalibration pass can take an exact mean over batches.
@@ -62,7 +68,7 @@ public final class BatchNorm {
 }
 
 /// Fully connected layer [N,I] -> [N,O].
-public final class Dense {
+public final class Dense: Layer {
     public let name: String
     public let weight: Parameter
     public let bias: Parameter?

@@ -246,10 +246,10 @@ extension Tape {
             }
         }
         return record(y, needsGrad: needs[x.id]) { [unowned self] g in
-            let gP = UncheckedBox(UnsafePointer(g.ptr))
-            if let existing = self.grads[x.id] {
+            guard let dx = self.gradientInPlace(x) else { return }
+            let gP = UncheckedBox(UnsafePointer(g.ptr)), dP = SendablePtr(dx.tensor.ptr)
+            if dx.beta == 1 {
                 // another slice already made x's gradient: add into this slice's channels only
-                let dP = SendablePtr(existing.ptr)
                 Threads.parallelChunks(rows, grain: 1024) { _, r in
                     for i in r {
                         let d = dP.p + i * c + range.lowerBound, s = gP.value + i * k
@@ -259,8 +259,6 @@ extension Tape {
                 return
             }
             // the slice's gradient and zeros around it, written in one parallel pass
-            let dx = Tensor(uninitialized: x.shape)
-            let dP = SendablePtr(dx.ptr)
             Threads.parallelChunks(rows, grain: 1024) { _, r in
                 for i in r {
                     let row = dP.p + i * c
@@ -269,7 +267,6 @@ extension Tape {
                     (row + range.upperBound).update(repeating: 0, count: c - range.upperBound)
                 }
             }
-            self.accumulate(x, dx)
         }
     }
 

@@ -83,6 +83,17 @@ public final class Tape {
         else { grads[v.id] = g.shape == v.shape ? g : g.reshaped(v.shape) }
     }
 
+    /// Where a kernel writes v's gradient in place, and the sgemm beta to write it with: the gradient v already
+    /// has (beta 1: the kernel adds into it, saving the pass `accumulate` would make), or a new tensor that becomes
+    /// it (beta 0: the kernel writes every element). nil when v needs no gradient.
+    func gradientInPlace(_ v: Var) -> (tensor: Tensor, beta: Float)? {
+        guard needs[v.id] else { return nil }
+        if let g = grads[v.id] { return (g, 1) }
+        let g = Tensor(uninitialized: v.shape)
+        grads[v.id] = g
+        return (g, 0)
+    }
+
     /// Back-propagates from a scalar loss, adding into every reached Parameter.grad.
     public func backward(_ loss: Var) {
         precondition(loss.shape.reduce(1, *) == 1, "backward: loss must have one element, has shape \(loss.shape)")

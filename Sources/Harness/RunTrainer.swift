@@ -155,8 +155,8 @@ public final class RunTrainer {
         Bit-identical for the same commit, config, seed, OpenBLAS build and CPU kind, except `measured` \
         (wall-clock); the thread count does not matter (work is split by shape alone). A different OpenBLAS \
         version or kernel set (the core named in `openblas`, chosen from the CPU or by OPENBLAS_CORETYPE), \
-        `Convolution.winograd` off, or a resume with a different build can change the last bits and, through \
-        training, the metrics.
+        `Convolution.winograd` off, fusion off (`--no-fusion`: the fused kernels sum in other orders), or a resume \
+        with a different build can change the last bits and, through training, the metrics.
         """
 
     /// One SGD step of a detector on a batch; returns the total loss (focal + box weight x Huber).

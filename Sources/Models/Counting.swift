@@ -8,27 +8,6 @@ public struct ModelCounts: Equatable, Sendable {
     public var backboneMACs: Int
 }
 
-extension LayerNode {
-    /// Trainable parameters this node owns (before sharing is taken into account).
-    public func parameterCount(inputChannels cin: Int) -> Int {
-        switch op {
-        case let .conv(k, _, bias): return k * k * cin * shape.c + (bias ? shape.c : 0)
-        case .batchNorm: return 2 * shape.c
-        case let .dense(bias): return cin * shape.c + (bias ? shape.c : 0)
-        default: return 0
-        }
-    }
-
-    /// Multiply-adds at batch 1.
-    public func macs(inputChannels cin: Int) -> Int {
-        switch op {
-        case let .conv(k, _, _): return shape.h * shape.w * k * k * cin * shape.c
-        case .dense: return cin * shape.c
-        default: return 0
-        }
-    }
-}
-
 extension ModelPlan {
     public func inputChannels(of node: LayerNode) -> Int { node.inputs.first.map { nodes[$0].shape.c } ?? 0 }
 

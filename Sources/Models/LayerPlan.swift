@@ -1,5 +1,9 @@
+import Engine
+
 /// A model as plain data: a list of layer nodes with known shapes, in topological order.
 /// Counting walks it; the Engine instantiation walks the same list, so the two cannot disagree.
+/// A layer kind's shape (`GraphBuilder`), its counts and the engine op it runs as (`LayerNode`) all live in this
+/// file, so a new kind is added here (README, "Contributing").
 
 /// Output shape of a node at batch 1: height, width, channels (dense outputs are 1 x 1 x features).
 public struct FeatureShape: Equatable, Hashable, Codable, Sendable, CustomStringConvertible {
@@ -45,6 +49,69 @@ public struct LayerNode: Equatable, Sendable {
     /// Set on the add that closes a residual unit of scale-permuted block k: its first input is the residual
     /// branch, which stochastic depth may drop.
     public let residualBlock: Int?
+}
+
+extension LayerNode {
+    /// Trainable parameters this node owns (before sharing is taken into account).
+    public func parameterCount(inputChannels cin: Int) -> Int {
+        switch op {
+        case let .conv(k, _, bias): return k * k * cin * shape.c + (bias ? shape.c : 0)
+        case .batchNorm: return 2 * shape.c
+        case let .dense(bias): return cin * shape.c + (bias ? shape.c : 0)
+        default: return 0
+        }
+    }
+
+    /// Multiply-adds at batch 1.
+    public func macs(inputChannels cin: Int) -> Int {
+        switch op {
+        case let .conv(k, _, _): return shape.h * shape.w * k * k * cin * shape.c
+        case .dense: return cin * shape.c
+        default: return 0
+        }
+    }
+
+    /// The layer holding this node's weights, made once per weight key by `Network.init` (`rng`: the key's own
+    /// stream); nil for kinds without weights.
+    func makeLayer(inputChannels cin: Int, bnMomentum: Float,
+                   initializers: (LayerNode) -> (kernel: Initializer, bias: Initializer), rng: inout RNG) -> (any Layer)? {
+        switch op {
+        case let .conv(kernel, stride, bias):
+            let (k, b) = initializers(self)
+            return Conv2D(name: weightKey, inChannels: cin, outChannels: shape.c, kernel: kernel, stride: stride, bias: bias,
+                          initializer: k, biasInitializer: b, rng: &rng)
+        case .batchNorm: return BatchNorm(name: weightKey, channels: shape.c, momentum: bnMomentum)
+        case let .dense(bias):
+            let (k, b) = initializers(self)
+            return Dense(name: weightKey, inFeatures: cin, outFeatures: shape.c, bias: bias, initializer: k,
+                         biasInitializer: b, rng: &rng)
+        default: return nil
+        }
+    }
+
+    /// The engine op this node runs as (`net` holds the layers of nodes with weights). The engine's fusion
+    /// planner sees conv, batch norm, activation, add and max pool nodes; every other kind is an opaque
+    /// primitive, so adding one needs no change in the engine's graph.
+    func engineOp(in net: Network) -> Graph.Op {
+        switch op {
+        case .input: return .input
+        case .conv: return .conv(net.layers[weightKey] as! Conv2D)
+        case .batchNorm: return .batchNorm(net.layers[weightKey] as! BatchNorm)
+        case .activation: return .activation(net.plan.activation == .relu ? .relu : .swish)
+        case .maxPool: return .maxPool3x3s2
+        case let .upsample(factor):
+            let (h, w) = (shape.h, shape.w)
+            return .primitive("upsample") { tape, xs in
+                tape.cropTopLeft(tape.upsampleNearest(xs[0], factor: factor), height: h, width: w)
+            }
+        case .add: return .add
+        case .mean: return .primitive("mean") { tape, xs in tape.scale(tape.add(xs), 1 / Float(xs.count)) }
+        case .globalAvgPool: return .primitive("globalAvgPool") { tape, xs in tape.globalAvgPool(xs[0]) }
+        case .dense:
+            let layer = net.layers[weightKey] as! Dense
+            return .primitive("dense") { tape, xs in layer(xs[0], on: tape) }
+        }
+    }
 }
 
 public enum ActivationKind: String, Codable, Sendable { case relu, swish }

@@ -18,15 +18,18 @@ struct BenchOptions: ParsableArguments {
     var repeats: Int = 5
     @Flag(help: "Run 3x3 stride-1 convs through im2col + sgemm instead of Winograd (before/after figures).")
     var noWinograd = false
+    @Flag(help: "Run every layer as its plain primitive op, no fused kernels (before/after figures).")
+    var noFusion = false
 
     func apply() throws {
         Convolution.winograd = !noWinograd
+        FusionPlan.enabled = !noFusion
         if let threads {
             guard threads >= 1 else { throw ValidationError("--threads must be >= 1, got \(threads)") }
             Threads.set(threads)
         }
         guard repeats >= 1 else { throw ValidationError("--repeats must be >= 1, got \(repeats)") }
-        print("threads: \(Threads.count)   OpenBLAS: \(Threads.blasConfig)   3x3 convs: \(noWinograd ? "im2col" : "Winograd")")
+        print("threads: \(Threads.count)   OpenBLAS: \(Threads.blasConfig)   3x3 convs: \(noWinograd ? "im2col" : "Winograd")   fusion: \(noFusion ? "off" : "on")")
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Harness
 
@@ -9,6 +10,8 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Results folder.") var results = "results"
     @Option(help: "Folder for checkpoints and per-run COCO files.") var runs = "runs"
     @Option(help: "Folder for generated datasets.") var data = "data"
+    @Flag(help: "Run every layer as its plain primitive op, no fused kernels (slower; the same results to float rounding).")
+    var noFusion = false
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
@@ -29,10 +32,12 @@ struct RunOptions: ParsableArguments {
 
     /// These options as arguments for a child process (`--jobs`); threads and shard are the caller's.
     var childArguments: [String] {
-        ["--results", results, "--runs", runs, "--data", data] + (force ? ["--force"] : [])
+        ["--results", results, "--runs", runs, "--data", data] + (force ? ["--force"] : []) + (noFusion ? ["--no-fusion"] : [])
     }
 
+    /// The runner of these options; also sets the engine's fusion switch, which is not part of any config.
     func runner(file: String, profile: String) -> AblationRunner {
+        FusionPlan.enabled = !noFusion
         var runner = AblationRunner(definitionPath: file, profileName: profile,
                                     threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         runner.force = force

@@ -88,7 +88,7 @@ final class NetworkTests: XCTestCase {
         XCTAssertNotEqual(a.parameters[0].value.data, c.parameters[0].value.data)
         let bias = a.parameters.first { $0.name == "head/class/predict/bias" }!
         XCTAssertEqual(bias.value[0], -Float(log(99.0)), accuracy: 1e-5)
-        XCTAssertEqual(a.convs["head/class/conv1"]!.kernel.value.data.map(abs).max()!, 0.02, accuracy: 0.02)
+        XCTAssertEqual((a.layers["head/class/conv1"] as! Conv2D).kernel.value.data.map(abs).max()!, 0.02, accuracy: 0.02)
         XCTAssertEqual(a.batchNorms.count, p.nodes.filter { $0.op == .batchNorm }.count)
     }
 }

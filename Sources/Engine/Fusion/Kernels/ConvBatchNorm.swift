@@ -101,13 +101,11 @@ extension Tape {
             defer { grad.deallocate() }
             // where another consumer of x already made its gradient, the product adds into it (beta 1) instead
             // of writing a tensor of its own that accumulate would add in another pass
-            let existing = needX ? self.grads[x.id] : nil
-            let dx = needX && existing == nil ? Tensor(uninitialized: x.shape) : nil
-            let dxBeta: Float = existing == nil ? 0 : 1
+            let dx = self.gradientInPlace(x), dxBeta = dx?.beta ?? 0
             let groups = min(8, blocks.count), size = cin * cout
             let dwParts = needW ? UnsafeMutablePointer<Float>.allocate(capacity: groups * size) : nil
             defer { dwParts?.deallocate() }
-            let dyP = SendablePtr(dy.ptr), dxP = (existing ?? dx).map { SendablePtr($0.ptr) }
+            let dyP = SendablePtr(dy.ptr), dxP = dx.map { SendablePtr($0.tensor.ptr) }
             let dwP = dwParts.map { SendablePtr($0) }
             let xV = UncheckedBox(UnsafePointer(self.value(x).ptr)), wV = UncheckedBox(UnsafePointer(self.value(w).ptr))
             let zV = UncheckedBox(UnsafePointer(z.ptr))
@@ -129,7 +127,6 @@ extension Tape {
                     }
                 }
             }
-            if let dx { self.accumulate(x, dx) }
             if let dwParts {
                 let dw = Tensor(uninitialized: w.shape)
                 Reduce.sumParts(dwParts, count: groups, size: size, into: dw.ptr)

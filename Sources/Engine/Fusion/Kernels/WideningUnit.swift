@@ -39,9 +39,8 @@ extension Tape {
         let xP = UncheckedBox(UnsafePointer(value(x).ptr)), wP = UncheckedBox(UnsafePointer(value(w).ptr))
         // pass 1, by groups of blocks: dy masked by the ReLU in place, its sums, G, and (weights) x's sums and
         // Gram matrix; the input gradient's first term dy (k0 w^T) while the block of dy is in cache
-        let existing = needX ? grads[x.id] : nil
-        let dx = needX && existing == nil ? Tensor(uninitialized: shape) : nil
-        let dxP = (existing ?? dx).map { SendablePtr($0.ptr) }, dxBeta: Float = existing == nil ? 0 : 1
+        let dx = gradientInPlace(x)
+        let dxP = dx.map { SendablePtr($0.tensor.ptr) }, dxBeta = dx?.beta ?? 0
         var scaledT = [Float](repeating: 0, count: cout * cin)   // k0 w^T, [cout, cin]
         for i in 0..<cin { for j in 0..<cout { scaledT[j * cin + i] = k0[j] * wP.value[i * cout + j] } }
         let dyP = SendablePtr(dy.ptr), gateP = UncheckedBox(norm.gate.output)
@@ -88,7 +87,6 @@ extension Tape {
                 ConvKernels.addBias(out, rows: r.count, channels: cin, vP.value)
             }
         } }
-        if let dx { accumulate(x, dx) }
     }
 }
 
