@@ -187,6 +187,12 @@ class Detector:
 
     def detect(self, cls, box):
         """Detections per image: boxes (x1, y1, x2, y2 in input pixels), scores, classes (our ids)."""
+        yxyx, scores, classes, num = (v.numpy() for v in self.detect_graph(cls, box))
+        return yxyx[..., [1, 0, 3, 2]], scores, classes.astype(np.int64) - 1, num
+
+    def detect_graph(self, cls, box):
+        """TFM's detection generator on the head outputs: boxes (y1, x1, y2, x2), scores, classes (TFM's ids: ours
+        + 1, channel 0 being the prepended background), counts; tensors, so a tf.function can hold it."""
         b = tf.shape(cls["3"])[0]
         scores, boxes, anchors = {}, {}, {}
         for l in range(3, 8):
@@ -199,9 +205,7 @@ class Detector:
             anchors[k] = tf.tile(self.anchors[k][None], [b, 1, 1, 1])
         image_shape = tf.tile(tf.constant([[self.input_size, self.input_size]], tf.float32), [b, 1])
         out = self.generator(boxes, scores, anchors, image_shape)
-        yxyx = out["detection_boxes"].numpy()
-        return (yxyx[..., [1, 0, 3, 2]], out["detection_scores"].numpy(),
-                out["detection_classes"].numpy().astype(np.int64) - 1, out["num_detections"].numpy())
+        return out["detection_boxes"], out["detection_scores"], out["detection_classes"], out["num_detections"]
 
 
 def backbone_layers(backbone):

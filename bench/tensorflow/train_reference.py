@@ -97,8 +97,9 @@ def main():
         prof = yaml.safe_load(f)["profiles"][a.profile]
     ref.set_threads(a.threads)
     os.makedirs(a.out_dir, exist_ok=True)
-    tf.random.set_seed(a.seed)
-    np.random.seed(a.seed)
+    # Python's, numpy's and TF's generators: Keras draws an unseeded initializer's seed from Python's `random`,
+    # so tf.random.set_seed alone leaves the initial weights different in every process.
+    tf_keras.utils.set_random_seed(a.seed)
 
     train = spinedata.Split(a.dataset, "train")
     val = spinedata.Split(a.dataset, "val")
@@ -140,7 +141,7 @@ def main():
         return model_loss
 
     window = max(1, steps_per_epoch // 4)
-    curve, data_seconds = [], 0.0
+    curve, data_seconds, step_seconds = [], 0.0, []
     started = time.time()
     for epoch in range(prof["epochs"]):
         acc, n = 0.0, 0
@@ -149,7 +150,9 @@ def main():
             images, boxes, labels, _, _ = loader.make_batch(epoch, b)
             t = targets(boxes, labels)
             data_seconds += time.time() - t0
+            t1 = time.time()
             value = float(step(tf.constant(images), t))
+            step_seconds.append(time.time() - t1)
             if not np.isfinite(value) or value > 1e4:
                 raise SystemExit(f"train_reference.py: loss {value} at step {epoch * steps_per_epoch + b}")
             acc += value
@@ -165,11 +168,17 @@ def main():
     t0 = time.time()
     batch_stats = prof.get("eval_batch_norm", "batch") == "batch"
     vloader = spinedata.Loader(val, prof["batch"], prof["input"], False, a.seed)
+
+    @tf.function(jit_compile=False)
+    def infer(images):
+        cls, box = det(images, training=batch_stats)
+        return det.detect_graph(cls, box)
+
     dets = []
     for b in range(vloader.batches_per_epoch):
         images, _, _, ids, transforms = vloader.make_batch(0, b)
-        cls, box = det(tf.constant(images), training=batch_stats)
-        bx, sc, cl, num = det.detect(cls, box)
+        bx, sc, cl, num = (v.numpy() for v in infer(tf.constant(images)))
+        bx, cl = bx[..., [1, 0, 3, 2]], cl.astype(np.int64) - 1
         for j, (i, (scale, ox, oy, _)) in enumerate(zip(ids, transforms)):
             for d in range(int(num[j])):
                 x1, y1, x2, y2 = ((bx[j, d] - [ox, oy, ox, oy]) / scale).tolist()
@@ -190,7 +199,8 @@ def main():
                      "trainImages": train.count, "valImages": val.count, "lossCurve": curve, "lossWindow": window,
                      "lossNormalizer": "positives + 1 (TFM)"},
         "measured": {"trainSeconds": train_seconds, "evalSeconds": eval_seconds, "dataSeconds": data_seconds,
-                     "trainImagesPerSecond": total * prof["batch"] / train_seconds, "threads": a.threads},
+                     "trainImagesPerSecond": total * prof["batch"] / train_seconds, "threads": a.threads,
+                     "medianStepSeconds": float(np.median(step_seconds[1:] or step_seconds))},
         "params": int(sum(int(v.shape.num_elements()) for v in variables)),
         "versions": {"tensorflow": tf.__version__, "tf_keras": tf_keras.__version__,
                      "tf_models_official": getattr(official, "__version__", "2.20.0 (pinned)")},
