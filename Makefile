@@ -75,7 +75,7 @@ bench-tf: build .venv-tf/ok
 
 ## fidelity: SpineNet-49 trained by spinebench and by the reference implementation (tf-models-official's own
 ## backbone, head, anchors, labeler, losses and optimiser; bench/tensorflow/train_reference.py) at a profile of
-## ablations/fidelity.yaml (FIDELITY=fidelity|smoke, FIDELITY_SEEDS=n, JOBS=n), after the first step on the same
+## ablations/fidelity.yaml (FIDELITY=fidelity|short|smoke, FIDELITY_SEEDS=n, JOBS=n), after the first step on the same
 ## initial weights from both; writes results/fidelity.md and .svg (the smoke profile: results/fidelity/smoke.md);
 ## makes .venv-tf like bench-tf. Estimated at 65-90 minutes on the idle 2-core reference machine (ablations/fidelity.yaml)
 FIDELITY       ?= fidelity
