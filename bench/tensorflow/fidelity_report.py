@@ -31,7 +31,7 @@ def coco_eval(binary, gt, det, area_scale):
     out = subprocess.run([binary, "coco-eval", gt, det, "--json", "--area-scale", repr(area_scale)],
                          check=True, capture_output=True, text=True).stdout
     d = json.loads(out)
-    return d.get("metrics", d)
+    return {k: 100 * v for k, v in d.items() if k != "area_scale"}   # coco-eval prints fractions; records hold percent
 
 
 def pycoco(gt, det, area_scale):
@@ -92,6 +92,13 @@ def svg(curves, path, title):
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
+
+
+def epochs_at(points, window, steps_per_epoch):
+    """Where each loss-curve point ends, in epochs: both trainers average `window` steps and close a shorter
+    window at each epoch's end, so an epoch holds ceil(steps / window) points."""
+    per = -(-int(steps_per_epoch) // window)
+    return [i // per + min((i % per + 1) * window, steps_per_epoch) / steps_per_epoch for i in range(points)]
 
 
 def fmt(v, d=2):
@@ -203,12 +210,12 @@ def main():
         lc, win = r["training"]["lossCurve"], r["training"]["lossWindow"]
         spe = r["training"]["steps"] / r["training"]["epochs"]
         curves.append((f"spinebench seed {seed}", ["#1f77b4", "#6baed6", "#08519c", "#9ecae1"][seed % 4],
-                       [min((i + 1) * win / spe, (i // max(1, round(spe / win)) + 1)) for i in range(len(lc))], lc))
+                       epochs_at(len(lc), win, spe), lc))
     for seed, (r, _) in sorted(theirs.items()):
         lc, win = r["training"]["lossCurve"], r["training"]["lossWindow"]
         spe = r["training"]["steps"] / r["training"]["epochs"]
         curves.append((f"reference seed {seed}", ["#d62728", "#fc9272", "#a50f15", "#fcbba1"][seed % 4],
-                       [min((i + 1) * win / spe, (i // max(1, round(spe / win)) + 1)) for i in range(len(lc))], lc))
+                       epochs_at(len(lc), win, spe), lc))
     if curves:
         svg(curves, a.svg, "SpineNet-49 training loss: spinebench (blue) and the reference (red)")
         L += ["## Loss curves", "", f"![loss curves]({os.path.basename(a.svg)})", "",
