@@ -75,13 +75,13 @@ bench-tf: build .venv-tf/ok
 
 ## fidelity: SpineNet-49 trained by spinebench and by the reference implementation (tf-models-official's own
 ## backbone, head, anchors, labeler, losses and optimiser; bench/tensorflow/train_reference.py) at a profile of
-## ablations/fidelity.yaml (FIDELITY=fidelity|short|smoke, FIDELITY_SEEDS=n, JOBS=n), after the first step on the same
-## initial weights from both; writes results/fidelity.md and .svg (the smoke profile: results/fidelity/smoke.md);
-## makes .venv-tf like bench-tf. Estimated at 65-90 minutes on the idle 2-core reference machine (ablations/fidelity.yaml)
+## ablations/fidelity.yaml (FIDELITY=fidelity|short|smoke, FIDELITY_SEEDS=n (default: the profile's), JOBS=n), after the first step on the same
+## initial weights from both; writes results/fidelity.md and .svg (other profiles: results/fidelity/PROFILE.md);
+## makes .venv-tf like bench-tf. Estimated at about 1 h 45 min on the idle 2-core reference machine (ablations/fidelity.yaml)
 FIDELITY       ?= fidelity
-FIDELITY_SEEDS ?= 3
+FIDELITY_SEEDS ?=
 fidelity: build .venv-tf/ok
-	bench/fidelity.sh $(FIDELITY) $(FIDELITY_SEEDS) $(JOBS)
+	bench/fidelity.sh $(FIDELITY) "$(FIDELITY_SEEDS)" $(JOBS)
 
 .venv-tf/ok: bench/tensorflow/requirements.txt
 	python3 -m venv .venv-tf

@@ -1,7 +1,7 @@
 #!/bin/sh
 # `make fidelity` (issue #21): SpineNet-49 trained by spinebench and by the reference implementation
 # (bench/tensorflow/train_reference.py: tf-models-official's own pieces) at one profile of
-# ablations/fidelity.yaml, SEEDS seeds each, then results/fidelity.md and .svg.
+# ablations/fidelity.yaml, SEEDS seeds each (default: the profile's), then results/fidelity.md and .svg.
 # Usage: bench/fidelity.sh [PROFILE [SEEDS [JOBS]]]. Needs `make build` and `make .venv-tf/ok`.
 #  1. the same-weights first step: `spinebench first-step` writes our initial weights, the first batch and our
 #     figures; bench/tensorflow/fidelity_step.py repeats the step in the reference on those weights;
@@ -10,11 +10,13 @@
 #  3. the report (bench/tensorflow/fidelity_report.py).
 set -eu
 PROFILE=${1:-fidelity}
-SEEDS=${2:-3}
+SEEDS=${2:-}
 JOBS=${3:-2}
 BIN=${BIN:-.build/release/spinebench}
 PY=${PY:-.venv-tf/bin/python}
 FILE=ablations/fidelity.yaml
+# Seeds: the profile's unless given.
+[ -n "$SEEDS" ] || SEEDS=$("$PY" -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['profiles'][sys.argv[2]]['seeds'])" "$FILE" "$PROFILE")
 OUT=results/fidelity
 RUNS=runs
 mkdir -p "$OUT" "$RUNS/fidelity-step"

@@ -183,7 +183,7 @@ final class TablesTests: XCTestCase {
         XCTAssertTrue(text.contains("| connections | paper | 12 | 0 | 12 | `make ablation-connections PROFILE=paper` | — |"), text)
         XCTAssertFalse(text.contains("| smoke |"), text)
         // The fidelity runs keep their records under RESULTS/fidelity and their report is `make fidelity`'s.
-        XCTAssertTrue(text.contains("| fidelity | fidelity | 3 | 0 | 3 | `make fidelity` | — |"), text)
+        XCTAssertTrue(text.contains("| fidelity | fidelity | 5 | 0 | 5 | `make fidelity` | — |"), text)
     }
 
     /// `spinebench tables` writes no table of the fidelity file: results/fidelity.md is `make fidelity`'s report.

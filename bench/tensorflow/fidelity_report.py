@@ -77,12 +77,10 @@ def svg(curves, path, title):
            f'text-anchor="middle">training loss (log scale)</text>']
     for e in range(0, int(math.ceil(x1)) + 1, max(1, int(math.ceil(x1)) // 8)):
         out.append(f'<text x="{sx(e):.1f}" y="{h - bottom + 16}" text-anchor="middle">{e}</text>')
-    for p in range(int(math.floor(y0)), int(math.ceil(y1)) + 1):
-        for m in (1, 2, 5):
-            v = m * 10 ** p
-            if 10 ** y0 <= v <= 10 ** y1:
-                out.append(f'<line x1="{l - 4}" y1="{sy(v):.1f}" x2="{w - r}" y2="{sy(v):.1f}" stroke="#ddd"/>')
-                out.append(f'<text x="{l - 6}" y="{sy(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
+    for i in range(6):      # six ticks evenly spaced on the log axis, labelled to 3 significant digits
+        v = float(f"{10 ** (y0 + (y1 - y0) * i / 5):.3g}")
+        out.append(f'<line x1="{l - 4}" y1="{sy(v):.1f}" x2="{w - r}" y2="{sy(v):.1f}" stroke="#ddd"/>')
+        out.append(f'<text x="{l - 6}" y="{sy(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
     for i, (label, colour, xs, ys) in enumerate(curves):
         line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, ys) if y > 0)
         out.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
@@ -108,6 +106,7 @@ def fmt(v, d=2):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default="fidelity")
+    p.add_argument("--ablation", default="ablations/fidelity.yaml")
     p.add_argument("--results", default="results/fidelity", help="spinebench's --results folder of the runs")
     p.add_argument("--runs", default="runs", help="spinebench's --runs folder of the runs")
     p.add_argument("--reference", default="results/fidelity/reference", help="the reference's records, PROFILE/seed-N.json")
@@ -163,26 +162,41 @@ def main():
          f"`{a.results}/`; do not edit by hand. Issue #21.", ""]
     any_ours = next(iter(ours.values()), None)
     any_ref = next(iter(theirs.values()), (None, None))[0]
-    setting = (any_ours or {}).get("config", {}).get("profile") or (any_ref or {}).get("profileSettings") or {}
-    if setting:
-        L += [f"Profile `{a.profile}` of `ablations/fidelity.yaml`: input {setting.get('input')} px, width "
-              f"{setting.get('scale')}, alpha {setting.get('alpha')}, endpoints {setting.get('endpoints')}, head "
-              f"{setting.get('head_convs') or setting.get('headConvs')}x{setting.get('head_filters') or setting.get('headFilters')}, "
-              f"anchor size {setting.get('anchor_size') or setting.get('anchorSize')}, "
-              f"{setting.get('epochs')} epochs at batch {setting.get('batch')}, learning rate "
-              f"{setting.get('learning_rate') or setting.get('learningRate')}.", ""]
+    import yaml
+    with open(a.ablation) as f:
+        st = yaml.safe_load(f)["profiles"][a.profile]
+    L += [f"Profile `{a.profile}` of `{a.ablation}` (the recipe of both sides): input {st['input']} px, width "
+          f"{st['scale']}, alpha {st['alpha']}, endpoints {st['endpoints']}, head {st['head_convs']}x{st['head_filters']}, "
+          f"anchor size {st['anchor_size']}, {st['epochs']} epochs of {st['dataset']['train']} images at batch "
+          f"{st['batch']}, learning rate {st['learning_rate']} ({st['schedule']}: warmup {st['warmup_fraction']} from "
+          f"{st['warmup_start']}x, x0.1 at {st['decay_points']}), momentum {st['momentum']}, weight decay "
+          f"{st['weight_decay']}, clip norm {st['clip_norm']}, focal alpha {st['focal_alpha']} gamma {st['focal_gamma']}, "
+          f"Huber delta {st['huber_delta']} x {st['box_weight']}, flips {st['flip_probability']}, scale jitter "
+          f"{st['scale_jitter']}, batch-norm statistics at evaluation: {st['eval_batch_norm']}; {st['seeds']} seeds "
+          "a side.", ""]
+    status = (f"{len(ours)} spinebench and {len(theirs)} reference run(s) recorded of {st['seeds']} each"
+              + ("" if ours and theirs else "; the training comparison waits for `make fidelity`") + ".")
+    L += [f"Status: {status}", ""]
+    if os.path.exists(a.step):
+        s0 = load(a.step)
+        rd, rs = s0["relative_difference"], s0["relative_difference_same_normalizer"]
+        L += [f"Same initial weights, first step: the total loss agrees to {rs['total']:.1e} relative and the gradient "
+              f"norm to {rs['grad_norm']:.1e} once both divide by the same number of positives; as each implementation "
+              f"normalises (TFM by positives + 1) they differ by {rd['total']:.1e}, exactly that ratio. Details below.", ""]
     if any_ours:
         c = any_ours.get("provenance", {})
         L += [f"spinebench: commit {c.get('commit', '?')[:10]}, {c.get('threads', '?')} thread(s) per run. "
               f"Reference: {', '.join(f'{k} {v}' for k, v in (any_ref or {}).get('versions', {}).items())}.", ""]
 
     L += ["## AP per seed", "",
-          f"COCO box AP (%) on the {((any_ours or {}).get('training') or (any_ref or {}).get('training') or {}).get('valImages', '?')} "
+          f"COCO box AP (%) on the {st['dataset']['val']} "
           "val images, both sides scored by `spinebench coco-eval` from their "
           "`val-detections.json` (pycocotools in brackets), size classes scaled by "
-          f"{fmt(area, 3) if area else '(anchor size / 3)^2'}. Train minutes: wall clock per run, evaluation "
+          f"{(st['anchor_size'] / 3) ** 2:.3f} ((anchor size / 3)^2). Train minutes: wall clock per run, evaluation "
           "excluded.", "",
           "| seed | spinebench AP | reference AP | spinebench train min | reference train min |", "|---|---|---|---|---|"]
+    if not rows:
+        L.append("| — | not run yet | not run yet | | |")
     for r in rows:
         o = f"{fmt(r.get('ours'))} ({fmt(r.get('ours_pycoco'))})" if "ours" in r else "—"
         t = f"{fmt(r.get('ref'))} ({fmt(r.get('ref_pycoco'))})" if "ref" in r else "—"
@@ -248,7 +262,10 @@ def main():
         g = lambda d: (f"all gradients as one vector {d['gradient_relative_difference_all']:.1e}; per tensor "
                        f"({d['gradient_tensors_compared']}) median {d['gradient_relative_difference_per_tensor_median']:.1e}, "
                        f"largest {d['gradient_relative_difference_per_tensor_worst'][0]['relative']:.1e} "
-                       f"(`{d['gradient_relative_difference_per_tensor_worst'][0]['name']}`)")
+                       f"(`{d['gradient_relative_difference_per_tensor_worst'][0]['name']}`)"
+                       + (f"; the head's prediction convs (no batch norm behind them) at most "
+                          f"{d['gradient_relative_difference_prediction_convs_max']:.1e}"
+                          if "gradient_relative_difference_prediction_convs_max" in d else ""))
         L += [f"Gradients, relative difference to ours under the same normaliser: reference in float32: {g(s)}."]
         if os.path.exists(a.step64):
             e32, e64 = s["gradient_relative_difference_all"], s64["gradient_relative_difference_all"]

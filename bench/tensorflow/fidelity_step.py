@@ -159,6 +159,9 @@ def main():
     out["gradient_tensors_compared"] = f"{len(kept)} of {len(per)} (gradient norm >= 1e-3 of the largest)"
     out["gradient_relative_difference_per_tensor_worst"] = [{"name": n, "relative": r, "norm": norms[n]} for r, n in kept[:8]]
     out["gradient_relative_difference_per_tensor_median"] = float(np.median([r for r, _ in kept]))
+    # The head's prediction convs (no batch norm after them) against everything behind a batch norm.
+    pred = [r for r, n in per if n.startswith("head/") and "/predict/" in n]
+    out["gradient_relative_difference_prediction_convs_max"] = float(max(pred))
     out["deviations"] = ref.DEVIATIONS
     with open(a.out, "w") as f:
         json.dump(out, f, indent=1)

@@ -53,9 +53,11 @@ DEVIATIONS = [
     "Post-processing: TFM's MultilevelDetectionGenerator (v2 NMS, class-aware, top 5000 before NMS over all "
     "levels, score > 0.05, IoU 0.5, 100 per image); spinebench keeps the top 1000 per level before NMS. At "
     "96 px there are 1746 anchors per image, so the cap hardly binds either way.",
-    "Initial weights: each implementation draws its own (TFM: truncated-normal variance scaling, fan-in, scale 1 "
-    "in the backbone; spinebench: docs/paper-facts.md §2 and §8). Seeds of the two sides are not the same "
-    "draws; the data order and augmentation of seed k are (spinedata.py repeats ours draw for draw).",
+    "Initial weights: the same distributions (backbone: truncated-normal variance scaling, fan-in, scale 1; head: "
+    "N(0, 0.01) tower convs, N(0, 1e-5) prediction convs, class bias -log(99); docs/paper-facts.md §2 and §8), "
+    "but each implementation draws its own, so seed k is not the same weights on both sides (the first-step "
+    "comparison carries ours over instead); the data order and augmentation of seed k are the same (spinedata.py "
+    "repeats ours draw for draw). The comparison of AP is therefore unpaired.",
 ]
 
 
