@@ -25,13 +25,12 @@ else REPORT=$OUT/$PROFILE.md; SVG=$OUT/$PROFILE.svg; fi
 STEP_JSON=$OUT/first-step-$PROFILE.json
 STEP64_JSON=$OUT/first-step-$PROFILE-float64.json
 
+# Made again on every call (two minutes): it must describe the code that trains.
 step=$RUNS/fidelity-step/$PROFILE-seed0.h5
-if [ ! -f "$STEP_JSON" ] || [ ! -f "$STEP64_JSON" ]; then
-  "$BIN" first-step spinenet-49 --ablation "$FILE" --profile "$PROFILE" --seed 0 --out "$step" --threads "$JOBS"
-  "$PY" bench/tensorflow/fidelity_step.py "$step" --out "$STEP_JSON" --threads "$JOBS"
-  # The same in double precision: how much of what remains is float32 rounding (on either side).
-  "$PY" bench/tensorflow/fidelity_step.py "$step" --out "$STEP64_JSON" --threads "$JOBS" --float64
-fi
+"$BIN" first-step spinenet-49 --ablation "$FILE" --profile "$PROFILE" --seed 0 --out "$step" --threads "$JOBS"
+"$PY" bench/tensorflow/fidelity_step.py "$step" --out "$STEP_JSON" --threads "$JOBS"
+# The same in double precision: how much of what remains is float32 rounding (on either side).
+"$PY" bench/tensorflow/fidelity_step.py "$step" --out "$STEP64_JSON" --threads "$JOBS" --float64
 DATASET=$("$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['dataset'])" "$STEP_JSON")
 
 jobs=$(mktemp)
