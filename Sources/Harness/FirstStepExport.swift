@@ -20,7 +20,9 @@ import Models
 ///   training batch of epoch 0 of the run's seed, augmented;
 /// - `/targets/anchor_classes` int32 [N x anchors] (class, -1 negative, -2 ignored), `/targets/box_targets`
 ///   float32 [N x anchors, 4] (dx, dy, dw, dh), `/anchors` float32 [anchors, 4] (x1, y1, x2, y2);
-/// - root attributes: the figures of `Figures` and the profile's settings the other side needs.
+/// - root attributes: the figures of `Figures` and the profile's settings the other side needs; and, after the
+///   first update as training makes it (learning rate `first_learning_rate`), the loss of the second training
+///   batch (`second_loss_total`, `_focal`, `_huber`, `second_positives`).
 public enum FirstStepExport {
     public struct Figures: Codable, Equatable, Sendable {
         /// focal + box_weight x huber, as training reports it.
@@ -95,6 +97,33 @@ public enum FirstStepExport {
         }
         let figures = Figures(total: total, focal: focal, huber: huber, gradNorm: plain.squareRoot(),
                               gradNormWithDecay: decayed.squareRoot(), positives: targets.numPositives)
+
+        // The update as RunTrainer makes it (the schedule's first rate, momentum, weight decay, clipping), then the
+        // loss of the second batch: the other side checks its optimiser against ours with it.
+        let totalSteps = loader.batchesPerEpoch * p.epochs
+        let rate = LearningRateSchedule(base: Float(p.learningRate), warmupSteps: Int(p.warmupFraction * Double(totalSteps)),
+                                        totalSteps: totalSteps, warmupStartFactor: Float(p.warmupStart),
+                                        decayFractions: p.decayPoints, cosine: p.schedule == .cosine).rate(at: 0)
+        SGD(parameters: net.parameters, momentum: Float(p.momentum), weightDecay: Float(p.weightDecay),
+            clipNorm: p.clipNorm.map(Float.init)).step(learningRate: rate)
+        let second = try loader.makeBatch(epoch: 0, index: 1)
+        let targets2 = DetectionTargets.batch(try second.boxes.indices.map { i in
+            try assignTargets(anchors: anchors, boxes: second.boxes[i], labels: second.labels[i].map(Int.init),
+                              numClasses: numClasses)
+        })
+        let tape2 = Tape(training: true)
+        let images2 = tape2.input(Tensor(shape: [second.batchSize, second.height, second.width, second.channels],
+                                         data: second.images))
+        let parts2 = DetectorOutputs.lossParts(net(images2, on: tape2), targets: targets2, numClasses: numClasses,
+                                               settings: LossSettings(p), on: tape2)
+        for (key, v) in [("second_loss_total", parts2.total), ("second_loss_focal", parts2.focal),
+                         ("second_loss_huber", parts2.huber)] {
+            try h5.setAttribute(key, Double(tape2.value(v).data[0]))
+        }
+        try h5.setAttribute("second_positives", Int64(targets2.numPositives))
+        try h5.setAttribute("first_learning_rate", Double(rate))
+        if let c = p.clipNorm { try h5.setAttribute("clip_norm", c) }
+        try h5.setAttribute("momentum", p.momentum)
 
         try h5.writeDataset("batch/images", shape: [batch.batchSize, batch.height, batch.width, batch.channels], data: batch.images)
         let boxes = batch.boxes.flatMap { $0 }

@@ -90,8 +90,13 @@ final class FirstStepExportTests: XCTestCase {
                                                    datasetKind: "shapes", datasetSeed: 3, seed: 1,
                                                    spec: try SpecLibrary.standard().spec(named: "spinenet-49")),
                                  datasetPath: data.path, runsDir: dir, threads: 2, progress: Progress(), label: "t")
+        let steps = loader.batchesPerEpoch * p.epochs
+        let rate = LearningRateSchedule(base: Float(p.learningRate), warmupSteps: Int(p.warmupFraction * Double(steps)),
+                                        totalSteps: steps, warmupStartFactor: Float(p.warmupStart),
+                                        decayFractions: p.decayPoints).rate(at: 0)
+        XCTAssertGreaterThan(rate, 0)
         let loss = try trainer.trainStep(batch, detector: built.network, anchors: anchors, numClasses: data.classNames.count,
-                                         loss: LossSettings(p), optimizer: sgd, learningRate: 0)
+                                         loss: LossSettings(p), optimizer: sgd, learningRate: rate)
         XCTAssertEqual(figures.total, loss, "the exported loss is the first training step's")
         XCTAssertEqual(figures.gradNormWithDecay, Double(sgd.lastGradNorm), accuracy: 1e-5 * Double(sgd.lastGradNorm))
         XCTAssertLessThan(figures.gradNorm, figures.gradNormWithDecay)
@@ -112,6 +117,11 @@ final class FirstStepExportTests: XCTestCase {
         XCTAssertEqual(classes.filter { $0 >= 0 }.count, figures.positives)
         XCTAssertEqual(try h5.intAttribute("positives"), Int64(figures.positives))
         XCTAssertEqual(try h5.doubleAttribute("loss_total"), figures.total)
+        // After the first update as training makes it, the second batch's loss: training's second step.
+        let second = try XCTUnwrap(try loader.next())
+        let loss2 = try trainer.trainStep(second, detector: built.network, anchors: anchors, numClasses: data.classNames.count,
+                                          loss: LossSettings(p), optimizer: sgd, learningRate: 0)
+        XCTAssertEqual(try h5.doubleAttribute("second_loss_total"), loss2, accuracy: 1e-6 * loss2)
         XCTAssertEqual(try h5.read("moving/" + FirstStepExport.flat(built.network.batchNorms[0].name) + ":variance",
                                    as: Float.self), [Float](repeating: 1, count: built.network.batchNorms[0].channels))
     }
@@ -137,6 +147,9 @@ final class FirstStepExportTests: XCTestCase {
         for key in ["total", "focal", "huber", "grad_norm"] {
             XCTAssertLessThan(try XCTUnwrap(same[key]), 1e-3, "\(key): \(result)")
         }
+        // One update by each side's optimiser, then the second batch's loss.
+        let second = try XCTUnwrap((result["second_step"] as? [String: Any])?["relative_difference"] as? [String: Double])
+        XCTAssertLessThan(try XCTUnwrap(second["total"]), 1e-3, "\(result)")
         let targets = try XCTUnwrap(result["targets"] as? [String: Any])
         XCTAssertEqual(targets["anchors_with_different_class"] as? Int, 0)
         let loader = try XCTUnwrap(result["loader"] as? [String: Any])

@@ -256,6 +256,16 @@ def main():
             r64 = s64["relative_difference_same_normalizer"]
             L.append(f"| reference in float64, our normaliser: rel. diff. | | | | | total {r64['total']:.1e}, "
                      f"focal {r64['focal']:.1e}, Huber {r64['huber']:.1e}, gradient norm {r64['grad_norm']:.1e} |")
+        if "second_step" in s:
+            sc = s["second_step"]
+            r2 = sc["relative_difference"]
+            r64 = (load(a.step64).get("second_step") or {}).get("relative_difference") if os.path.exists(a.step64) else None
+            L += ["", f"After one update (learning rate {sc['learning_rate']:g}; spinebench's SGD on its gradients, Keras' "
+                  "SGD with TFM's l2 weight decay and clip on the reference's, both under our normaliser), the loss of "
+                  f"the second batch ({sc['positives']} positives): spinebench {sc['ours']['total']:.6f}, reference "
+                  f"{sc['tfm_with_our_normalizer']['total']:.6f}; relative differences total {r2['total']:.1e}, focal "
+                  f"{r2['focal']:.1e}, Huber {r2['huber']:.1e}"
+                  + (f" (reference in float64: total {r64['total']:.1e}, Huber {r64['huber']:.1e})" if r64 else "") + "."]
         tg, ld, an = s["targets"], s.get("loader", {}), s["anchors"]
         L += ["", f"Normalisers: spinebench {o['normalizer']:g} (max(1, positives)), TFM {t['normalizer']:g} "
               "(positives + 1): the whole difference in the raw figures is that ratio.", ""]

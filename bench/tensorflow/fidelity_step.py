@@ -9,7 +9,9 @@ writes a JSON comparison:
 - the targets: our anchor classes and box targets against TFM's labeler's;
 - the loss (total, focal, Huber) and the gradient norm, with TFM's normaliser (positives + 1) and with ours
   (max(1, positives)), the relative difference of each to ours;
-- per-tensor gradient differences, the largest first.
+- per-tensor gradient differences, the largest first;
+- after one update by TFM's optimiser (on the gradients under our normaliser, at our first learning rate), the
+  loss of the second batch against ours after our update: the optimiser, weight decay and clipping.
 
 Usage (the pinned environment of `make .venv-tf/ok`):
   .venv-tf/bin/python bench/tensorflow/fidelity_step.py STEP.h5 --out results/fidelity-step.json
@@ -162,6 +164,29 @@ def main():
     # The head's prediction convs (no batch norm after them) against everything behind a batch norm.
     pred = [r for r, n in per if n.startswith("head/") and "/predict/" in n]
     out["gradient_relative_difference_prediction_convs_max"] = float(max(pred))
+    # 5. The update, then the second batch. TFM's optimiser (Keras SGD with momentum and a global-norm clip) and
+    # its weight decay (l2(wd / 2) on conv kernels) on the gradients under our normaliser, at our first learning
+    # rate; the loss of the second batch after it, under our normaliser, against ours.
+    if "second_loss_total" in at and out["loader"].get("same_ids"):
+        import tf_keras
+        clip = float(at["clip_norm"]) if "clip_norm" in at else None
+        opt = tf_keras.optimizers.SGD(learning_rate=float(at["first_learning_rate"]), momentum=float(at["momentum"]),
+                                      global_clipnorm=clip)
+        with tf.GradientTape() as tape:
+            cls, box = det(x, training=True)
+            focal, huber = det.losses(cls, box, t, alpha, gamma, delta, normalizer=n_ours)
+            loss = tf.cast(focal, huber.dtype) + w_box * huber + det.regularization
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        im2, b2, l2, _, _ = loader.make_batch(0, 1)
+        t2 = det.targets(b2, l2)
+        n2 = float(max(1, int(at["second_positives"])))
+        cls, box = det(tf.constant(im2.astype(np.float64) if a.float64 else im2), training=True)
+        focal2, huber2 = det.losses(cls, box, t2, alpha, gamma, delta, normalizer=n2)
+        second_t = {"total": float(focal2) + w_box * float(huber2), "focal": float(focal2), "huber": float(huber2)}
+        second_o = {k: float(at[f"second_loss_{k}"]) for k in ("total", "focal", "huber")}
+        out["second_step"] = {"learning_rate": float(at["first_learning_rate"]), "positives": int(at["second_positives"]),
+                              "ours": second_o, "tfm_with_our_normalizer": second_t,
+                              "relative_difference": {k: rel(second_t[k], second_o[k]) for k in second_o}}
     out["deviations"] = ref.DEVIATIONS
     with open(a.out, "w") as f:
         json.dump(out, f, indent=1)
