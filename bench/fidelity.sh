@@ -43,6 +43,8 @@ done
 s=0
 while [ "$s" -lt "$SEEDS" ]; do echo "ours $s" >> "$jobs"; s=$((s + 1)); done
 export BIN PY FILE PROFILE OUT RUNS DATASET
+# A run that fails does not stop the others, nor the report of those that finished; the exit status says so.
+status=0
 xargs -P "$JOBS" -L 1 sh -c '
   if [ "$0" = reference ]; then
     exec "$PY" bench/tensorflow/train_reference.py --ablation "$FILE" --profile "$PROFILE" --seed "$1" \
@@ -51,7 +53,8 @@ xargs -P "$JOBS" -L 1 sh -c '
   else
     exec "$BIN" train spinenet-49 --ablation "$FILE" --profile "$PROFILE" --seed "$1" --threads 1 \
       --results "$OUT" --runs "$RUNS"
-  fi' < "$jobs"
+  fi' < "$jobs" || status=$?
 
 "$PY" bench/tensorflow/fidelity_report.py --profile "$PROFILE" --results "$OUT" --runs "$RUNS" \
   --reference "$OUT/reference" --step "$STEP_JSON" --step64 "$STEP64_JSON" --binary "$BIN" --out "$REPORT" --svg "$SVG"
+exit "$status"

@@ -7,6 +7,9 @@ reads). The data are our HDF5 files in our order with our augmentation (spinedat
 seed k). Evaluation: the val split in file order at the profile's batch size, batch norm as the profile says
 (`eval_batch_norm: batch` uses each batch's statistics, docs/geometry.md §11).
 
+Seeded with tf_keras.utils.set_random_seed: at one thread a seed's run repeats bit for bit (the smoke profile's
+loss curve, run twice). Its initial weights are TFM's own draws, not spinebench's of the same seed.
+
 Writes:
 - --record (JSON): AP per COCO metric (pycocotools, with the size classes scaled by (anchor_size / 3)^2 as
   spinebench's evaluator does), the loss curve (mean total loss per quarter epoch, as spinebench's records),
