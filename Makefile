@@ -77,7 +77,7 @@ bench-tf: build .venv-tf/ok
 ## backbone, head, anchors, labeler, losses and optimiser; bench/tensorflow/train_reference.py) at a profile of
 ## ablations/fidelity.yaml (FIDELITY=fidelity|short|smoke, FIDELITY_SEEDS=n (default: the profile's), JOBS=n), after the first step on the same
 ## initial weights from both; writes results/fidelity.md and .svg (other profiles: results/fidelity/PROFILE.md);
-## makes .venv-tf like bench-tf. Estimated at about 1 h 45 min on the idle 2-core reference machine (ablations/fidelity.yaml)
+## makes .venv-tf like bench-tf. Estimated at about 2 hours on the idle 2-core reference machine (ablations/fidelity.yaml)
 FIDELITY       ?= fidelity
 FIDELITY_SEEDS ?=
 fidelity: build .venv-tf/ok
