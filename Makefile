@@ -14,7 +14,7 @@ APT_PKGS := libopenblas-dev libhdf5-dev hdf5-tools pkg-config zlib1g-dev dataset
 JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
 ABLATE_FLAGS = --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(SHARD),--shard $(SHARD)) --jobs $(JOBS)
 
-.PHONY: all deps build test fault-test slurm-test bench bench-tf ablation-permutation ablation-connections ablation-scaling ablation-search-vs-random ablation-classification calibrate search tables diff clean
+.PHONY: all deps build test fault-test slurm-test bench bench-tf fidelity ablation-permutation ablation-connections ablation-scaling ablation-search-vs-random ablation-classification calibrate search tables diff clean
 
 all: build
 
@@ -73,6 +73,16 @@ bench: build
 ## run; makes a virtualenv in .venv-tf with the pinned packages of bench/tensorflow/requirements.txt
 bench-tf: build .venv-tf/ok
 	bench/side-by-side.sh
+
+## fidelity: SpineNet-49 trained by spinebench and by the reference implementation (tf-models-official's own
+## backbone, head, anchors, labeler, losses and optimiser; bench/tensorflow/train_reference.py) at a profile of
+## ablations/fidelity.yaml (FIDELITY=fidelity|short|smoke, FIDELITY_SEEDS=n (default: the profile's), JOBS=n), after the first step on the same
+## initial weights from both; writes results/fidelity.md and .svg (other profiles: results/fidelity/PROFILE.md);
+## makes .venv-tf like bench-tf. Estimated at about 2 hours on the idle 2-core reference machine (ablations/fidelity.yaml)
+FIDELITY       ?= fidelity
+FIDELITY_SEEDS ?=
+fidelity: build .venv-tf/ok
+	bench/fidelity.sh $(FIDELITY) "$(FIDELITY_SEEDS)" $(JOBS)
 
 .venv-tf/ok: bench/tensorflow/requirements.txt
 	python3 -m venv .venv-tf

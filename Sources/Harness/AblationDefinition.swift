@@ -21,6 +21,9 @@ public struct AblationDefinition: Codable, Sendable {
 
     public enum Report: String, Codable, Sendable {
         case tables, calibration
+        /// The fidelity comparison with the reference implementation (`ablations/fidelity.yaml`): its records live
+        /// under RESULTS/fidelity and `make fidelity` writes its report, so `spinebench tables` makes no table of it.
+        case fidelity
     }
 
     public enum Task: String, Codable, Sendable, Hashable {

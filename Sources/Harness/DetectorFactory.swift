@@ -95,6 +95,13 @@ enum DetectorOutputs {
     /// `boxWeight` x Huber loss of the box outputs, both normalised by the batch's positive anchors.
     static func loss(_ network: Network.Outputs, targets: DetectionTargets, numClasses: Int, settings: LossSettings,
                      on tape: Tape) -> Var {
+        lossParts(network, targets: targets, numClasses: numClasses, settings: settings, on: tape).total
+    }
+
+    /// The loss and its two parts: the focal loss and the Huber loss before `boxWeight` (the first-step comparison
+    /// with the reference implementation reports each; `FirstStepExport`).
+    static func lossParts(_ network: Network.Outputs, targets: DetectionTargets, numClasses: Int, settings: LossSettings,
+                          on tape: Tape) -> (total: Var, focal: Var, huber: Var) {
         let positives = targets.normalizer
         let focal = tape.sigmoidFocalLoss(levels: (3...7).map { network.outputs["class/\($0)"]! }, classes: numClasses,
                                           anchorClasses: targets.anchorClasses, alpha: settings.focalAlpha,
@@ -104,7 +111,7 @@ enum DetectorOutputs {
         let huber = tape.huberLoss(boxes, targets: Tensor(shape: boxes.shape, data: targets.boxTargets),
                                    weights: Tensor(shape: boxes.shape, data: targets.boxWeights),
                                    delta: settings.huberDelta, normalizer: 4 * positives)
-        return tape.add([focal, tape.scale(huber, settings.boxWeight)])
+        return (tape.add([focal, tape.scale(huber, settings.boxWeight)]), focal, huber)
     }
 
     private static func gather(_ network: Network.Outputs, _ subnet: String, _ k: Int, on tape: Tape) -> Var {

@@ -62,6 +62,7 @@ public enum RecordStore {
                 if !study.isEmpty { written += try study.write(resultsDir: resultsDir) }
                 continue
             }
+            if def.report == .fidelity { continue }   // results/fidelity.md is `make fidelity`'s
             let profiles = Set(records.filter { $0.ablation == def.name }.map(\.profile))
             for profile in profiles.sorted() {
                 let texts: [(String, String)]
@@ -121,11 +122,15 @@ public enum RecordStore {
             let def = try AblationDefinition.load(file)
             for name in def.profiles.keys.sorted() where name != "smoke" {
                 var runner = AblationRunner(definitionPath: file, profileName: name, threads: 1)
-                runner.resultsDir = resultsDir
+                // The fidelity runs keep their records apart (`make fidelity`); counted here: spinebench's half.
+                runner.resultsDir = def.report == .fidelity ? resultsDir + "/fidelity" : resultsDir
                 let p = def.profiles[name]!
                 let total = def.units.count * p.seeds, left = try runner.pending().count
-                let command = def.report == .calibration ? "`make calibrate`"
-                    : "`make ablation-\(def.name) PROFILE=\(name)`"
+                let command = switch def.report {
+                case .calibration: "`make calibrate`"
+                case .fidelity: name == "fidelity" ? "`make fidelity`" : "`make fidelity FIDELITY=\(name)`"
+                case .tables: "`make ablation-\(def.name) PROFILE=\(name)`"
+                }
                 let other = records.filter { $0.ablation == def.name && $0.profile == name && $0.status == .ok && $0.codeVersion != code }
                 let commits = Set(other.map { String($0.provenance.commit.prefix(7)) }).sorted().joined(separator: ", ")
                 out += "| \(def.name) | \(name) | \(total) | \(total - left) | \(left) | \(left == 0 ? "—" : command) | "

@@ -33,7 +33,7 @@ struct SpineBench: ParsableCommand {
         subcommands: [
             DescribeCommand.self, DataCommand.self, TrainCommand.self, EvaluateCommand.self,
             AblateCommand.self, TablesCommand.self, DiffCommand.self, CocoEvalCommand.self,
-            BenchCommand.self, SearchCommand.self, CalibrateCommand.self,
+            BenchCommand.self, SearchCommand.self, CalibrateCommand.self, FirstStepCommand.self,
         ]
     )
 }

@@ -223,6 +223,23 @@ final class TablesTests: XCTestCase {
         XCTAssertTrue(text.contains("| connections | quick | 12 | 0 | 12 | `make ablation-connections PROFILE=quick` | 1 (commit 0123456) |"), text)
         XCTAssertTrue(text.contains("| connections | paper | 12 | 0 | 12 | `make ablation-connections PROFILE=paper` | — |"), text)
         XCTAssertFalse(text.contains("| smoke |"), text)
+        // The fidelity runs keep their records under RESULTS/fidelity and their report is `make fidelity`'s.
+        XCTAssertTrue(text.contains("| fidelity | fidelity | 5 | 0 | 5 | `make fidelity` | — |"), text)
+    }
+
+    /// `spinebench tables` writes no table of the fidelity file: results/fidelity.md is `make fidelity`'s report.
+    func testTablesLeaveTheFidelityReportAlone() throws {
+        let dir = NSTemporaryDirectory() + "fidelity-tables-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.changeCurrentDirectoryPath(Self.packageRoot)
+        var r = record("spinenet-49", seed: 0, ap: 30, commit: "0123456789abcdef")
+        r.ablation = "fidelity"
+        r.profile = "quick"
+        try r.write(under: dir)
+        try r.write(under: dir + "/fidelity")
+        let written = try RecordStore.writeTables(ablationsDir: Self.packageRoot + "/ablations", resultsDir: dir)
+        XCTAssertFalse(written.contains { $0.contains("fidelity") }, "\(written)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/fidelity.md"))
     }
 
     /// `--jobs`: a shard split into parts takes exactly the shard's runs, each once.
