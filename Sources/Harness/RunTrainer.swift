@@ -202,12 +202,11 @@ protocol RunTask {
 /// ground truth and detections written in the COCO formats to the run folder.
 struct DetectionTask: RunTask {
     let network: Network
-    let numClasses: Int
     let profile: AblationDefinition.Profile
     let retinaNet: RetinaNet
 
     init(network: Network, numClasses: Int, profile p: AblationDefinition.Profile) {
-        (self.network, self.numClasses, self.profile) = (network, numClasses, p)
+        (self.network, self.profile) = (network, p)
         retinaNet = RetinaNet(profile: p, numClasses: numClasses)
     }
 
