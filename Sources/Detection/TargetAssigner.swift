@@ -1,3 +1,5 @@
+import Engine
+
 /// How anchors are matched to ground truth. An anchor whose best IoU is >= matchedThreshold is
 /// positive, below unmatchedThreshold negative, in between ignored (no loss). SpineNet/RetinaNet as
 /// in docs/paper-facts.md §8 uses 0.5 for both, so nothing is ignored by IoU alone.
@@ -26,14 +28,15 @@ public struct DetectionTargets: Sendable {
     public var boxTargets: [Float]
     /// anchors x 4: 1 for positives, else 0.
     public var boxWeights: [Float]
-    /// Per anchor: index of the matched ground-truth box, or -1 negative, -2 ignored.
+    /// Per anchor: index of the matched ground-truth box, or `negative` / `ignored`.
     public var matches: [Int]
     public var numPositives: Int
     /// The loss normaliser for this image alone: max(1, numPositives).
     public var normalizer: Float { Float(max(1, numPositives)) }
 
-    public static let negative = -1
-    public static let ignored = -2
+    /// The engine's anchor codes (`AnchorCode`), also used for `matches`.
+    public static let negative = Int(AnchorCode.background)
+    public static let ignored = Int(AnchorCode.ignored)
 
     /// anchors x classes, one-hot for positives, all zero for negatives and ignored anchors.
     public var classTargets: [Float] {

@@ -41,7 +41,7 @@ extension Tape {
     ///
     /// `levels[l]` is [N, ..., A_l x k]: image b's A_l anchors of level l, k classes each. `anchorClasses`
     /// has N x sum(A_l) entries in concatenated order (image b's anchors of every level, level after level):
-    /// a class in 0..<k for a positive anchor, -1 for a negative one, -2 for an ignored one (no loss).
+    /// a class in 0..<k for a positive anchor, else an `AnchorCode`.
     /// Summed in fixed pieces of whole anchors per level and image (thread-count independent).
     public func sigmoidFocalLoss(levels: [Var], classes k: Int, anchorClasses: [Int32], alpha: Float, gamma: Float,
                                  normalizer: Float) -> Var {
@@ -57,7 +57,8 @@ extension Tape {
         let perImage = anchors.reduce(0, +)
         precondition(anchorClasses.count == images * perImage,
                      "sigmoidFocalLoss: \(anchorClasses.count) anchor classes for \(images) images of \(perImage) anchors")
-        precondition(anchorClasses.allSatisfy { $0 >= -2 && Int($0) < k }, "sigmoidFocalLoss: anchor class outside -2..<\(k)")
+        precondition(anchorClasses.allSatisfy { $0 >= AnchorCode.ignored && Int($0) < k },
+                     "sigmoidFocalLoss: anchor class outside \(AnchorCode.ignored)..<\(k)")
         // Pieces of at most 4096 entries of one level and one image.
         let step = max(1, 4096 / k)
         var pieces: [(level: Int, entry: Int, anchor: Int, count: Int)] = []
@@ -85,7 +86,7 @@ extension Tape {
                             for a in 0..<p.count {
                                 let c = Int(cp.value[p.anchor + a])
                                 (t + a * k).update(repeating: 0, count: k)
-                                (w + a * k).update(repeating: c == -2 ? 0 : 1, count: k)
+                                (w + a * k).update(repeating: c == Int(AnchorCode.ignored) ? 0 : 1, count: k)
                                 if c >= 0 { t[a * k + c] = 1 }
                             }
                             return FocalKernel.run(xs.value[p.level].p + p.entry, t, w, gs.value[p.level].p + p.entry,
@@ -182,6 +183,15 @@ extension Tape {
             self.accumulate(logits, dx)
         }
     }
+}
+
+/// The per-anchor codes below the class indices in the detector focal loss's `anchorClasses`, defined here
+/// because this kernel is what reads them; Detection's target assigner writes them.
+public enum AnchorCode {
+    /// A negative anchor: every class's target is 0.
+    public static let background: Int32 = -1
+    /// An anchor between the match thresholds: no loss at all.
+    public static let ignored: Int32 = -2
 }
 
 /// The focal loss on 8 lanes at a time: writes d loss / d logit (times weight and gradScale) and returns the

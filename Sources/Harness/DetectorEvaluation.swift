@@ -13,10 +13,9 @@ enum DetectorEvaluation {
         var areaScale: Double
     }
 
-    static func run(detector: Network, loader: DetectionLoader, split: DatasetSplit, anchors: AnchorSet,
+    static func run(detector: Network, retinaNet: RetinaNet, loader: DetectionLoader, split: DatasetSplit,
                     classNames: [String], areaScale scale: Double, batchStatistics: Bool,
                     writeTo dir: String?) throws -> Result {
-        let numClasses = classNames.count
         var detections: [CocoDetection] = []
         loader.start(epoch: 0)
         while let batch = try loader.next() {
@@ -24,14 +23,7 @@ enum DetectorEvaluation {
             // the moving averages it updates are not saved)
             let tape = Tape(training: batchStatistics)
             let images = tape.input(Tensor(shape: [batch.batchSize, batch.height, batch.width, batch.channels], data: batch.images))
-            let (classes, boxes) = DetectorOutputs.flatten(detector(images, on: tape), on: tape, numClasses: numClasses)
-            let logits = tape.value(classes).data, deltas = tape.value(boxes).data
-            let perImageClasses = anchors.count * numClasses, perImageBoxes = anchors.count * 4
-            for i in 0..<batch.batchSize {
-                let found = postProcess(
-                    classLogits: Array(logits[i * perImageClasses..<(i + 1) * perImageClasses]),
-                    boxDeltas: Array(deltas[i * perImageBoxes..<(i + 1) * perImageBoxes]),
-                    anchors: anchors, numClasses: numClasses)
+            for (i, found) in retinaNet.detections(detector(images, on: tape).retinaNet, on: tape).enumerated() {
                 for d in found {
                     detections.append(CocoDetection(imageId: batch.imageIds[i] + 1, categoryId: d.classIndex,
                                                     box: batch.transforms[i].toOriginal(d.box), score: d.score))

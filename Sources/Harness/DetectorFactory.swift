@@ -66,59 +66,12 @@ extension DetectorFactory {
     }
 }
 
-/// The detector's loss settings, from the profile (the paper's: focal alpha 0.25, gamma 1.5, Huber delta
-/// 0.1, box weight 50; docs/paper-facts.md §8).
-struct LossSettings: Sendable, Equatable {
-    var focalAlpha: Float, focalGamma: Float, huberDelta: Float, boxWeight: Float
-
-    init(_ p: AblationDefinition.Profile) {
-        (focalAlpha, focalGamma) = (Float(p.focalAlpha), Float(p.focalGamma))
-        (huberDelta, boxWeight) = (Float(p.huberDelta), Float(p.boxWeight))
-    }
-
-    init(focalAlpha: Float, focalGamma: Float, huberDelta: Float, boxWeight: Float) {
-        (self.focalAlpha, self.focalGamma, self.huberDelta, self.boxWeight) = (focalAlpha, focalGamma, huberDelta, boxWeight)
-    }
-
-    static let paper = LossSettings(focalAlpha: 0.25, focalGamma: 1.5, huberDelta: 0.1, boxWeight: 50)
-}
-
-/// The detector's head outputs, per level NHWC [N,H,W,A*K] (K classes, or 4 box deltas, per anchor).
-enum DetectorOutputs {
-    /// All levels flattened in the anchor order of `AnchorSet`: [N,H,W,A*K] -> [N, H*W*A, K], levels L3..L7
-    /// concatenated -> [N, anchors, K] (and [N, anchors, 4] for boxes).
-    static func flatten(_ network: Network.Outputs, on tape: Tape, numClasses: Int) -> (classes: Var, boxes: Var) {
-        (gather(network, "class", numClasses, on: tape), gather(network, "box", 4, on: tape))
-    }
-
-    /// The training loss: focal loss of the class outputs (level by level, against per-anchor classes) plus
-    /// `boxWeight` x Huber loss of the box outputs, both normalised by the batch's positive anchors.
-    static func loss(_ network: Network.Outputs, targets: DetectionTargets, numClasses: Int, settings: LossSettings,
-                     on tape: Tape) -> Var {
-        lossParts(network, targets: targets, numClasses: numClasses, settings: settings, on: tape).total
-    }
-
-    /// The loss and its two parts: the focal loss and the Huber loss before `boxWeight` (the first-step comparison
-    /// with the reference implementation reports each; `FirstStepExport`).
-    static func lossParts(_ network: Network.Outputs, targets: DetectionTargets, numClasses: Int, settings: LossSettings,
-                          on tape: Tape) -> (total: Var, focal: Var, huber: Var) {
-        let positives = targets.normalizer
-        let focal = tape.sigmoidFocalLoss(levels: (3...7).map { network.outputs["class/\($0)"]! }, classes: numClasses,
-                                          anchorClasses: targets.anchorClasses, alpha: settings.focalAlpha,
-                                          gamma: settings.focalGamma,
-                                          normalizer: positives)
-        let boxes = gather(network, "box", 4, on: tape)
-        let huber = tape.huberLoss(boxes, targets: Tensor(shape: boxes.shape, data: targets.boxTargets),
-                                   weights: Tensor(shape: boxes.shape, data: targets.boxWeights),
-                                   delta: settings.huberDelta, normalizer: 4 * positives)
-        return (tape.add([focal, tape.scale(huber, settings.boxWeight)]), focal, huber)
-    }
-
-    private static func gather(_ network: Network.Outputs, _ subnet: String, _ k: Int, on tape: Tape) -> Var {
-        let parts = (3...7).map { level -> Var in
-            let v = network.outputs["\(subnet)/\(level)"]!
-            return tape.reshape(v, [v.shape[0], v.shape[1] * v.shape[2] * v.shape[3] / k, k])
-        }
-        return tape.concat(parts, axis: 1)
+extension RetinaNet {
+    /// A run's detector: the profile's input size, anchor size and loss recipe (focal alpha and gamma, Huber
+    /// delta, box weight; docs/paper-facts.md §8). The one place a profile becomes detector settings.
+    init(profile p: AblationDefinition.Profile, numClasses: Int) {
+        self.init(anchors: AnchorConfig(anchorSize: Float(p.anchorSize)), imageSize: p.input, numClasses: numClasses,
+                  loss: RetinaNetLoss(focalAlpha: Float(p.focalAlpha), focalGamma: Float(p.focalGamma),
+                                      huberDelta: Float(p.huberDelta), boxWeight: Float(p.boxWeight)))
     }
 }

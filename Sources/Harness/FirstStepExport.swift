@@ -54,7 +54,8 @@ public enum FirstStepExport {
         let numClasses = file.classNames.count
         let built = try DetectorFactory.build(model: model, profile: p, numClasses: numClasses, seed: UInt64(seed))
         let net = built.network
-        let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize)), imageHeight: p.input, imageWidth: p.input)
+        let retinaNet = RetinaNet(profile: p, numClasses: numClasses)
+        let anchors = retinaNet.anchors
 
         let h5 = try H5File.createInMemory(name: out)
         defer { h5.close() }
@@ -73,14 +74,10 @@ public enum FirstStepExport {
             try h5.writeDataset("moving/\(flat(bn.name)):variance", shape: [bn.channels], data: bn.runningVar.data)
         }
 
-        let targets = DetectionTargets.batch(try batch.boxes.indices.map { i in
-            try assignTargets(anchors: anchors, boxes: batch.boxes[i], labels: batch.labels[i].map(Int.init),
-                              numClasses: numClasses)
-        })
+        let targets = try retinaNet.targets(boxes: batch.boxes, labels: batch.labels.map { $0.map(Int.init) })
         let tape = Tape(training: true)
         let images = tape.input(Tensor(shape: [batch.batchSize, batch.height, batch.width, batch.channels], data: batch.images))
-        let parts = DetectorOutputs.lossParts(net(images, on: tape), targets: targets, numClasses: numClasses,
-                                              settings: LossSettings(p), on: tape)
+        let parts = retinaNet.lossParts(net(images, on: tape).retinaNet, targets: targets, on: tape)
         let value = { (v: Var) in Double(tape.value(v).data[0]) }
         let (total, focal, huber) = (value(parts.total), value(parts.focal), value(parts.huber))
         tape.backward(parts.total)
@@ -107,15 +104,11 @@ public enum FirstStepExport {
         SGD(parameters: net.parameters, momentum: Float(p.momentum), weightDecay: Float(p.weightDecay),
             clipNorm: p.clipNorm.map(Float.init)).step(learningRate: rate)
         let second = try loader.makeBatch(epoch: 0, index: 1)
-        let targets2 = DetectionTargets.batch(try second.boxes.indices.map { i in
-            try assignTargets(anchors: anchors, boxes: second.boxes[i], labels: second.labels[i].map(Int.init),
-                              numClasses: numClasses)
-        })
+        let targets2 = try retinaNet.targets(boxes: second.boxes, labels: second.labels.map { $0.map(Int.init) })
         let tape2 = Tape(training: true)
         let images2 = tape2.input(Tensor(shape: [second.batchSize, second.height, second.width, second.channels],
                                          data: second.images))
-        let parts2 = DetectorOutputs.lossParts(net(images2, on: tape2), targets: targets2, numClasses: numClasses,
-                                               settings: LossSettings(p), on: tape2)
+        let parts2 = retinaNet.lossParts(net(images2, on: tape2).retinaNet, targets: targets2, on: tape2)
         for (key, v) in [("second_loss_total", parts2.total), ("second_loss_focal", parts2.focal),
                          ("second_loss_huber", parts2.huber)] {
             try h5.setAttribute(key, Double(tape2.value(v).data[0]))

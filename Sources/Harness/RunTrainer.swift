@@ -158,13 +158,6 @@ public final class RunTrainer {
         `Convolution.winograd` off, fusion off (`--no-fusion`: the fused kernels sum in other orders), or a resume \
         with a different build can change the last bits and, through training, the metrics.
         """
-
-    /// One SGD step of a detector on a batch; returns the total loss (focal + box weight x Huber).
-    func trainStep(_ batch: Batch, detector: Network, anchors: AnchorSet, numClasses: Int, loss settings: LossSettings,
-                   optimizer: SGD, learningRate: Float) throws -> Double {
-        try DetectionTask.step(batch, detector: detector, anchors: anchors, numClasses: numClasses, loss: settings,
-                               optimizer: optimizer, learningRate: learningRate)
-    }
 }
 
 /// The task of a run's config: classification or detection, scored with the profile's settings.
@@ -176,16 +169,13 @@ func runTask(_ config: RunConfig, profile p: AblationDefinition.Profile, network
 }
 
 extension DetectionTask {
-    static func step(_ batch: Batch, detector: Network, anchors: AnchorSet, numClasses: Int, loss settings: LossSettings,
-                     optimizer: SGD, learningRate: Float) throws -> Double {
-        let targets = DetectionTargets.batch(try batch.boxes.indices.map { i in
-            try assignTargets(anchors: anchors, boxes: batch.boxes[i],
-                              labels: batch.labels[i].map(Int.init), numClasses: numClasses)
-        })
+    /// One SGD step of a detector on a batch; returns the total loss.
+    static func step(_ batch: Batch, detector: Network, retinaNet: RetinaNet, optimizer: SGD,
+                     learningRate: Float) throws -> Double {
+        let targets = try retinaNet.targets(boxes: batch.boxes, labels: batch.labels.map { $0.map(Int.init) })
         let tape = Tape(training: true)
         let images = tape.input(Tensor(shape: [batch.batchSize, batch.height, batch.width, batch.channels], data: batch.images))
-        let loss = DetectorOutputs.loss(detector(images, on: tape), targets: targets, numClasses: numClasses,
-                                        settings: settings, on: tape)
+        let loss = retinaNet.loss(detector(images, on: tape).retinaNet, targets: targets, on: tape)
         return descend(loss, on: tape, optimizer: optimizer, learningRate: learningRate)
     }
 }
@@ -212,24 +202,20 @@ protocol RunTask {
 /// ground truth and detections written in the COCO formats to the run folder.
 struct DetectionTask: RunTask {
     let network: Network
-    let numClasses: Int
     let profile: AblationDefinition.Profile
-    let anchors: AnchorSet
-    let loss: LossSettings
+    let retinaNet: RetinaNet
 
     init(network: Network, numClasses: Int, profile p: AblationDefinition.Profile) {
-        (self.network, self.numClasses, self.profile) = (network, numClasses, p)
-        anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize)), imageHeight: p.input, imageWidth: p.input)
-        loss = LossSettings(p)
+        (self.network, self.profile) = (network, p)
+        retinaNet = RetinaNet(profile: p, numClasses: numClasses)
     }
 
     func step(_ batch: Batch, optimizer: SGD, learningRate: Float) throws -> Double {
-        try Self.step(batch, detector: network, anchors: anchors, numClasses: numClasses, loss: loss,
-                      optimizer: optimizer, learningRate: learningRate)
+        try Self.step(batch, detector: network, retinaNet: retinaNet, optimizer: optimizer, learningRate: learningRate)
     }
 
     func evaluate(_ val: DetectionLoader, file: DatasetFile, runDir: String) throws -> (metrics: [String: Double], areaScale: Double) {
-        let e = try DetectorEvaluation.run(detector: network, loader: val, split: try file.split("val"), anchors: anchors,
+        let e = try DetectorEvaluation.run(detector: network, retinaNet: retinaNet, loader: val, split: try file.split("val"),
                                            classNames: file.classNames, areaScale: profile.areaScale,
                                            batchStatistics: profile.evalBatchNorm == .batch, writeTo: runDir)
         return (e.metrics, e.areaScale)

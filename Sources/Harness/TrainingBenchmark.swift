@@ -61,20 +61,18 @@ public struct TrainingBenchmark {
         let sgd = SGD(parameters: net.parameters, momentum: 0.9, weightDecay: 4e-5)
         var rng = RNG(seed: 1)
         let images = Tensor(shape: [batch, input, input, 3], data: (0..<(batch * input * input * 3)).map { _ in rng.normal() })
-        let anchorSet = AnchorSet(config: AnchorConfig(), imageHeight: input, imageWidth: input)
-        let targets = DetectionTargets.batch(try (0..<batch).map { _ in
-            let s = Float(input) / 4
-            return try assignTargets(anchors: anchorSet, boxes: [Box(x1: s, y1: s, x2: 3 * s, y2: 2.5 * s)], labels: [1],
-                                     numClasses: classes)
-        })
-        let numClasses = self.classes, withHead = headFilters != nil, lr = learningRate
+        let retinaNet = RetinaNet(imageSize: input, numClasses: classes, loss: .paper)
+        let s = Float(input) / 4
+        let targets = try retinaNet.targets(boxes: Array(repeating: [Box(x1: s, y1: s, x2: 3 * s, y2: 2.5 * s)], count: batch),
+                                            labels: Array(repeating: [1], count: batch))
+        let withHead = headFilters != nil, lr = learningRate
         /// One training step; returns the loss before the update and the global gradient norm.
         func step() -> (loss: Float, gradNorm: Float) {
             let tape = Tape(training: true)
             let out = net(tape.input(images), on: tape)
             let loss: Var
             if withHead {
-                loss = DetectorOutputs.loss(out, targets: targets, numClasses: numClasses, settings: .paper, on: tape)
+                loss = retinaNet.loss(out.retinaNet, targets: targets, on: tape)
             } else {
                 loss = tape.add((3...7).map { tape.mean(out.levels[$0]!) })
             }

@@ -1,3 +1,5 @@
+import Engine
+
 /// Which head to put on the L3..L7 features.
 public enum HeadConfig: Equatable, Sendable {
     case none
@@ -10,11 +12,31 @@ public enum HeadConfig: Equatable, Sendable {
     case classification(classes: Int)
 }
 
+/// The RetinaNet head's outputs as the plan names them: the one definition of that naming, used by the head builder
+/// and by `Network.Outputs.retinaNet`, so no other module spells a key.
+public enum RetinaNetOutputs {
+    static let classSubnet = "class", boxSubnet = "box"
+    /// The feature levels the head predicts from (docs/paper-facts.md §8: L3..L7), in the anchor order of
+    /// Detection's `AnchorSet` (lowest level first).
+    public static let levels = 3...7
+
+    static func key(_ subnet: String, level: Int) -> String { "\(subnet)/\(level)" }
+}
+
+extension Network.Outputs {
+    /// A RetinaNet head's per-level outputs, lowest level first: class logits [N,H,W,A*K] and box deltas
+    /// [N,H,W,A*4], for Detection's `RetinaNet` to flatten.
+    public var retinaNet: (classes: [Var], boxes: [Var]) {
+        (RetinaNetOutputs.levels.map { outputs[RetinaNetOutputs.key(RetinaNetOutputs.classSubnet, level: $0)]! },
+         RetinaNetOutputs.levels.map { outputs[RetinaNetOutputs.key(RetinaNetOutputs.boxSubnet, level: $0)]! })
+    }
+}
+
 extension GraphBuilder {
     func retinaNetHead(_ levels: [Int: Int], filters: Int, convs: Int, classes: Int, anchors: Int) -> [String: Int] {
         var outputs: [String: Int] = [:]
-        for (subnet, predicted) in [("class", classes * anchors), ("box", 4 * anchors)] {
-            for l in 3...7 {
+        for (subnet, predicted) in [(RetinaNetOutputs.classSubnet, classes * anchors), (RetinaNetOutputs.boxSubnet, 4 * anchors)] {
+            for l in RetinaNetOutputs.levels {
                 var x = levels[l]!
                 for i in 0..<convs {
                     let name = "head/\(subnet)/conv\(i)"
@@ -22,7 +44,7 @@ extension GraphBuilder {
                     x = batchNorm(x, "\(name)/bn/l\(l)")
                     x = activation(x, "\(name)/act/l\(l)")
                 }
-                outputs["\(subnet)/\(l)"] = conv(x, "head/\(subnet)/predict/l\(l)", out: predicted, kernel: 3, bias: true,
+                outputs[RetinaNetOutputs.key(subnet, level: l)] = conv(x, "head/\(subnet)/predict/l\(l)", out: predicted, kernel: 3, bias: true,
                                                  key: "head/\(subnet)/predict")
             }
         }

@@ -123,7 +123,7 @@ public struct ModelPlan: Sendable {
     public let nodes: [LayerNode]
     /// Backbone feature levels (L3..L7) -> node id of the endpoint.
     public let levels: [Int: Int]
-    /// Head outputs by name ("class/3", "box/3", ..., or "logits") -> node id.
+    /// Head outputs by name (a RetinaNet's named by `RetinaNetOutputs`, or "logits") -> node id.
     public let outputs: [String: Int]
     /// Number of scale-permuted blocks (stochastic depth rates are spread over them).
     public let blockCount: Int

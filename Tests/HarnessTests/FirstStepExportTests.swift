@@ -86,17 +86,13 @@ final class FirstStepExportTests: XCTestCase {
         let initial = built.network.parameters.map { $0.value.data }
         let anchors = AnchorSet(config: AnchorConfig(anchorSize: Float(p.anchorSize)), imageHeight: p.input, imageWidth: p.input)
         let sgd = SGD(parameters: built.network.parameters, momentum: 0.9, weightDecay: Float(p.weightDecay), clipNorm: 10)
-        let trainer = RunTrainer(config: RunConfig(ablation: "step", model: "spinenet-49", profileName: "tiny", profile: p,
-                                                   datasetKind: "shapes", datasetSeed: 3, seed: 1,
-                                                   spec: try SpecLibrary.standard().spec(named: "spinenet-49")),
-                                 datasetPath: data.path, runsDir: dir, threads: 2, progress: Progress(), label: "t")
         let steps = loader.batchesPerEpoch * p.epochs
         let rate = LearningRateSchedule(base: Float(p.learningRate), warmupSteps: Int(p.warmupFraction * Double(steps)),
                                         totalSteps: steps, warmupStartFactor: Float(p.warmupStart),
                                         decayFractions: p.decayPoints).rate(at: 0)
         XCTAssertGreaterThan(rate, 0)
-        let loss = try trainer.trainStep(batch, detector: built.network, anchors: anchors, numClasses: data.classNames.count,
-                                         loss: LossSettings(p), optimizer: sgd, learningRate: rate)
+        let retinaNet = RetinaNet(profile: p, numClasses: data.classNames.count)
+        let loss = try DetectionTask.step(batch, detector: built.network, retinaNet: retinaNet, optimizer: sgd, learningRate: rate)
         XCTAssertEqual(figures.total, loss, "the exported loss is the first training step's")
         XCTAssertEqual(figures.gradNormWithDecay, Double(sgd.lastGradNorm), accuracy: 1e-5 * Double(sgd.lastGradNorm))
         XCTAssertLessThan(figures.gradNorm, figures.gradNormWithDecay)
@@ -119,8 +115,7 @@ final class FirstStepExportTests: XCTestCase {
         XCTAssertEqual(try h5.doubleAttribute("loss_total"), figures.total)
         // After the first update as training makes it, the second batch's loss: training's second step.
         let second = try XCTUnwrap(try loader.next())
-        let loss2 = try trainer.trainStep(second, detector: built.network, anchors: anchors, numClasses: data.classNames.count,
-                                          loss: LossSettings(p), optimizer: sgd, learningRate: 0)
+        let loss2 = try DetectionTask.step(second, detector: built.network, retinaNet: retinaNet, optimizer: sgd, learningRate: 0)
         XCTAssertEqual(try h5.doubleAttribute("second_loss_total"), loss2, accuracy: 1e-6 * loss2)
         XCTAssertEqual(try h5.read("moving/" + FirstStepExport.flat(built.network.batchNorms[0].name) + ":variance",
                                    as: Float.self), [Float](repeating: 1, count: built.network.batchNorms[0].channels))

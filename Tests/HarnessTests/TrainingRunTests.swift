@@ -81,13 +81,12 @@ final class TrainingRunTests: ScratchTestCase {
                                          options: LoaderOptions(batchSize: 8, outputSize: 64, training: false))
         let batch = try loader.makeBatch(epoch: 0, index: 0)
         let built = try DetectorFactory.build(model: "r0-sp53", profile: p, numClasses: 8, seed: 0)
-        let trainer = RunTrainer(config: try config(p), datasetPath: "", runsDir: dir, threads: 2, progress: Progress(), label: "t")
-        let anchors = AnchorSet(config: AnchorConfig(anchorSize: 1), imageHeight: 64, imageWidth: 64)
+        let retinaNet = RetinaNet(anchors: AnchorConfig(anchorSize: 1), imageSize: 64, numClasses: 8, loss: .paper)
         let sgd = SGD(parameters: built.network.parameters, momentum: 0.9, weightDecay: 0, clipNorm: 10)
         var losses: [Double] = []
         for _ in 0..<40 {
-            losses.append(try trainer.trainStep(batch, detector: built.network, anchors: anchors, numClasses: 8, loss: .paper,
-                                                optimizer: sgd, learningRate: 0.01))
+            losses.append(try DetectionTask.step(batch, detector: built.network, retinaNet: retinaNet, optimizer: sgd,
+                                                 learningRate: 0.01))
         }
         XCTAssertTrue(losses.allSatisfy(\.isFinite), "\(losses)")
         XCTAssertLessThan(losses.suffix(5).reduce(0, +) / 5, 0.75 * losses[0], "loss did not fall: \(losses)")
