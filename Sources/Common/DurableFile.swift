@@ -43,8 +43,8 @@ public enum DurableFile {
 
     /// Writes `bytes` to `path` atomically and durably (see the type's doc).
     public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        try createDirectory(dir.isEmpty ? "." : dir)
+        let parent = (path as NSString).deletingLastPathComponent, dir = parent.isEmpty ? "." : parent
+        try createDirectory(dir)
         let tmp = temporaryPath(for: path)
         do {
             try writeAndSync(bytes, to: tmp)
@@ -53,8 +53,8 @@ public enum DurableFile {
             unlink(tmp)
             throw error
         }
-        syncDirectory(dir.isEmpty ? "." : dir)
-        removeStaleTemporaries(in: dir.isEmpty ? "." : dir)
+        syncDirectory(dir)
+        removeStaleTemporaries(in: dir)
     }
 
     public static func write(_ data: Data, to path: String) throws {

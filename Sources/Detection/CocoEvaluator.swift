@@ -3,15 +3,15 @@ import Foundation
 /// The 12 standard COCO box metrics, in pycocotools' summary order. A value of -1 means "no
 /// ground truth to score" (pycocotools' convention), e.g. APs on a set without small objects.
 public struct CocoMetrics: Equatable, Sendable {
-    public static let keys = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
+    public static let keys = Metric.detection
     /// Values in `keys` order.
     public var values: [Double]
     /// The factor the small/medium/large area bounds were multiplied by (1 = COCO's 32^2 / 96^2).
     public var areaScale: Double
 
-    public subscript(key: String) -> Double {
-        guard let i = Self.keys.firstIndex(of: key) else { fatalError("CocoMetrics: no metric named \(key)") }
-        return values[i]
+    /// nil for a classification metric.
+    public subscript(key: Metric) -> Double? {
+        Self.keys.firstIndex(of: key).map { values[$0] }
     }
     public var ap: Double { values[0] }
     public var ap50: Double { values[1] }

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 import Models
 
@@ -93,7 +94,7 @@ public struct AblationRunner {
         -> (def: AblationDefinition, profile: AblationDefinition.Profile, library: SpecLibrary, dataset: String,
             datasets: [String: String]) {
         let (def, profile, library) = try load()
-        try RecordStore.checkWritable(resultsDir)
+        try FileSystem.checkWritable(resultsDir + "/records", what: "records")
         var datasets: [String: String] = [:]
         for choice in [def.dataset] + def.units.map(\.dataset) where datasets[choice.kind] == nil {
             datasets[choice.kind] = try DatasetCache.ensure(choice, size: profile.dataset, dataDir: dataDir, log: progress.log)
@@ -106,7 +107,7 @@ public struct AblationRunner {
     public func run(progress: Progress) throws -> Summary {
         let (def, profile, library, dataset, datasets) = try prepared(progress: progress)
         let runs = runs(def, profile)
-        let commit = ProvenanceProbe.commit(), code = ProvenanceProbe.codeVersion()
+        let code = ProvenanceProbe.codeVersion()
         var summary = Summary()
         progress.log("\(def.name) (\(profileName)): \(runs.count) run(s) in shard \(shard), dataset(s) \(Set(datasets.values).sorted().joined(separator: ", "))")
 
@@ -122,20 +123,18 @@ public struct AblationRunner {
                                      runsDir: runsDir, threads: threads,
                                      progress: progress, label: label)
             trainer.fromScratch = force
-            do {
-                let record = try trainer.run()
-                try record.write(under: resultsDir)
+            let record = try trainer.run()
+            try record.write(under: resultsDir)
+            if record.status == .failed {
+                progress.log("\(label): FAILED: \(record.failure ?? "")")
+                summary.failed += 1
+            } else {
                 let scores = config.isClassification
-                    ? "top-1 \(fixed(record.metrics["top1"] ?? .nan, 2)) top-5 \(fixed(record.metrics["top5"] ?? .nan, 2))"
-                    : "AP \(fixed(record.metrics["AP"] ?? .nan, 2)) AP50 \(fixed(record.metrics["AP50"] ?? .nan, 2))"
+                    ? "top-1 \(fixed(record.metrics[.top1] ?? .nan, 2)) top-5 \(fixed(record.metrics[.top5] ?? .nan, 2))"
+                    : "AP \(fixed(record.metrics[.ap] ?? .nan, 2)) AP50 \(fixed(record.metrics[.ap50] ?? .nan, 2))"
                 progress.log("\(label): \(scores) "
                              + "in \(clock(record.measured.trainSeconds + record.measured.evalSeconds)) -> \(resultsDir)/\(record.relativePath)")
                 summary.trained += 1
-            } catch let error as HarnessError {
-                guard case .trainingDiverged = error else { throw error }
-                progress.log("\(label): FAILED: \(error)")
-                try trainer.failureRecord(error.description, commit: commit).write(under: resultsDir)
-                summary.failed += 1
             }
         }
         return summary

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// The calibration study (ablations/calibration.yaml): AP against training length and learning rate, read
@@ -75,7 +76,7 @@ public struct CalibrationStudy {
     /// AP (percent) by seed at one point.
     public func apBySeed(model: String, epochs: Int, learningRate: Double) -> [Int: Double] {
         let runs = bySeed[Point(model: model, epochs: epochs, learningRate: learningRate)] ?? [:]
-        return runs.compactMapValues { $0.metrics["AP"] }
+        return runs.compactMapValues { $0.metrics[.ap] }
     }
 
     /// AP over seeds at one point; nil when the point has no ok run.
@@ -342,14 +343,7 @@ public struct CalibrationStudy {
 
         // Left panel: AP against log2(epochs).
         let frame = { (x0: Double, title: String, xLabel: String, yLabel: String) -> String in
-            let left = x0 + 56, right = x0 + panelW - 16, top = 30.0, bottom = panelH - 40
-            var s = "<text x=\"\(x0 + panelW / 2)\" y=\"16\" text-anchor=\"middle\" font-size=\"12\">\(escape(title))</text>\n"
-            s += "<line x1=\"\(left)\" y1=\"\(bottom)\" x2=\"\(right)\" y2=\"\(bottom)\" stroke=\"black\"/>"
-            s += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(bottom)\" stroke=\"black\"/>\n"
-            s += "<text x=\"\((left + right) / 2)\" y=\"\(panelH - 8)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-            s += "<text x=\"\(x0 + 14)\" y=\"\((top + bottom) / 2)\" transform=\"rotate(-90 \(x0 + 14) \((top + bottom) / 2))\" "
-            s += "text-anchor=\"middle\">\(escape(yLabel))</text>\n"
-            return s
+            SVGPanel(x0: x0, width: panelW, height: panelH, margin: 56, title: title, xLabel: xLabel, yLabel: yLabel).frame
         }
         let (left, right, top, bottom) = (56.0, panelW - 16, 30.0, panelH - 40)
         out += frame(0, "AP against training length (lr \(rate(base)))", "epochs (log2 scale)", "AP (%)")

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 import Models
 
@@ -6,7 +7,7 @@ import Models
 /// and Holm-adjusted within the table, as the detection tables do (`TableWriter`, whose choice of code version,
 /// config and stale runs this shares).
 public struct ClassificationTableWriter {
-    public static let metricColumns = ["top1", "top5", "loss"]
+    public static let metricColumns = Metric.classification
 
     /// The detection writer over the same records: it picks the code version and config the table stands on.
     let base: TableWriter
@@ -24,12 +25,12 @@ public struct ClassificationTableWriter {
         public var okRecords: [ResultRecord]
         public var stale: [ResultRecord]
         public var failures: [String]
-        public var metrics: [String: SeedSummary]
+        public var metrics: [Metric: SeedSummary]
         public var definition: AblationDefinition.TableDefinition.Row
 
         /// Top-1 by seed, the unit claims are paired on.
         public var top1BySeed: [Int: Double] {
-            Dictionary(okRecords.compactMap { r in r.metrics["top1"].map { (r.seed, $0) } }, uniquingKeysWith: { a, _ in a })
+            Dictionary(okRecords.compactMap { r in r.metrics[.top1].map { (r.seed, $0) } }, uniquingKeysWith: { a, _ in a })
         }
     }
 
@@ -39,7 +40,7 @@ public struct ClassificationTableWriter {
         let current = base.current.filter(mine).sorted { $0.seed < $1.seed }
         let ok = current.filter { $0.status == .ok }
         let stale = base.records.filter { mine($0) && $0.status == .ok && !ok.contains($0) }
-        var metrics: [String: SeedSummary] = [:]
+        var metrics: [Metric: SeedSummary] = [:]
         for key in Self.metricColumns { metrics[key] = SeedSummary(ok.compactMap { $0.metrics[key] }) }
         let any = current.first ?? stale.first
         return Row(model: row.model, displayName: row.label ?? any?.architecture.displayName ?? row.model, okRecords: ok,
@@ -132,7 +133,7 @@ public struct ClassificationTableWriter {
                 cells += [why, "—", "—"]
             } else {
                 if !r.stale.isEmpty { cells[1] += " (+\(r.stale.count) stale)" }
-                cells += [r.metrics["top1"]!.formatted(), r.metrics["top5"]!.formatted(), r.metrics["loss"]!.formatted(3)]
+                cells += [r.metrics[.top1]!.formatted(), r.metrics[.top5]!.formatted(), r.metrics[.loss]!.formatted(3)]
             }
             cells.append(rec.map { "\(millions($0.size.params)) (\(millions($0.size.paperParams)))" } ?? "—")
             cells.append(rec.map { "\(billions($0.size.macs)) (\(billions($0.size.paperMacs)))" } ?? "—")
@@ -141,7 +142,7 @@ public struct ClassificationTableWriter {
             cells.append(r.definition.paperTop5.map { fixed($0, 1) + star } ?? "—")
             let isBase = r.model == table.baseline
             if let b = baseRow, !isBase, !r.okRecords.isEmpty, !b.okRecords.isEmpty {
-                cells.append(signed(r.metrics["top1"]!.mean - b.metrics["top1"]!.mean))
+                cells.append(signed(r.metrics[.top1]!.mean - b.metrics[.top1]!.mean))
             } else { cells.append(isBase ? "baseline" : "—") }
             if let p = r.definition.paperTop1, let bp = baseRow?.definition.paperTop1, !isBase {
                 cells.append(signed(p - bp))
@@ -173,7 +174,7 @@ public struct ClassificationTableWriter {
 
     public func csv() -> String {
         var header = ["table", "dataset", "model", "display_name", "seeds"]
-        for m in Self.metricColumns { header += [m + "_mean", m + "_std"] }
+        for m in Self.metricColumns { header += [m.rawValue + "_mean", m.rawValue + "_std"] }
         header += ["params", "macs", "paper_params", "paper_macs", "paper_top1", "paper_top5", "delta_top1", "paper_delta_top1",
                    "failures"]
         var out = header.joined(separator: ",") + "\n"
@@ -190,7 +191,7 @@ public struct ClassificationTableWriter {
                 cells += [rec.map { "\($0.size.params)" } ?? "", rec.map { "\($0.size.macs)" } ?? "",
                           rec.map { "\($0.size.paperParams)" } ?? "", rec.map { "\($0.size.paperMacs)" } ?? "",
                           r.definition.paperTop1.map { fixed($0, 1) } ?? "", r.definition.paperTop5.map { fixed($0, 1) } ?? ""]
-                let top1 = r.metrics["top1"]!, bt = b?.metrics["top1"]
+                let top1 = r.metrics[.top1]!, bt = b?.metrics[.top1]
                 cells.append(top1.count > 0 && (bt?.count ?? 0) > 0 ? fixed(top1.mean - bt!.mean, 3) : "")
                 let pd = r.definition.paperTop1.flatMap { p in b?.definition.paperTop1.map { p - $0 } }
                 cells += [pd.map { fixed($0, 1) } ?? "", "\"" + r.failures.joined(separator: "; ") + "\""]
@@ -209,7 +210,7 @@ public struct ClassificationTableWriter {
         out += "height=\"\(Int(panelH))\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         for (i, table) in definition.tables.enumerated() {
             let pts = table.rows.map { summary($0, in: table) }.compactMap { r -> (String, Double, Double, Double)? in
-                let s = r.metrics["top1"]!
+                let s = r.metrics[.top1]!
                 guard let rec = r.okRecords.first, s.count > 0 else { return nil }
                 var half = 0.0
                 if let sd = s.std, s.count > 1 {

@@ -37,7 +37,7 @@ struct ClassificationTask: RunTask {
         return descend(loss, on: tape, optimizer: optimizer, learningRate: learningRate)
     }
 
-    func evaluate(_ val: DetectionLoader, file: DatasetFile, runDir: String) throws -> (metrics: [String: Double], areaScale: Double) {
+    func evaluate(_ val: DetectionLoader, file: DatasetFile, runDir: String) throws -> (metrics: Metrics, areaScale: Double) {
         var scores = ClassificationScores(classes: numClasses)
         val.start(epoch: 0)
         while let batch = try val.next() {
@@ -78,8 +78,8 @@ struct ClassificationScores {
     }
 
     /// `top1`, `top5` in percent and `loss` (mean cross-entropy, no smoothing).
-    var metrics: [String: Double] {
+    var metrics: Metrics {
         let n = Double(max(count, 1))
-        return ["top1": 100 * Double(top1) / n, "top5": 100 * Double(top5) / n, "loss": lossSum / n]
+        return [.top1: 100 * Double(top1) / n, .top5: 100 * Double(top5) / n, .loss: lossSum / n]
     }
 }

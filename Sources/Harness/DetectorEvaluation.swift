@@ -9,7 +9,7 @@ import Models
 /// ground truth and detections as COCO JSON so anyone can re-score the run with other tools.
 enum DetectorEvaluation {
     struct Result {
-        var metrics: [String: Double]
+        var metrics: Metrics
         var areaScale: Double
     }
 
@@ -41,8 +41,8 @@ enum DetectorEvaluation {
             try detections.writeCoco(to: dir + "/val-detections.json")
         }
         let metrics = try CocoEvaluator(areaScale: scale).evaluate(groundTruth: truth, detections: detections)
-        var named: [String: Double] = [:]
-        for (key, value) in zip(CocoMetrics.keys, metrics.values) { named[key] = value * 100 }
+        var named = Metrics()
+        for (key, value) in zip(Metric.detection, metrics.values) { named[key] = value * 100 }
         return Result(metrics: named, areaScale: scale)
     }
 }

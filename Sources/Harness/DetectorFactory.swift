@@ -62,15 +62,22 @@ extension DetectorFactory {
             endpointsNumFilters: width(profile.endpoints, s.endpointsNumFilters, r.endpoints),
             head: profile.isClassification ? .classification(classes: numClasses)
                 : .retinaNet(filters: width(profile.headFilters, spec.paper.headFilters, r.headFilters),
-                             convs: profile.headConvs, classes: numClasses, anchors: ModelBuilder.anchorsPerLocation))
+                             convs: profile.headConvs, classes: numClasses,
+                             anchors: AnchorConfig(profile: profile).anchorsPerLocation))
     }
+}
+
+extension AnchorConfig {
+    /// A run's anchors: the paper's levels, scales and ratios at the profile's anchor size. The detector's head
+    /// is built with as many outputs per location as this has anchors.
+    init(profile p: AblationDefinition.Profile) { self.init(anchorSize: Float(p.anchorSize)) }
 }
 
 extension RetinaNet {
     /// A run's detector: the profile's input size, anchor size and loss recipe (focal alpha and gamma, Huber
     /// delta, box weight; docs/paper-facts.md §8). The one place a profile becomes detector settings.
     init(profile p: AblationDefinition.Profile, numClasses: Int) {
-        self.init(anchors: AnchorConfig(anchorSize: Float(p.anchorSize)), imageSize: p.input, numClasses: numClasses,
+        self.init(anchors: AnchorConfig(profile: p), imageSize: p.input, numClasses: numClasses,
                   loss: RetinaNetLoss(focalAlpha: Float(p.focalAlpha), focalGamma: Float(p.focalGamma),
                                       huberDelta: Float(p.huberDelta), boxWeight: Float(p.boxWeight)))
     }

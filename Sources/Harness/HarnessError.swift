@@ -3,7 +3,6 @@ public enum HarnessError: Error, CustomStringConvertible {
     case badConfig(file: String, field: String, expected: String)
     case badRecord(file: String, field: String, expected: String)
     case badArgument(String)
-    case trainingDiverged(run: String, step: Int, loss: Double)
     case interrupted(run: String)
     case io(path: String, reason: String)
     case git(String)
@@ -15,8 +14,6 @@ public enum HarnessError: Error, CustomStringConvertible {
         case .badRecord(let file, let field, let expected):
             return "\(file): record field '\(field)': expected \(expected)"
         case .badArgument(let s): return s
-        case .trainingDiverged(let run, let step, let loss):
-            return "\(run): loss became \(loss) at step \(step); the run stopped (learning rate too high?)"
         case .interrupted(let run): return "\(run): interrupted; starting it again resumes from its last checkpoint"
         case .io(let path, let reason): return "\(path): \(reason)"
         case .git(let s): return "git: \(s)"

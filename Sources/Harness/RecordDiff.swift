@@ -1,10 +1,11 @@
+import Common
 import Foundation
 
 /// Compares the records of two revisions row by row: which metrics moved, and whether the move is
 /// beyond noise (its 95% confidence interval excludes zero), so a reader can tell a real change from noise.
 public struct RecordDiff {
     /// Detection's COCO metrics, then classification's (a record has one kind or the other; absent ones are skipped).
-    public static let metrics = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR100", "top1", "top5"]
+    public static let metrics: [Metric] = [.ap, .ap50, .ap75, .apSmall, .apMedium, .apLarge, .ar100, .top1, .top5]
 
     public struct Key: Hashable, Comparable {
         public var ablation, profile, model: String
@@ -28,7 +29,7 @@ public struct RecordDiff {
 
     /// How one metric of one row moved between the two sides.
     public struct Change {
-        public var metric: String
+        public var metric: Metric
         public var before: SeedSummary
         public var after: SeedSummary
         public var difference: Double
@@ -40,7 +41,7 @@ public struct RecordDiff {
         public var significant: Bool { interval.map { $0.lower > 0 || $0.upper < 0 } ?? false }
     }
 
-    static func change(_ metric: String, _ a: [ResultRecord], _ b: [ResultRecord]) -> Change {
+    static func change(_ metric: Metric, _ a: [ResultRecord], _ b: [ResultRecord]) -> Change {
         func bySeed(_ rs: [ResultRecord]) -> [Int: Double] {
             Dictionary(rs.compactMap { r in r.metrics[metric].map { (r.seed, $0) } }, uniquingKeysWith: { x, _ in x })
         }
@@ -84,7 +85,7 @@ public struct RecordDiff {
                     verdict = c.method
                     unjudged += 1
                 }
-                lines.append("    \(m): \(c.before.formatted(2)) -> \(c.after.formatted(2)) (\(signed(c.difference)), \(verdict))")
+                lines.append("    \(m.rawValue): \(c.before.formatted(2)) -> \(c.after.formatted(2)) (\(signed(c.difference)), \(verdict))")
             }
             let pa = ra[0].size.params, pb = rb[0].size.params
             if pa != pb { lines.append("    params: \(pa) -> \(pb)") }

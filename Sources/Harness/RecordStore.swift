@@ -23,13 +23,6 @@ public enum RecordStore {
         return files
     }
 
-    /// Fails now, not after hours of training, if records cannot be written under `resultsDir`.
-    public static func checkWritable(_ resultsDir: String) throws {
-        do { try FileSystem.checkWritable(resultsDir + "/records", what: "records") } catch HarnessError.io(_, let reason) {
-            throw HarnessError.io(path: resultsDir, reason: reason)
-        }
-    }
-
     /// Every record committed at `revision` (read with `git show`, the working tree is untouched).
     public static func load(revision: String, repo: String = ".") throws -> [ResultRecord] {
         _ = try Subprocess.run(["git", "-C", repo, "rev-parse", "--verify", revision + "^{commit}"])

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// One trained and evaluated run: the unit tables and diffs are made from.
@@ -19,11 +20,12 @@ public struct ResultRecord: Codable, Sendable, Equatable {
     public var status: RunStatus
     public var failure: String?
     public var architecture: Architecture
-    /// Detection: the 12 COCO box metrics in percent (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm,
-    /// ARl). Classification: `top1` and `top5` accuracy in percent and `loss`, the val split's mean softmax
-    /// cross-entropy without label smoothing.
-    public var metrics: [String: Double]
-    /// Area ranges of the evaluator were COCO's times this factor, (anchor_size/3)^2 (docs/geometry.md §6).
+    /// Detection: the 12 COCO box metrics in percent (`Metric.detection`). Classification: `top1` and `top5`
+    /// accuracy in percent and `loss`, the val split's mean softmax cross-entropy without label smoothing. Empty
+    /// for a failed run.
+    public var metrics: Metrics
+    /// Area ranges of the evaluator were COCO's times this factor, (anchor_size/3)^2 (docs/geometry.md §6); 0 when
+    /// no boxes were scored (classification, failed runs).
     public var areaScale: Double
     public var size: Size
     public var training: Training

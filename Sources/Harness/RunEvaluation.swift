@@ -51,24 +51,16 @@ struct RunManifest: Codable {
 public enum RunEvaluation {
     /// `evalBatchNorm` overrides the profile's `eval_batch_norm` (the docs/geometry.md §11 comparison).
     public static func evaluate(runDir: String, threads: Int, evalBatchNorm: AblationDefinition.Profile.EvalBatchNorm? = nil)
-        throws -> (metrics: [String: Double], areaScale: Double) {
+        throws -> (metrics: Metrics, areaScale: Double) {
         let manifest = try RunManifest.read(runDir)
-        let config = manifest.config, p = config.profile
         Threads.set(threads)
-        guard let checkpoint = try Checkpoint.latest(in: runDir, configHash: config.trainingHash) else {
+        guard let checkpoint = try Checkpoint.latest(in: runDir, configHash: manifest.config.trainingHash) else {
             throw HarnessError.io(path: runDir + "/checkpoint", reason: "no checkpoint of this run's config")
         }
-        let file = try manifest.openDataset(manifestPath: runDir + "/run.json")
-        let built = try DetectorFactory.build(model: config.model, profile: p, numClasses: file.classNames.count,
-                                              seed: UInt64(config.seed))
-        try config.checkModel(built.modelHash)
-        try checkpoint.restore(into: built.network,
-                               optimizer: SGD(parameters: built.network.parameters, weightDecay: 0))
-        let val = try DetectionLoader(file: file, split: "val", options: LoaderOptions(
-            batchSize: p.batch, outputSize: p.input, training: false, seed: UInt64(config.seed)))
-        var scored = p
-        if let evalBatchNorm { scored.evalBatchNorm = evalBatchNorm }
-        return try runTask(config, profile: scored, network: built.network, numClasses: file.classNames.count)
-            .evaluate(val, file: file, runDir: runDir)
+        let context = try RunContext(config: manifest.config, spec: nil,
+                                     file: try manifest.openDataset(manifestPath: runDir + "/run.json"))
+        try checkpoint.restore(into: context.network, optimizer: SGD(parameters: context.network.parameters, weightDecay: 0))
+        return try context.task(evalBatchNorm: evalBatchNorm)
+            .evaluate(try context.loader("val", training: false), file: context.file, runDir: runDir)
     }
 }

@@ -37,23 +37,16 @@ public final class RunTrainer {
         self.label = label
     }
 
+    /// Trains (or resumes) and evaluates the run. A loss that turns NaN or explodes ends it early with a record
+    /// whose status is `failed` and whose `failure` says where; every other problem throws.
     public func run() throws -> ResultRecord {
         let p = config.profile
         Threads.set(threads)
         DurableFile.removeStaleTemporaries(in: runDir)
-        let file = try DatasetFile.open(datasetPath)
-        try RunManifest(config: config, datasetPath: datasetPath, datasetChecksum: file.checksum).write(to: runDir)
-        let train = try DetectionLoader(file: file, split: "train", options: LoaderOptions(
-            batchSize: p.batch, outputSize: p.input, training: true, seed: UInt64(config.seed),
-            jitter: p.scaleJitter[0]...p.scaleJitter[1], flipProbability: p.flipProbability))
-        let val = try DetectionLoader(file: file, split: "val", options: LoaderOptions(
-            batchSize: p.batch, outputSize: p.input, training: false, seed: UInt64(config.seed)))
-        let numClasses = file.classNames.count
-        let built = try DetectorFactory.build(model: config.model, spec: spec, profile: p, numClasses: numClasses,
-                                              seed: UInt64(config.seed))
-        try config.checkModel(built.modelHash)
-        let detector = built.network
-        let task = runTask(config, profile: p, network: detector, numClasses: numClasses)
+        let context = try RunContext(config: config, spec: spec, file: try DatasetFile.open(datasetPath))
+        try RunManifest(config: config, datasetPath: datasetPath, datasetChecksum: context.file.checksum).write(to: runDir)
+        let train = try context.loader("train", training: true), val = try context.loader("val", training: false)
+        let network = context.network, task = context.task()
 
         let stepsPerEpoch = train.batchesPerEpoch
         guard stepsPerEpoch > 0 else {
@@ -64,12 +57,12 @@ public final class RunTrainer {
         let schedule = LearningRateSchedule(base: Float(p.learningRate), warmupSteps: Int(p.warmupFraction * Double(totalSteps)),
                                             totalSteps: totalSteps, warmupStartFactor: Float(p.warmupStart),
                                             decayFractions: p.decayPoints, cosine: p.schedule == .cosine)
-        let sgd = SGD(parameters: detector.parameters, momentum: Float(p.momentum), weightDecay: Float(p.weightDecay),
+        let sgd = SGD(parameters: network.parameters, momentum: Float(p.momentum), weightDecay: Float(p.weightDecay),
                       clipNorm: p.clipNorm.map(Float.init))
 
         var state = TrainingState()
         if !fromScratch, let saved = try Checkpoint.latest(in: runDir, configHash: config.trainingHash) {
-            try saved.restore(into: detector, optimizer: sgd)
+            try saved.restore(into: network, optimizer: sgd)
             state = saved.state
             progress.log("\(label): resuming from the checkpoint after epoch \(state.epochsDone)")
         }
@@ -77,6 +70,16 @@ public final class RunTrainer {
         let window = max(1, stepsPerEpoch / 4)
         let started = Date()
         var trainedImages = 0
+        func training(steps: Int) -> ResultRecord.Training {
+            .init(epochs: p.epochs, steps: steps, batch: p.batch, input: p.input, trainImages: train.imageCount,
+                  valImages: val.imageCount, lossCurve: state.lossCurve, lossWindow: window,
+                  finalLoss: state.lossCurve.last, resumedFromEpoch: resumedFrom)
+        }
+        func measured(evalSeconds: Double) -> ResultRecord.Measured {
+            let trainSeconds = Date().timeIntervalSince(started) - evalSeconds
+            return .init(trainSeconds: trainSeconds, evalSeconds: evalSeconds,
+                         trainImagesPerSecond: Double(trainedImages) / max(trainSeconds, 1e-9))
+        }
 
         for epoch in state.epochsDone..<p.epochs {
             train.start(epoch: epoch)
@@ -85,7 +88,9 @@ public final class RunTrainer {
                 let step = epoch * stepsPerEpoch + batch.index
                 let loss = try task.step(batch, optimizer: sgd, learningRate: schedule.rate(at: step))
                 guard loss.isFinite, loss < Self.explodingLoss else {
-                    throw HarnessError.trainingDiverged(run: config.name, step: step, loss: loss)
+                    let why = "\(config.name): loss became \(loss) at step \(step); the run stopped (learning rate too high?)"
+                    return context.record(status: .failed, failure: why, threads: threads, metrics: Metrics(), areaScale: 0,
+                                          training: training(steps: step), measured: measured(evalSeconds: 0))
                 }
                 windowSum += loss
                 windowCount += 1
@@ -103,69 +108,16 @@ public final class RunTrainer {
             }
             state.epochsDone = epoch + 1
             state.steps = state.epochsDone * stepsPerEpoch
-            try Checkpoint(state: state).write(to: runDir, configHash: config.trainingHash, detector: detector, optimizer: sgd)
+            try Checkpoint(state: state).write(to: runDir, configHash: config.trainingHash, detector: network, optimizer: sgd)
             if let stop = interruptAfterEpochs, state.epochsDone >= stop { throw HarnessError.interrupted(run: config.name) }
         }
-        let trainSeconds = Date().timeIntervalSince(started)
 
         let evalStart = Date()
-        let evaluation = try task.evaluate(val, file: file, runDir: runDir)
-        let evalSeconds = Date().timeIntervalSince(evalStart)
-
-        return record(status: .ok, failure: nil, built: built, file: file, commit: ProvenanceProbe.commit(),
-                      metrics: evaluation.metrics, areaScale: evaluation.areaScale,
-                      training: .init(epochs: p.epochs, steps: totalSteps, batch: p.batch, input: p.input,
-                                      trainImages: train.imageCount, valImages: val.imageCount,
-                                      lossCurve: state.lossCurve, lossWindow: window,
-                                      finalLoss: state.lossCurve.last, resumedFromEpoch: resumedFrom),
-                      measured: .init(trainSeconds: trainSeconds, evalSeconds: evalSeconds,
-                                      trainImagesPerSecond: Double(trainedImages) / max(trainSeconds, 1e-9)))
+        let evaluation = try task.evaluate(val, file: context.file, runDir: runDir)
+        return context.record(status: .ok, failure: nil, threads: threads, metrics: evaluation.metrics,
+                              areaScale: evaluation.areaScale, training: training(steps: totalSteps),
+                              measured: measured(evalSeconds: Date().timeIntervalSince(evalStart)))
     }
-
-    /// The record of a run that stopped (NaN or exploding loss): no metrics, the reason, the sizes.
-    func failureRecord(_ reason: String, commit: String) throws -> ResultRecord {
-        let file = try DatasetFile.open(datasetPath)
-        let built = try DetectorFactory.build(model: config.model, spec: spec, profile: config.profile,
-                                              numClasses: file.classNames.count, seed: UInt64(config.seed))
-        let p = config.profile
-        return record(status: .failed, failure: reason, built: built, file: file, commit: commit,
-                      metrics: [:], areaScale: p.areaScale,
-                      training: .init(epochs: p.epochs, steps: 0, batch: p.batch, input: p.input, trainImages: 0, valImages: 0,
-                                      lossCurve: [], lossWindow: 0, finalLoss: nil, resumedFromEpoch: 0),
-                      measured: .init(trainSeconds: 0, evalSeconds: 0, trainImagesPerSecond: 0))
-    }
-
-    /// A record of this run: what was run, on which data and by which code, whatever the outcome.
-    private func record(status: RunStatus, failure: String?, built: BuiltDetector, file: DatasetFile, commit: String,
-                        metrics: [String: Double], areaScale: Double, training: ResultRecord.Training,
-                        measured: ResultRecord.Measured) -> ResultRecord {
-        ResultRecord(
-            ablation: config.ablation, model: config.model, profile: config.profileName, seed: config.seed,
-            config: config, status: status, failure: failure,
-            architecture: .init(displayName: built.displayName, provenance: built.provenance),
-            metrics: metrics, areaScale: areaScale, size: built.size, training: training, measured: measured,
-            provenance: .init(commit: commit, sourceTree: ProvenanceProbe.sourceTree(), dirty: ProvenanceProbe.dirty(),
-                              configHash: config.hash,
-                              datasetChecksum: file.checksum, datasetSource: "\(file.builder): \(file.source)",
-                              toolchain: ProvenanceProbe.toolchain, openblas: Threads.blasConfig, threads: threads),
-            determinism: Self.determinismNote)
-    }
-
-    static let determinismNote = """
-        Bit-identical for the same commit, config, seed, OpenBLAS build and CPU kind, except `measured` \
-        (wall-clock); the thread count does not matter (work is split by shape alone). A different OpenBLAS \
-        version or kernel set (the core named in `openblas`, chosen from the CPU or by OPENBLAS_CORETYPE), \
-        `Convolution.winograd` off, fusion off (`--no-fusion`: the fused kernels sum in other orders), or a resume \
-        with a different build can change the last bits and, through training, the metrics.
-        """
-}
-
-/// The task of a run's config: classification or detection, scored with the profile's settings.
-func runTask(_ config: RunConfig, profile p: AblationDefinition.Profile, network: Network, numClasses: Int) -> RunTask {
-    config.isClassification
-        ? ClassificationTask(network: network, numClasses: numClasses, labelSmoothing: Float(p.labelSmoothing ?? 0),
-                             batchStatistics: p.evalBatchNorm == .batch)
-        : DetectionTask(network: network, numClasses: numClasses, profile: p)
 }
 
 extension DetectionTask {
@@ -195,7 +147,7 @@ protocol RunTask {
     /// One SGD step on a batch; returns the batch's training loss (the optimiser leaves the gradients zero).
     func step(_ batch: Batch, optimizer: SGD, learningRate: Float) throws -> Double
     /// The record's metrics and its `areaScale` (0 where no size classes apply).
-    func evaluate(_ val: DetectionLoader, file: DatasetFile, runDir: String) throws -> (metrics: [String: Double], areaScale: Double)
+    func evaluate(_ val: DetectionLoader, file: DatasetFile, runDir: String) throws -> (metrics: Metrics, areaScale: Double)
 }
 
 /// RetinaNet detection: focal + Huber loss against anchor targets; COCO box metrics, with the val split's
@@ -214,7 +166,7 @@ struct DetectionTask: RunTask {
         try Self.step(batch, detector: network, retinaNet: retinaNet, optimizer: optimizer, learningRate: learningRate)
     }
 
-    func evaluate(_ val: DetectionLoader, file: DatasetFile, runDir: String) throws -> (metrics: [String: Double], areaScale: Double) {
+    func evaluate(_ val: DetectionLoader, file: DatasetFile, runDir: String) throws -> (metrics: Metrics, areaScale: Double) {
         let e = try DetectorEvaluation.run(detector: network, retinaNet: retinaNet, loader: val, split: try file.split("val"),
                                            classNames: file.classNames, areaScale: profile.areaScale,
                                            batchStatistics: profile.evalBatchNorm == .batch, writeTo: runDir)

@@ -1,10 +1,11 @@
+import Common
 import Foundation
 import Models
 
 /// Paper-style tables made from records alone (plus the ablation file's layout and paper numbers),
 /// so they can always be regenerated and diffed.
 public struct TableWriter {
-    public static let metricColumns = ["AP", "AP50", "AP75", "APs", "APm", "APl"]
+    public static let metricColumns: [Metric] = [.ap, .ap50, .ap75, .apSmall, .apMedium, .apLarge]
 
     public let definition: AblationDefinition
     public let profile: String
@@ -83,13 +84,13 @@ public struct TableWriter {
         /// Ok records of another code version or config: shown as stale, never used in a claim.
         public var stale: [ResultRecord]
         public var failures: [String]
-        public var metrics: [String: SeedSummary]
+        public var metrics: [Metric: SeedSummary]
         public var paperAP: Double?
         public var paperUnverified: Bool
-        public var ap: SeedSummary { metrics["AP"] ?? SeedSummary([]) }
+        public var ap: SeedSummary { metrics[.ap] ?? SeedSummary([]) }
         /// AP by seed, the unit claims are paired on.
         public var apBySeed: [Int: Double] {
-            Dictionary(okRecords.compactMap { r in r.metrics["AP"].map { (r.seed, $0) } }, uniquingKeysWith: { a, _ in a })
+            Dictionary(okRecords.compactMap { r in r.metrics[.ap].map { (r.seed, $0) } }, uniquingKeysWith: { a, _ in a })
         }
     }
 
@@ -97,7 +98,7 @@ public struct TableWriter {
         let mine = current.filter { $0.model == row.model }.sorted { $0.seed < $1.seed }
         let ok = mine.filter { $0.status == .ok }
         let stale = records.filter { $0.model == row.model && $0.status == .ok }.filter { r in !ok.contains(r) }
-        var metrics: [String: SeedSummary] = [:]
+        var metrics: [Metric: SeedSummary] = [:]
         // COCO reports -1 for a size class with no ground truth: no value, not a score of -100.
         for key in Self.metricColumns { metrics[key] = SeedSummary(ok.compactMap { $0.metrics[key].flatMap { $0 >= 0 ? $0 : nil } }) }
         let any = mine.first ?? stale.first
@@ -313,7 +314,7 @@ public struct TableWriter {
         let rows = table.rows.map(summary)
         let base = rows.first { $0.model == table.baseline }
         var out = "## \(table.title)\n\n"
-        out += "| model | arch | seeds | " + Self.metricColumns.joined(separator: " | ")
+        out += "| model | arch | seeds | " + Self.metricColumns.map(\.rawValue).joined(separator: " | ")
         out += " | params | MACs | paper AP | Δ AP (ours) | Δ AP (paper) |\n"
         out += "|---|---|---|" + String(repeating: "---|", count: Self.metricColumns.count) + "---|---|---|---|---|\n"
         for r in rows {
@@ -380,7 +381,7 @@ public struct TableWriter {
             noSeed = "no seed trained for both with this code and config"
         case let .aboveMedian(model, others):
             let means = ([model] + others).compactMap { m -> (String, Double)? in
-                guard let mean = rows.first(where: { $0.model == m })?.metrics["AP"]?.mean, !mean.isNaN else { return nil }
+                guard let mean = rows.first(where: { $0.model == m })?.metrics[.ap]?.mean, !mean.isNaN else { return nil }
                 return (m, mean)
             }
             // A rank only when every row has a mean: "1 of 2" among six rows would say nothing.
@@ -442,7 +443,7 @@ public struct TableWriter {
 
     public func csv() -> String {
         var header = ["table", "model", "display_name", "provenance", "seeds"]
-        for m in Self.metricColumns { header += [m + "_mean", m + "_std"] }
+        for m in Self.metricColumns { header += [m.rawValue + "_mean", m.rawValue + "_std"] }
         header += ["params", "macs", "paper_params", "paper_macs", "paper_ap", "delta_ap", "paper_delta_ap", "failures"]
         var out = header.joined(separator: ",") + "\n"
         for table in definition.tables {
@@ -495,12 +496,10 @@ public struct TableWriter {
     /// with its title and axis labels.
     static func pointPanel(title: String, points pts: [(String, Double, Double, Double)], yLabel: String, x0: Double,
                            width panelW: Double, height panelH: Double, margin: Double) -> String {
-        var out = "<text x=\"\(x0 + panelW / 2)\" y=\"16\" text-anchor=\"middle\" font-size=\"12\">\(escape(title))</text>\n"
-        let left = x0 + margin, right = x0 + panelW - 16, top = 30.0, bottom = panelH - 40
-        out += "<line x1=\"\(left)\" y1=\"\(bottom)\" x2=\"\(right)\" y2=\"\(bottom)\" stroke=\"black\"/>"
-        out += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(bottom)\" stroke=\"black\"/>\n"
-        out += "<text x=\"\((left + right) / 2)\" y=\"\(panelH - 8)\" text-anchor=\"middle\">multiply-adds (M, trained size)</text>\n"
-        out += "<text x=\"\(x0 + 14)\" y=\"\((top + bottom) / 2)\" transform=\"rotate(-90 \(x0 + 14) \((top + bottom) / 2))\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        let panel = SVGPanel(x0: x0, width: panelW, height: panelH, margin: margin, title: title,
+                             xLabel: "multiply-adds (M, trained size)", yLabel: yLabel)
+        let (left, right, top, bottom) = (panel.left, panel.right, panel.top, panel.bottom)
+        var out = panel.frame
         guard !pts.isEmpty else { return out }
         let xs = pts.map(\.1), ys = pts.flatMap { [$0.2 - $0.3, $0.2 + $0.3] }
         let (xmin, xmax) = padded(xs.min()!, xs.max()!), (ymin, ymax) = padded(ys.min()!, ys.max()!)
@@ -545,12 +544,10 @@ public struct TableWriter {
             return Point(name: r.displayName, macs: Double(rec.size.macs) / 1e6, ap: r.ap.mean, half: half,
                          curve: facts[r.model].flatMap { f in families.firstIndex(of: f.family) })
         }
-        var out = "<text x=\"\(x0 + panelW / 2)\" y=\"16\" text-anchor=\"middle\" font-size=\"12\">\(escape(table.title))</text>\n"
-        let left = x0 + margin, right = x0 + panelW - 16, top = 30.0, bottom = panelH - 40
-        out += "<line x1=\"\(left)\" y1=\"\(bottom)\" x2=\"\(right)\" y2=\"\(bottom)\" stroke=\"black\"/>"
-        out += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(bottom)\" stroke=\"black\"/>\n"
-        out += "<text x=\"\((left + right) / 2)\" y=\"\(panelH - 8)\" text-anchor=\"middle\">multiply-adds (M, trained size, log scale)</text>\n"
-        out += "<text x=\"\(x0 + 14)\" y=\"\((top + bottom) / 2)\" transform=\"rotate(-90 \(x0 + 14) \((top + bottom) / 2))\" text-anchor=\"middle\">AP (%), 95% CI over seeds</text>\n"
+        let panel = SVGPanel(x0: x0, width: panelW, height: panelH, margin: margin, title: table.title,
+                             xLabel: "multiply-adds (M, trained size, log scale)", yLabel: "AP (%), 95% CI over seeds")
+        let (left, right, top, bottom) = (panel.left, panel.right, panel.top, panel.bottom)
+        var out = panel.frame
         // Legend at the bottom right: both curves rise with MACs, so that corner is the emptiest.
         for (k, f) in families.enumerated() {
             let y = bottom - 10 - 14 * Double(families.count - 1 - k), x = right - 120
@@ -585,16 +582,6 @@ public struct TableWriter {
         }
         return out
     }
-}
-
-func padded(_ lo: Double, _ hi: Double) -> (Double, Double) {
-    let span = max(hi - lo, max(abs(hi), 1) * 0.05)
-    return (lo - span * 0.1, hi + span * 0.1)
-}
-
-func escape(_ s: String) -> String {
-    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-        .replacingOccurrences(of: ">", with: "&gt;")
 }
 
 func signed(_ x: Double) -> String { (x >= 0 ? "+" : "") + fixed(x, 1) }

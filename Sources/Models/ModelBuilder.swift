@@ -24,6 +24,8 @@ public struct BuildError: Error, CustomStringConvertible {
 
 public enum ModelBuilder {
     public static let cocoClasses = 91
+    /// The paper's anchors per location (3 octave scales x 3 ratios; Detection's `AnchorConfig()`, which a test
+    /// keeps equal to this).
     public static let anchorsPerLocation = 9
 
     /// The paper's RetinaNet head for a spec.

@@ -5,11 +5,11 @@ import Harness
 /// What the proxy task says about one candidate.
 public struct Reward: Sendable {
     public var value: Double
-    public var metrics: [String: Double]
+    public var metrics: Metrics
     /// Why the candidate could not be scored (its value is then 0).
     public var failure: String?
 
-    public init(value: Double, metrics: [String: Double] = [:], failure: String? = nil) {
+    public init(value: Double, metrics: Metrics = Metrics(), failure: String? = nil) {
         self.value = value; self.metrics = metrics; self.failure = failure
     }
 }

@@ -60,16 +60,12 @@ public final class ProxyReward {
                 try? FileManager.default.removeItem(atPath: candidate)
             }
         }
-        do {
-            let record = try trainer.run()
-            guard let value = record.metrics[space.proxy.metric] else {
-                throw SearchError.badSpace(file: space.name, field: "proxy.metric",
-                                           expected: "one of \(record.metrics.keys.sorted().joined(separator: ", "))")
-            }
-            return Reward(value: value, metrics: record.metrics)
-        } catch let error as HarnessError {
-            guard case .trainingDiverged = error else { throw error }
-            return Reward(value: 0, failure: error.description)
+        let record = try trainer.run()
+        guard record.status == .ok else { return Reward(value: 0, failure: record.failure) }
+        guard let value = record.metrics[space.proxy.metric] else {
+            throw SearchError.badSpace(file: space.name, field: "proxy.metric",
+                                       expected: "one of \(record.metrics.names.map(\.rawValue).joined(separator: ", "))")
         }
+        return Reward(value: value, metrics: record.metrics)
     }
 }

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 import Harness
 
@@ -14,7 +15,7 @@ public struct LogEntry: Codable, Equatable, Sendable {
     public var candidate: Candidate
     public var reward: Double
     /// Every metric of the held-out evaluation (AP, AP50, ...), or empty when training diverged.
-    public var metrics: [String: Double]
+    public var metrics: Metrics
     /// Wall-clock seconds of the evaluation (training + scoring).
     public var seconds: Double
     public var commit: String

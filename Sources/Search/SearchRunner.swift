@@ -1,3 +1,4 @@
+import Common
 import Foundation
 import Harness
 import Models
@@ -73,7 +74,7 @@ public struct SearchRunner {
     /// A spec scored in the proxy task, for comparison with what the search finds.
     public struct ReferenceScore: Codable, Sendable {
         public var reward: Double
-        public var metrics: [String: Double]
+        public var metrics: Metrics
         public var seconds: Double
         public var commit: String
         public var spaceHash: String
@@ -186,7 +187,7 @@ public struct SearchRunner {
             """
         let provenance = SpecWriter.SearchProvenance(
             space: spacePath, spaceHash: space.hash, algorithm: space.algorithm.kind, budget: summary.candidates,
-            shards: summary.shards, seed: space.seed, reward: best.reward, metric: "held-out " + space.proxy.metric,
+            shards: summary.shards, seed: space.seed, reward: best.reward, metric: "held-out \(space.proxy.metric)",
             candidate: "\(best.shard)#\(best.index)", commit: best.commit, log: folder)
         return SpecWriter.yaml(of: best.candidate, in: space, name: space.writes, provenance: .searched, note: note,
                                header: header, search: provenance)

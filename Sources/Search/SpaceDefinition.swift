@@ -1,3 +1,4 @@
+import Common
 import Foundation
 import Harness
 import Models
@@ -137,15 +138,15 @@ public struct SpaceDefinition: Codable, Sendable {
     public struct ProxySettings: Codable, Sendable, Hashable {
         /// The builder (its train split only is read).
         public var dataset: AblationDefinition.DatasetChoice
-        /// The reward: a COCO metric key (`AP`, the paper's) of the held-out images.
-        public var metric: String
+        /// The reward: a COCO metric (`AP`, the paper's) of the held-out images.
+        public var metric: Metric
         /// The recipe. `seeds` must be 1: a search trains each candidate once (halving's `final_seeds` and
         /// `--noise-seeds` add seeds where they are wanted).
         public var profile: AblationDefinition.Profile
 
         enum CodingKeys: String, CodingKey, CaseIterable { case dataset, metric, profile }
 
-        public init(dataset: AblationDefinition.DatasetChoice, metric: String, profile: AblationDefinition.Profile) {
+        public init(dataset: AblationDefinition.DatasetChoice, metric: Metric, profile: AblationDefinition.Profile) {
             (self.dataset, self.metric, self.profile) = (dataset, metric, profile)
         }
 
@@ -153,7 +154,7 @@ public struct SpaceDefinition: Codable, Sendable {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
             dataset = try c.decode(AblationDefinition.DatasetChoice.self, forKey: .dataset)
-            metric = try c.decode(String.self, forKey: .metric)
+            metric = try c.decode(Metric.self, forKey: .metric)
             profile = try c.decode(AblationDefinition.Profile.self, forKey: .profile)
         }
 

@@ -27,13 +27,13 @@ struct EvaluateCommand: ParsableCommand {
                                                           threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
                                                           evalBatchNorm: evalBatchNorm.flatMap { .init(rawValue: $0) })
         // A classification run scores top1 / top5 / loss, a detection run the 12 COCO metrics.
-        let classification = metrics["top1"] != nil
-        let keys = classification ? ["top1", "top5", "loss"] : CocoMetrics.keys
+        let classification = metrics[.top1] != nil
+        let keys = classification ? Metric.classification : Metric.detection
         if json {
             let body = keys.map { "\"\($0)\": \(metrics[$0] ?? 0)" }.joined(separator: ", ")
             print(classification ? "{\(body)}" : "{\(body), \"area_scale\": \(scale)}")
         } else {
-            for key in keys { print("\(key.padding(toLength: 6, withPad: " ", startingAt: 0)) \(String(format: "%.2f", metrics[key] ?? 0))") }
+            for key in keys { print("\(key.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) \(String(format: "%.2f", metrics[key] ?? 0))") }
             if !classification { print("area ranges scaled by \(String(format: "%.4f", scale)); COCO files in \(runDir)") }
         }
     }

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Detection
+import Models
 
 final class AnchorTests: XCTestCase {
     let cbrt2 = Float(pow(2.0, 1.0 / 3))
@@ -9,6 +10,9 @@ final class AnchorTests: XCTestCase {
         XCTAssertEqual(set.levels.map(\.height), [8, 4, 2, 1, 1])
         XCTAssertEqual(set.levels.map(\.offset), [0, 576, 720, 756, 765])
         XCTAssertEqual(set.count, (64 + 16 + 4 + 1 + 1) * 9)
+        // The paper head Models builds (it cannot see Detection) has as many anchors per location as the paper's
+        // anchor config here.
+        XCTAssertEqual(AnchorConfig().anchorsPerLocation, ModelBuilder.anchorsPerLocation)
         // Level 3, cell (0,0): center (4,4). Scale 2^0, ratio 1: 3 * 8 = 24 wide.
         XCTAssertEqual(set.boxes[0], Box(x1: -8, y1: -8, x2: 16, y2: 16))
         // Ratio 2 is wider: 24*sqrt(2) by 24/sqrt(2).

@@ -25,7 +25,7 @@ final class CocoKnownAnswerTests: XCTestCase {
             detections: [dt([0, 0, 100, 100], 0.9), dt([400, 400, 100, 100], 0.8), dt([200, 0, 100, 100], 0.7)])
         let ap = (51.0 + 50.0 * 2 / 3) / 101
         let expected = [ap, ap, ap, -1, -1, ap, 0.5, 1, 1, -1, -1, 1]
-        for (k, (g, e)) in zip(CocoMetrics.keys, zip(m.values, expected)) { XCTAssertEqual(g, e, accuracy: 1e-12, k) }
+        for (k, (g, e)) in zip(CocoMetrics.keys, zip(m.values, expected)) { XCTAssertEqual(g, e, accuracy: 1e-12, k.rawValue) }
     }
 
     /// One object [0,0,100,100] found with IoU 7800/10000 = 0.78: a hit at thresholds 0.50...0.75
@@ -37,7 +37,7 @@ final class CocoKnownAnswerTests: XCTestCase {
             groundTruth: gt([[0, 0, 100, 100], [200, 200, 100, 100]], crowd: [1]),
             detections: [dt([0, 0, 78, 100], 0.9), dt([210, 210, 50, 50], 0.95)])
         let expected = [0.6, 1, 1, -1, -1, 0.6, 0, 0.6, 0.6, -1, -1, 0.6]
-        for (k, (g, e)) in zip(CocoMetrics.keys, zip(m.values, expected)) { XCTAssertEqual(g, e, accuracy: 1e-12, k) }
+        for (k, (g, e)) in zip(CocoMetrics.keys, zip(m.values, expected)) { XCTAssertEqual(g, e, accuracy: 1e-12, k.rawValue) }
     }
 
     /// (Precision of a lone hit is 1 / (1 + 2^-52) in pycocotools, hence the 1e-12 tolerances.)
@@ -46,9 +46,9 @@ final class CocoKnownAnswerTests: XCTestCase {
     func testAreaScaleMovesObjectsBetweenRanges() throws {
         let g = gt([[10, 10, 20, 20]]), d = [dt([10, 10, 20, 20], 0.5)]
         let coco = try CocoEvaluator().evaluate(groundTruth: g, detections: d)
-        XCTAssertEqual(coco["APs"], 1, accuracy: 1e-12); XCTAssertEqual(coco["APm"], -1)
+        XCTAssertEqual(coco[.apSmall]!, 1, accuracy: 1e-12); XCTAssertEqual(coco[.apMedium], -1)
         let scaled = try CocoEvaluator(areaScale: 0.25).evaluate(groundTruth: g, detections: d)
-        XCTAssertEqual(scaled["APs"], -1); XCTAssertEqual(scaled["APm"], 1, accuracy: 1e-12)
+        XCTAssertEqual(scaled[.apSmall], -1); XCTAssertEqual(scaled[.apMedium]!, 1, accuracy: 1e-12)
         XCTAssertEqual(scaled.areaScale, 0.25)
         XCTAssertTrue(scaled.jsonText().contains("\"area_scale\": 0.25"))
     }
@@ -66,7 +66,7 @@ final class CocoKnownAnswerTests: XCTestCase {
         let cats = (1...3).map { CocoCategory(id: $0, name: "c\($0)") }
         let m = try CocoEvaluator().evaluate(groundTruth: CocoGroundTruth(images: images, annotations: anns, categories: cats),
                                              detections: dets)
-        for (k, v) in zip(CocoMetrics.keys, m.values) where !k.hasPrefix("AR1") || k == "AR100" {
+        for (k, v) in zip(CocoMetrics.keys, m.values) where ![.ar1, .ar10].contains(k) {
             XCTAssertTrue(abs(v - 1) < 1e-12 || v == -1, "\(k) = \(v)")
         }
         XCTAssertEqual(m.ap, 1, accuracy: 1e-12)
@@ -74,7 +74,7 @@ final class CocoKnownAnswerTests: XCTestCase {
 
     func testNoDetectionsScoresZeroAndUnknownImageIsAnError() throws {
         let m = try CocoEvaluator().evaluate(groundTruth: gt([[0, 0, 50, 50]]), detections: [])
-        XCTAssertEqual(m.ap, 0); XCTAssertEqual(m["AR100"], 0); XCTAssertEqual(m["APl"], -1)
+        XCTAssertEqual(m.ap, 0); XCTAssertEqual(m[.ar100], 0); XCTAssertEqual(m[.apLarge], -1)
         XCTAssertThrowsError(try CocoEvaluator().evaluate(groundTruth: gt([[0, 0, 50, 50]]),
                                                           detections: [CocoDetection(imageId: 7, categoryId: 1, bbox: [0, 0, 1, 1], score: 1)])) {
             XCTAssertTrue("\($0)".contains("image_id"), "\($0)")

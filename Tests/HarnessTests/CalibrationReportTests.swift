@@ -23,7 +23,7 @@ final class CalibrationReportTests: XCTestCase {
                               datasetKind: "fmnist-det", datasetSeed: 0, seed: seed, spec: Self.spec),
             status: status, failure: status == .ok ? nil : "loss became nan at step 3",
             architecture: .init(displayName: model.uppercased(), provenance: "reconstructed"),
-            metrics: ["AP": ap, "AP50": ap + 20],
+            metrics: [.ap: ap, .ap50: ap + 20],
             areaScale: 0.44,
             size: .init(params: 1, macs: 1, backboneParams: 1, backboneMacs: 1, paperParams: 1, paperMacs: 1),
             training: .init(epochs: epochs, steps: steps, batch: 16, input: 96, trainImages: 64, valImages: 16,

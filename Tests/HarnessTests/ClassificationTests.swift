@@ -53,11 +53,11 @@ final class ClassificationTests: ScratchTestCase {
         // the smallest of six, five above it (neither).
         s.add(logits: [0, 1, 5, 2, 3, 4,  3, 5, 1, 4, 0, -1,  1, 2, 3, 4, 5, 0], labels: [2, 0, 5])
         let m = s.metrics
-        XCTAssertEqual(m["top1"]!, 100.0 / 3, accuracy: 1e-9)
-        XCTAssertEqual(m["top5"]!, 200.0 / 3, accuracy: 1e-9)
+        XCTAssertEqual(m[.top1]!, 100.0 / 3, accuracy: 1e-9)
+        XCTAssertEqual(m[.top5]!, 200.0 / 3, accuracy: 1e-9)
         let ce = { (row: [Double], t: Int) in -(row[t] - log(row.map(exp).reduce(0, +))) }
         let expected = (ce([0, 1, 5, 2, 3, 4], 2) + ce([3, 5, 1, 4, 0, -1], 0) + ce([1, 2, 3, 4, 5, 0], 5)) / 3
-        XCTAssertEqual(m["loss"]!, expected, accuracy: 1e-6)
+        XCTAssertEqual(m[.loss]!, expected, accuracy: 1e-6)
     }
 
     /// A classification run stopped after its first epoch and resumed ends with the same record as one that ran
@@ -66,7 +66,7 @@ final class ClassificationTests: ScratchTestCase {
     func testInterruptedRunResumesToTheSameRecord() throws {
         let p = profile()
         let straight = try assertResumesToTheSameRecord(try config(p), data: try dataset(p))
-        XCTAssertEqual(Set(straight.metrics.keys), ["top1", "top5", "loss"])
+        XCTAssertEqual(straight.metrics.names, Metric.classification)
         XCTAssertEqual(straight.relativePath, "records/cls/unit/fine-shapes/spinenet-49/seed-0.json")
         XCTAssertEqual(Double(straight.size.paperParams), 22.1e6, accuracy: 0.05e6)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/a/cls/unit/fine-shapes/spinenet-49/seed-0/checkpoint/meta.json"))
@@ -145,7 +145,7 @@ final class ClassificationTests: ScratchTestCase {
                               seed: seed, spec: try! library.spec(named: model), task: .classification)
             return ResultRecord(ablation: def.name, model: model, profile: "quick", seed: seed, config: c, status: .ok, failure: nil,
                                 architecture: .init(displayName: model, provenance: "official"),
-                                metrics: ["top1": top1, "top5": top1 + 10, "loss": 1], areaScale: 0,
+                                metrics: [.top1: top1, .top5: top1 + 10, .loss: 1], areaScale: 0,
                                 size: .init(params: 1, macs: 2, backboneParams: 1, backboneMacs: 2, paperParams: 3, paperMacs: 4),
                                 training: .init(epochs: 1, steps: 1, batch: 1, input: 64, trainImages: 1, valImages: 1, lossCurve: [],
                                                 lossWindow: 1, finalLoss: nil, resumedFromEpoch: 0),
@@ -175,7 +175,7 @@ final class ClassificationTests: ScratchTestCase {
         // A non-inferiority claim with SpineNet far behind is contradicted.
         let behind = records.map { r -> ResultRecord in
             var r = r
-            if r.model == "spinenet-49", r.config.datasetKind == "fmnist-cls" { r.metrics["top1"]! -= 5 }
+            if r.model == "spinenet-49", r.config.datasetKind == "fmnist-cls" { r.metrics[.top1]! -= 5 }
             return r
         }
         XCTAssertEqual(ClassificationTableWriter(definition: def, profile: "quick", records: behind).claims(def.tables[0])[0].verdict,

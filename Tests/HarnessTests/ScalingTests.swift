@@ -22,7 +22,7 @@ final class ScalingTests: XCTestCase {
         return ResultRecord(
             ablation: "scaling", model: model, profile: "smoke", seed: seed, config: config, status: .ok, failure: nil,
             architecture: .init(displayName: model.uppercased(), provenance: "official"),
-            metrics: ["AP": ap, "AP50": ap + 20, "AP75": ap - 5, "APs": 1, "APm": 2, "APl": 3], areaScale: 0.01,
+            metrics: [.ap: ap, .ap50: ap + 20, .ap75: ap - 5, .apSmall: 1, .apMedium: 2, .apLarge: 3], areaScale: 0.01,
             size: .init(params: macs / 50, macs: macs, backboneParams: macs / 60, backboneMacs: macs / 2,
                         paperParams: 20_000_000, paperMacs: 80_000_000_000),
             training: .init(epochs: 1, steps: 10, batch: 8, input: 64, trainImages: 80, valImages: 16,

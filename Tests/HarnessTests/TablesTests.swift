@@ -17,7 +17,7 @@ final class TablesTests: XCTestCase {
             status: status,
             failure: status == .ok ? nil : "loss became nan at step 3",
             architecture: .init(displayName: model.uppercased(), provenance: "reconstructed"),
-            metrics: ["AP": ap, "AP50": ap + 20, "AP75": ap - 5, "APs": 1, "APm": 2, "APl": 3],
+            metrics: [.ap: ap, .ap50: ap + 20, .ap75: ap - 5, .apSmall: 1, .apMedium: 2, .apLarge: 3],
             areaScale: 0.01,
             size: .init(params: 1_000_000, macs: 50_000_000, backboneParams: 800_000, backboneMacs: 40_000_000,
                         paperParams: 20_000_000, paperMacs: 80_000_000_000),

@@ -60,8 +60,8 @@ final class ProxyRewardTests: XCTestCase {
         XCTAssertEqual(log.count, 2)
         for e in log {
             XCTAssertNil(e.failure)
-            XCTAssertEqual(e.metrics.count, 12)
-            XCTAssertEqual(e.reward, e.metrics["AP"])
+            XCTAssertEqual(e.metrics.names, Metric.detection)
+            XCTAssertEqual(e.reward, e.metrics[.ap])
             XCTAssertTrue((0...100).contains(e.reward))
         }
         XCTAssertEqual(outcome.summary.candidates, 2)

@@ -32,7 +32,7 @@ enum TestSupport {
                 total += g.inputs.map { abs(levels[$0] - g.builtLevel) }.reduce(0, +)
                 levels.append(g.builtLevel)
             }
-            return Reward(value: -Double(total), metrics: ["distance": Double(total)])
+            return Reward(value: -Double(total))
         }
     }
 }
