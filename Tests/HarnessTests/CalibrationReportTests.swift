@@ -132,7 +132,7 @@ final class CalibrationReportTests: XCTestCase {
     func testCalibrationFileAndTablesWriteTheReport() throws {
         let def = try AblationDefinition.load(Self.packageRoot + "/ablations/calibration.yaml")
         XCTAssertEqual(def.report, .calibration)
-        XCTAssertEqual(Set(def.profiles.keys), ["e1", "e2", "e3", "e4", "e8", "e16", "e32", "lr0.04-e4", "lr0.16-e4"])
+        XCTAssertEqual(Set(def.profiles.keys), ["e1", "e2", "e3", "e4", "e8", "e16", "e32", "lr0.04-e4", "lr0.16-e4", "lr0.04-e16"])
         XCTAssertEqual(try AblationDefinition.load(Self.packageRoot + "/ablations/permutation.yaml").report, .tables)
 
         let dir = NSTemporaryDirectory() + "calibration-\(getpid())"
