@@ -31,7 +31,6 @@ public struct Metrics: Codable, Sendable, Equatable, ExpressibleByDictionaryLite
         set { values[metric] = newValue }
     }
 
-    public var isEmpty: Bool { values.isEmpty }
     /// The metrics present, in declaration order.
     public var names: [Metric] { values.keys.sorted() }
 

@@ -42,7 +42,7 @@ enum DetectorEvaluation {
         }
         let metrics = try CocoEvaluator(areaScale: scale).evaluate(groundTruth: truth, detections: detections)
         var named = Metrics()
-        for (key, value) in zip(Metric.detection, metrics.values) { named[key] = value * 100 }
+        for (key, value) in zip(CocoMetrics.keys, metrics.values) { named[key] = value * 100 }
         return Result(metrics: named, areaScale: scale)
     }
 }
