@@ -30,6 +30,8 @@ public struct BuildOptions: Sendable {
     /// [minSide, maxSide], so each octave, hence each pyramid level, gets the same share of objects.
     public var minSide: Int
     public var maxSide: Int
+    /// fine-shapes only: how strongly the class marks stand out, in (0, 1] (`FineShapes`); 1 for every other kind.
+    public var markContrast = 1.0
 
     public init(size: Int = 128, trainCount: Int = 4000, valCount: Int = 500, maxObjects: Int = 6,
                 seed: UInt64 = 1, channels: Int = 3, fashionMNISTDirectory: String = defaultFashionMNISTDirectory,
@@ -76,6 +78,10 @@ public func buildDataset(_ kind: DatasetKind, options o: BuildOptions, to path: 
         throw bad("--max-objects", "expected 1 for \(kind.rawValue) (one label per image), got \(o.maxObjects)")
     }
     guard o.channels == 1 || o.channels == 3 else { throw bad("--channels", "expected 1 or 3, got \(o.channels)") }
+    guard kind == .fineShapes ? (o.markContrast > 0 && o.markContrast <= 1) : o.markContrast == 1 else {
+        throw bad("--mark-contrast", kind == .fineShapes ? "expected a value in (0, 1], got \(o.markContrast)"
+                                                         : "applies to fine-shapes only, not \(kind.rawValue)")
+    }
     guard o.minSide >= 2, o.minSide <= o.maxSide, 10 * o.maxSide <= 9 * o.size else {
         throw bad("--min-side/--max-side", "expected 2 <= min <= max <= 0.9 x size, got \(o.minSide)...\(o.maxSide) at \(o.size) px")
     }
@@ -100,11 +106,12 @@ public func buildDataset(_ kind: DatasetKind, options o: BuildOptions, to path: 
 }
 
 extension BuildOptions {
-    /// The parameters a file records (`param_<key>` attributes); `DatasetFile.checkBuilt` compares them.
+    /// The parameters a file records (`param_<key>` attributes, integers); `DatasetFile.checkBuilt` compares them.
     public func recordedParams(for kind: DatasetKind) -> [(String, Int64)] {
         [("size", Int64(size)), ("train", Int64(trainCount)), ("val", Int64(valCount)),
          ("max_objects", Int64(maxObjects)), ("channels", Int64(channels))]
             + (kind.isClassification ? [] : [("min_side", Int64(minSide)), ("max_side", Int64(maxSide))])
+            + (kind == .fineShapes ? [("mark_contrast_permille", Int64((markContrast * 1000).rounded()))] : [])
     }
 }
 
@@ -153,7 +160,7 @@ func splitPlans(_ kind: DatasetKind, _ o: BuildOptions) throws -> [SplitPlan] {
         return counts.map { n in
             SplitPlan(count: n, classNames: FineShapes.classNames,
                       source: "synthetic fine-grained specimens (built in, no input files; Sources/Datasets/FineGrained.swift)",
-                      draw: { i, rng in FineShapes.draw(i, size: o.size, channels: o.channels, rng: &rng) })
+                      draw: { i, rng in FineShapes.draw(i, size: o.size, channels: o.channels, markContrast: o.markContrast, rng: &rng) })
         }
     case .fmnistDet, .fmnistCls:
         let dir = o.fashionMNISTDirectory

@@ -73,14 +73,17 @@ public struct AblationDefinition: Codable, Sendable {
         /// Kind to use when the first one's source files are not installed.
         public var fallback: String?
         public var seed: UInt64
+        /// fine-shapes only: how strongly its class marks stand out, in (0, 1] (1 when absent; FineGrained.swift).
+        public var markContrast: Double?
 
-        public init(kind: String, fallback: String?, seed: UInt64) {
+        public init(kind: String, fallback: String?, seed: UInt64, markContrast: Double? = nil) {
             self.kind = kind
             self.fallback = fallback
             self.seed = seed
+            self.markContrast = markContrast
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case kind, fallback, seed }
+        enum CodingKeys: String, CodingKey, CaseIterable { case kind, fallback, seed, markContrast = "mark_contrast" }
 
         public init(from decoder: Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -88,6 +91,7 @@ public struct AblationDefinition: Codable, Sendable {
             kind = try c.decode(String.self, forKey: .kind)
             fallback = try c.decodeIfPresent(String.self, forKey: .fallback)
             seed = try c.decode(UInt64.self, forKey: .seed)
+            markContrast = try c.decodeIfPresent(Double.self, forKey: .markContrast)
         }
     }
 
@@ -614,8 +618,19 @@ extension AblationDefinition {
                         "a \(task.rawValue) dataset kind (\(kinds.joined(separator: ", "))), not '\(kind)'")
                 }
             }
+            if let m = choice.markContrast {
+                let markField = field.replacingOccurrences(of: ".kind", with: ".mark_contrast")
+                guard choice.kind == DatasetKind.fineShapes.rawValue, choice.fallback == nil else {
+                    throw HarnessError.badConfig(file: path, field: markField, expected: "no mark_contrast: it applies to fine-shapes only")
+                }
+                guard m > 0, m <= 1 else {
+                    throw HarnessError.badConfig(file: path, field: markField, expected: "a value in (0, 1], not \(m)")
+                }
+            }
         }
-        try check(dataset, field: "dataset.kind")
+        // A classification file whose tables all bring their own dataset has no top-level one of its own (it holds
+        // the first table's), so errors name the table.
+        if !classifying || tables.contains(where: { $0.dataset == nil }) { try check(dataset, field: "dataset.kind") }
         for t in tables {
             if let own = t.dataset {
                 guard classifying else {

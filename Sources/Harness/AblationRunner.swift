@@ -33,7 +33,8 @@ public struct AblationRunner {
                 library: SpecLibrary) throws -> RunConfig {
         let dataset = Self.choice(def, run)
         return RunConfig(ablation: def.name, model: run.model, profileName: profileName, profile: profile,
-                         datasetKind: dataset.kind, datasetSeed: dataset.seed, seed: run.seed,
+                         datasetKind: dataset.kind, datasetSeed: dataset.seed,
+                         datasetMarkContrast: dataset.markContrast, seed: run.seed,
                          spec: try library.spec(named: run.model), task: def.task)
     }
 

@@ -116,11 +116,12 @@ public struct ClassificationTableWriter {
         let baseRow = rows.first { $0.model == table.baseline }
         let choice = definition.dataset(of: table)
         var out = "## \(table.title)\n\n"
+        let marks = choice.markContrast.map { ", mark contrast \($0)" } ?? ""
         if let r = rows.lazy.flatMap({ $0.okRecords }).first {
-            out += "Dataset `\(choice.kind)` (seed \(choice.seed)): \(r.training.trainImages) train / \(r.training.valImages) val "
+            out += "Dataset `\(choice.kind)` (seed \(choice.seed)\(marks)): \(r.training.trainImages) train / \(r.training.valImages) val "
             out += "images, checksum \(r.provenance.datasetChecksum) (\(r.provenance.datasetSource)).\n\n"
         } else {
-            out += "Dataset `\(choice.kind)` (seed \(choice.seed)).\n\n"
+            out += "Dataset `\(choice.kind)` (seed \(choice.seed)\(marks)).\n\n"
         }
         out += "| model | seeds | top-1 | top-5 | loss | params | MACs | paper top-1 | paper top-5 | Δ top-1 (ours) | Δ top-1 (paper) |\n"
         out += "|---|---|---|---|---|---|---|---|---|---|---|\n"

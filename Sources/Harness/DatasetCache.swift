@@ -7,7 +7,11 @@ import Foundation
 /// already there is used only after its content checksum and build parameters check out, so a record's
 /// provenance always describes the data actually trained on.
 public enum DatasetCache {
-    public static func path(kind: String, size: AblationDefinition.Profile.DatasetSize, seed: UInt64, dataDir: String) -> String {
+    public static func path(kind: String, size: AblationDefinition.Profile.DatasetSize, seed: UInt64, markContrast: Double = 1,
+                            dataDir: String) -> String {
+        if kind == DatasetKind.fineShapes.rawValue {
+            return "\(dataDir)/\(kind)-\(size.size)px-rgb-\(size.train)-\(size.val)-marks\(markContrast)-seed\(seed).h5"
+        }
         if DatasetKind(rawValue: kind)?.isClassification == true {
             return "\(dataDir)/\(kind)-\(size.size)px-rgb-\(size.train)-\(size.val)-seed\(seed).h5"
         }
@@ -27,7 +31,8 @@ public enum DatasetCache {
                 throw HarnessError.badConfig(file: "ablation file", field: "dataset.kind",
                                              expected: DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))
             }
-            let path = self.path(kind: name, size: size, seed: choice.seed, dataDir: dataDir)
+            let markContrast = choice.markContrast ?? 1   // not fine-shapes: buildDataset refuses any other value
+            let path = self.path(kind: name, size: size, seed: choice.seed, markContrast: markContrast, dataDir: dataDir)
             var options = BuildOptions.defaults(for: kind)
             options.size = size.size
             options.trainCount = size.train
@@ -44,6 +49,7 @@ public enum DatasetCache {
                 options.maxSide = size.maxSide
             }
             options.seed = choice.seed
+            options.markContrast = markContrast
             if FileManager.default.fileExists(atPath: path) {
                 try DatasetFile.open(path, verify: true).checkBuilt(as: kind, options: options)
                 return path

@@ -15,13 +15,16 @@ public struct RunConfig: Codable, Sendable, Hashable {
     public var profile: AblationDefinition.Profile
     public var datasetKind: String
     public var datasetSeed: UInt64
+    /// fine-shapes' `mark_contrast` when the experiment file sets it (left out of the JSON otherwise, so the
+    /// config hashes of every other run are what they were before it existed).
+    public var datasetMarkContrast: Double?
     public var seed: Int
     /// `classification` for a classifier run; nil for a detection run (left out of the JSON, so the config
     /// hashes of detection runs are what they were before classification existed).
     public var task: AblationDefinition.Task?
 
     public init(ablation: String, model: String, profileName: String, profile: AblationDefinition.Profile,
-                datasetKind: String, datasetSeed: UInt64, seed: Int, spec: ModelSpec,
+                datasetKind: String, datasetSeed: UInt64, datasetMarkContrast: Double? = nil, seed: Int, spec: ModelSpec,
                 task: AblationDefinition.Task = .detection) {
         self.ablation = ablation
         self.model = model
@@ -30,6 +33,7 @@ public struct RunConfig: Codable, Sendable, Hashable {
         self.profile = profile
         self.datasetKind = datasetKind
         self.datasetSeed = datasetSeed
+        self.datasetMarkContrast = datasetMarkContrast
         self.seed = seed
         self.task = task == .detection ? nil : task
     }

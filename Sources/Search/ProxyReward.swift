@@ -48,7 +48,8 @@ public final class ProxyReward {
         profile.epochs = fidelity.epochs
         let config = RunConfig(ablation: "search-" + space.name, model: "c-" + candidate.id, profileName: fidelity.epochs == space.proxy.epochs ? "proxy" : "proxy-e\(fidelity.epochs)",
                                profile: profile, datasetKind: space.proxy.dataset.kind,
-                               datasetSeed: space.proxy.dataset.seed, seed: fidelity.seed, spec: spec)
+                               datasetSeed: space.proxy.dataset.seed,
+                               datasetMarkContrast: space.proxy.dataset.markContrast, seed: fidelity.seed, spec: spec)
         let trainer = RunTrainer(config: config, datasetPath: datasetPath, runsDir: runsDir, threads: threads,
                                  progress: progress, label: label)
         trainer.spec = spec

@@ -28,6 +28,8 @@ struct DataBuildCommand: ParsableCommand {
     @Option(help: "Channels: 3 (tinted RGB) or 1 (gray).") var channels: Int?
     @Option(name: .customLong("min-side"), help: "Smallest object side in pixels (default size/6).") var minSide: Int?
     @Option(name: .customLong("max-side"), help: "Largest object side in pixels (default 3/4 of size).") var maxSide: Int?
+    @Option(name: .customLong("mark-contrast"), help: "fine-shapes: how strongly the class marks stand out, in (0, 1] (default 1).")
+    var markContrast: Double?
     @Option(name: .customLong("fashion-mnist-dir"), help: "Directory of the Fashion-MNIST IDX .gz files.") var fashionDir: String?
 
     func run() throws {
@@ -49,6 +51,7 @@ struct DataBuildCommand: ParsableCommand {
         if let fashionDir { o.fashionMNISTDirectory = fashionDir }
         if let minSide { o.minSide = minSide }
         if let maxSide { o.maxSide = maxSide }
+        if let markContrast { o.markContrast = markContrast }
         let start = Date()
         do {
             let s = try buildDataset(k, options: o, to: out)

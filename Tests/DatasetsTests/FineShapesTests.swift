@@ -46,7 +46,7 @@ final class FineShapesTests: XCTestCase {
         let size = 64
         func pixels(_ label: Int) -> [UInt8] {
             var rng = SplitMix64(seed: 11, 0, 3)
-            return FineShapes.draw(label, size: size, channels: 3, rng: &rng).pixels
+            return FineShapes.draw(label, size: size, channels: 3, markContrast: 1, rng: &rng).pixels
         }
         func changed(_ a: [UInt8], _ b: [UInt8]) -> Double {
             var n = 0
@@ -60,6 +60,42 @@ final class FineShapesTests: XCTestCase {
         XCTAssertLessThan(spotOnly, 0.06, "only the small spot may differ between classes 0 and 1")
         XCTAssertGreaterThan(bandAndSpot, 2 * spotOnly)
         XCTAssertGreaterThan(otherShape, 2 * spotOnly)
+    }
+
+    /// `markContrast` scales how far the marks stand out and nothing else: two classes of one super-class drawn
+    /// from one random stream differ in the same pixels at any contrast, by about the contrast's share of their
+    /// full-contrast difference; the experiment file's value is recorded in the file, and checked when reused.
+    func testMarkContrastScalesOnlyTheMarks() throws {
+        let size = 64
+        func pixels(_ label: Int, _ contrast: Double) -> [Double] {
+            var rng = SplitMix64(seed: 11, 0, 3)
+            return FineShapes.draw(label, size: size, channels: 3, markContrast: contrast, rng: &rng).pixels.map(Double.init)
+        }
+        func difference(_ contrast: Double) -> (pixels: Int, total: Double) {
+            let (a, b) = (pixels(0, contrast), pixels(3, contrast))
+            return (zip(a, b).filter { $0 != $1 }.count, zip(a, b).map { abs($0 - $1) }.reduce(0, +))
+        }
+        let (full, faint) = (difference(1), difference(0.2))
+        XCTAssertGreaterThan(faint.pixels, full.pixels / 2, "the same marks, fainter")
+        XCTAssertEqual(faint.total / full.total, 0.2, accuracy: 0.06, "the marks' difference scales with the contrast")
+
+        let dir = temporaryDirectory()
+        var o = BuildOptions(size: 32, trainCount: 36, valCount: 36, maxObjects: 1, seed: 5, channels: 3)
+        o.markContrast = 0.25
+        _ = try buildDataset(.fineShapes, options: o, to: dir + "/faint.h5")
+        let file = try DatasetFile.open(dir + "/faint.h5", verify: true)
+        XCTAssertEqual(file.params["mark_contrast_permille"], 250)
+        XCTAssertNoThrow(try file.checkBuilt(as: .fineShapes, options: o))
+        o.markContrast = 1
+        assertDataError(dir + "/faint.h5", ["param_mark_contrast_permille", "250", "1000"]) {
+            try file.checkBuilt(as: .fineShapes, options: o)
+        }
+        for (kind, contrast, words) in [(DatasetKind.fineShapes, 0.0, ["--mark-contrast", "(0, 1]"]),
+                                        (.fineShapes, 1.5, ["--mark-contrast", "(0, 1]"]),
+                                        (.shapes, 0.5, ["--mark-contrast", "fine-shapes only"])] {
+            o.markContrast = contrast
+            assertDataError(dir + "/bad.h5", words) { _ = try buildDataset(kind, options: o, to: dir + "/bad.h5") }
+        }
     }
 
     /// Every silhouette is left-right symmetric, so the loader's horizontal flips keep an image's class.
