@@ -10,6 +10,8 @@ struct Checkpoint {
     static let formatVersion = 1
     var state: TrainingState
     var tensors: [String: Tensor] = [:]
+    /// The folder it was read from, for errors.
+    var source = "checkpoint"
 
     struct Meta: Codable {
         var formatVersion: Int
@@ -50,19 +52,39 @@ struct Checkpoint {
     /// The newest complete checkpoint of this config, or nil to start from scratch.
     static func latest(in runDir: String, configHash: String) throws -> Checkpoint? {
         for dir in [runDir + "/checkpoint", runDir + "/checkpoint.old"] {
-            guard let data = FileManager.default.contents(atPath: dir + "/meta.json"),
-                  let meta = try? JSONDecoder().decode(Meta.self, from: data) else { continue }
+            guard let meta = meta(in: dir) else { continue }
             guard meta.formatVersion == formatVersion, meta.configHash == configHash else { return nil }
-            var cp = Checkpoint(state: meta.state)
-            for (name, t) in try TensorArchive.read(dir + "/state.bin") { cp.tensors[name] = t }
-            return cp
+            return try load(dir, meta)
         }
         return nil
     }
 
+    /// The checkpoint of a run folder whatever its config (for `first-step --checkpoint`); restore checks shapes.
+    static func read(runDir: String) throws -> Checkpoint {
+        let dir = runDir + "/checkpoint"
+        guard let meta = meta(in: dir) else {
+            throw HarnessError.io(path: dir + "/meta.json", reason: "no checkpoint here (missing, or not a checkpoint's meta.json)")
+        }
+        guard meta.formatVersion == formatVersion else {
+            throw HarnessError.io(path: dir + "/meta.json", reason: "formatVersion \(meta.formatVersion), expected \(formatVersion)")
+        }
+        return try load(dir, meta)
+    }
+
+    private static func meta(in dir: String) -> Meta? {
+        FileManager.default.contents(atPath: dir + "/meta.json").flatMap { try? JSONDecoder().decode(Meta.self, from: $0) }
+    }
+
+    private static func load(_ dir: String, _ meta: Meta) throws -> Checkpoint {
+        var cp = Checkpoint(state: meta.state)
+        cp.source = dir
+        for (name, t) in try TensorArchive.read(dir + "/state.bin") { cp.tensors[name] = t }
+        return cp
+    }
+
     /// Copies the saved tensors into the live detector and optimiser, checking every shape.
     func restore(into detector: Network, optimizer: SGD) throws {
-        let path = "checkpoint"
+        let path = source
         func take(_ name: String, into t: Tensor) throws {
             guard let saved = tensors[name] else {
                 throw HarnessError.io(path: path, reason: "entry '\(name)' is missing")

@@ -22,7 +22,12 @@ import Models
 ///   float32 [N x anchors, 4] (dx, dy, dw, dh), `/anchors` float32 [anchors, 4] (x1, y1, x2, y2);
 /// - root attributes: the figures of `Figures` and the profile's settings the other side needs; and, after the
 ///   first update as training makes it (learning rate `first_learning_rate`), the loss of the second training
-///   batch (`second_loss_total`, `_focal`, `_huber`, `second_positives`).
+///   batch (`second_loss_total`, `_focal`, `_huber`, `second_positives`);
+/// - with `trajectorySteps` K > 0, `/trajectory/*` [K]: the first K steps of training as RunTrainer takes them
+///   (the same weights again, the run's batches in order, its schedule and optimiser): per step the loss, the
+///   positives, the learning rate, the gradient norm before clipping, and a fingerprint of the batch (sum of its
+///   pixels, of its box coordinates, and its box count), so the other side can replay the steps and find the
+///   first one where the two part.
 public enum FirstStepExport {
     public struct Figures: Codable, Equatable, Sendable {
         /// focal + box_weight x huber, as training reports it.
@@ -40,8 +45,12 @@ public enum FirstStepExport {
 
     /// Builds `model` of `ablation` at `profile` with `seed` (the weights its run starts from), takes the first
     /// batch the run would train on, computes the loss and its gradient, and writes everything to `out`.
+    /// With `checkpoint` (a run folder), the weights and batch-norm statistics are that run's last checkpoint
+    /// instead: the same comparison at a trained state, where the losses' and layers' gradients work in the
+    /// regimes training reaches (confident logits, large activations) rather than at initialisation.
     public static func run(ablation: String, profile profileName: String, model: String, seed: Int, dataDir: String,
-                           threads: Int, out: String, log: @escaping (String) -> Void) throws -> Figures {
+                           threads: Int, out: String, checkpoint: String? = nil, trajectorySteps: Int = 0,
+                           log: @escaping (String) -> Void) throws -> Figures {
         Threads.set(threads)
         let def = try AblationDefinition.load(ablation)
         let p = try def.profile(profileName, file: ablation)
@@ -52,8 +61,14 @@ public enum FirstStepExport {
             jitter: p.scaleJitter[0]...p.scaleJitter[1], flipProbability: p.flipProbability))
         let batch = try loader.makeBatch(epoch: 0, index: 0)
         let numClasses = file.classNames.count
-        let built = try DetectorFactory.build(model: model, profile: p, numClasses: numClasses, seed: UInt64(seed))
-        let net = built.network
+        func startingNetwork() throws -> Network {
+            let net = try DetectorFactory.build(model: model, profile: p, numClasses: numClasses, seed: UInt64(seed)).network
+            if let checkpoint {
+                try Checkpoint.read(runDir: checkpoint).restore(into: net, optimizer: p.optimizer(for: net.parameters))
+            }
+            return net
+        }
+        let net = try startingNetwork()
         let retinaNet = RetinaNet(profile: p, numClasses: numClasses)
         let anchors = retinaNet.anchors
 
@@ -97,12 +112,9 @@ public enum FirstStepExport {
 
         // The update as RunTrainer makes it (the schedule's first rate, momentum, weight decay, clipping), then the
         // loss of the second batch: the other side checks its optimiser against ours with it.
-        let totalSteps = loader.batchesPerEpoch * p.epochs
-        let rate = LearningRateSchedule(base: Float(p.learningRate), warmupSteps: Int(p.warmupFraction * Double(totalSteps)),
-                                        totalSteps: totalSteps, warmupStartFactor: Float(p.warmupStart),
-                                        decayFractions: p.decayPoints, cosine: p.schedule == .cosine).rate(at: 0)
-        SGD(parameters: net.parameters, momentum: Float(p.momentum), weightDecay: Float(p.weightDecay),
-            clipNorm: p.clipNorm.map(Float.init)).step(learningRate: rate)
+        let schedule = p.learningRates(totalSteps: loader.batchesPerEpoch * p.epochs)
+        let rate = schedule.rate(at: 0)
+        p.optimizer(for: net.parameters).step(learningRate: rate)
         let second = try loader.makeBatch(epoch: 0, index: 1)
         let targets2 = try retinaNet.targets(boxes: second.boxes, labels: second.labels.map { $0.map(Int.init) })
         let tape2 = Tape(training: true)
@@ -142,12 +154,53 @@ public enum FirstStepExport {
                          ("seed", seed), ("batch_size", batch.batchSize)] {
             try h5.setAttribute(key, Int64(v))
         }
+        if trajectorySteps > 0 {
+            try writeTrajectory(steps: trajectorySteps, network: try startingNetwork(), retinaNet: retinaNet, loader: loader,
+                                profile: p, schedule: schedule, into: h5, log: log)
+        }
+        try h5.setAttribute("ablation", ablation)
         try h5.setAttribute("model", model)
+        try h5.setAttribute("weights", checkpoint.map { "checkpoint of \($0)" } ?? "initial")
         try h5.setAttribute("profile", profileName)
         try h5.setAttribute("dataset", datasetPath)
         try h5.setAttribute("class_names", file.classNames)
         try DurableFile.write(try h5.image(), to: out)
         return figures
+    }
+
+    /// The first `steps` training steps as RunTrainer takes them, per step into `/trajectory/*` (see the type's doc).
+    static func writeTrajectory(steps: Int, network: Network, retinaNet: RetinaNet, loader: DetectionLoader,
+                                profile p: AblationDefinition.Profile, schedule: LearningRateSchedule, into h5: H5File,
+                                log: (String) -> Void) throws {
+        let sgd = p.optimizer(for: network.parameters), perEpoch = loader.batchesPerEpoch
+        var loss = [Double](), positives = [Int64](), rates = [Double](), norms = [Double]()
+        var pixelSums = [Double](), boxSums = [Double](), boxCounts = [Int64]()
+        for step in 0..<steps {
+            let batch = try loader.makeBatch(epoch: step / perEpoch, index: step % perEpoch)
+            let targets = try retinaNet.targets(boxes: batch.boxes, labels: batch.labels.map { $0.map(Int.init) })
+            let tape = Tape(training: true)
+            let images = tape.input(Tensor(shape: [batch.batchSize, batch.height, batch.width, batch.channels],
+                                           data: batch.images))
+            let rate = schedule.rate(at: step)
+            loss.append(descend(retinaNet.loss(network(images, on: tape).retinaNet, targets: targets, on: tape),
+                                on: tape, optimizer: sgd, learningRate: rate))
+            positives.append(Int64(targets.numPositives))
+            rates.append(Double(rate))
+            norms.append(Double(sgd.lastGradNorm))
+            pixelSums.append(batch.images.reduce(0.0) { $0 + Double($1) })
+            let boxes = batch.boxes.flatMap { $0 }
+            boxSums.append(boxes.reduce(0.0) { $0 + Double($1.x1) + Double($1.y1) + Double($1.x2) + Double($1.y2) })
+            boxCounts.append(Int64(boxes.count))
+            if (step + 1) % 50 == 0 { log("trajectory: step \(step + 1)/\(steps), loss \(loss.last!)") }
+        }
+        try h5.createGroup("trajectory")
+        for (name, v) in [("loss", loss), ("learning_rate", rates), ("grad_norm", norms), ("pixel_sum", pixelSums),
+                          ("box_sum", boxSums)] {
+            try h5.writeDataset("trajectory/" + name, shape: [steps], data: v)
+        }
+        for (name, v) in [("positives", positives), ("box_count", boxCounts)] {
+            try h5.writeDataset("trajectory/" + name, shape: [steps], data: v)
+        }
     }
 
     /// A parameter or layer name as a dataset name in one group.

@@ -54,11 +54,8 @@ public final class RunTrainer {
                                          expected: "at least one batch of \(p.batch) images")
         }
         let totalSteps = stepsPerEpoch * p.epochs
-        let schedule = LearningRateSchedule(base: Float(p.learningRate), warmupSteps: Int(p.warmupFraction * Double(totalSteps)),
-                                            totalSteps: totalSteps, warmupStartFactor: Float(p.warmupStart),
-                                            decayFractions: p.decayPoints, cosine: p.schedule == .cosine)
-        let sgd = SGD(parameters: network.parameters, momentum: Float(p.momentum), weightDecay: Float(p.weightDecay),
-                      clipNorm: p.clipNorm.map(Float.init))
+        let schedule = p.learningRates(totalSteps: totalSteps)
+        let sgd = p.optimizer(for: network.parameters)
 
         var state = TrainingState()
         if !fromScratch, let saved = try Checkpoint.latest(in: runDir, configHash: config.trainingHash) {
@@ -179,4 +176,19 @@ struct TrainingState: Codable, Equatable {
     var epochsDone = 0
     var steps = 0
     var lossCurve: [Double] = []
+}
+
+extension AblationDefinition.Profile {
+    /// The profile's learning-rate schedule over a run of `totalSteps`.
+    func learningRates(totalSteps: Int) -> LearningRateSchedule {
+        LearningRateSchedule(base: Float(learningRate), warmupSteps: Int(warmupFraction * Double(totalSteps)),
+                             totalSteps: totalSteps, warmupStartFactor: Float(warmupStart),
+                             decayFractions: decayPoints, cosine: schedule == .cosine)
+    }
+
+    /// The profile's optimiser (momentum, weight decay, clipping) over `parameters`.
+    func optimizer(for parameters: [Parameter]) -> SGD {
+        SGD(parameters: parameters, momentum: Float(momentum), weightDecay: Float(weightDecay),
+            clipNorm: clipNorm.map(Float.init))
+    }
 }

@@ -17,22 +17,27 @@ struct FirstStepCommand: ParsableCommand {
     @Option(help: "Output HDF5 file.") var out: String
     @Option(help: "Folder for generated datasets.") var data = "data"
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: ArgumentHelp("A run folder: start from its last checkpoint instead of the seed's initial weights.",
+                               discussion: "The comparison at a trained state (results/fidelity.md).")) var checkpoint: String?
+    @Option(help: ArgumentHelp("Also write the first N training steps from the same weights (loss, batch fingerprint).",
+                               discussion: "bench/tensorflow/fidelity_step.py --trajectory replays them.")) var steps = 0
     @Flag(help: "Print the figures as JSON.") var json = false
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        if steps < 0 { throw ValidationError("--steps must be >= 0, got \(steps)") }
     }
 
     func run() throws {
         let f = try FirstStepExport.run(ablation: ablation, profile: profile, model: model.lowercased(), seed: seed,
                                         dataDir: data, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                                        out: out, log: { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) })
+                                        out: out, checkpoint: checkpoint, trajectorySteps: steps, log: { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) })
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
             print(String(decoding: try enc.encode(f), as: UTF8.self))
         } else {
-            print("first step of \(model) seed \(seed): loss \(f.total) (focal \(f.focal), huber \(f.huber)), "
+            print("first step of \(model) seed \(seed)\(checkpoint.map { " from the checkpoint of \($0)" } ?? ""): loss \(f.total) (focal \(f.focal), huber \(f.huber)), "
                   + "grad norm \(f.gradNorm) (\(f.gradNormWithDecay) with weight decay), \(f.positives) positive anchors -> \(out)")
         }
     }

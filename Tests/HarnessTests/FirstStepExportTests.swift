@@ -121,6 +121,66 @@ final class FirstStepExportTests: XCTestCase {
                                    as: Float.self), [Float](repeating: 1, count: built.network.batchNorms[0].channels))
     }
 
+    /// `--steps K`: the trajectory is training's first K steps, bit for bit (the tiny profile has two batches an
+    /// epoch, so the third step is epoch 1's first batch).
+    func testTrajectoryIsTrainingsFirstSteps() throws {
+        let file = try ablation(), out = dir + "/trajectory.h5"
+        _ = try FirstStepExport.run(ablation: file, profile: "tiny", model: "spinenet-49", seed: 1, dataDir: dir,
+                                    threads: 2, out: out, trajectorySteps: 3) { _ in }
+        let def = try AblationDefinition.load(file)
+        let p = try def.profile("tiny", file: file)
+        let data = try DatasetFile.open(try DatasetCache.ensure(def.dataset, size: p.dataset, dataDir: dir) { _ in })
+        let loader = try DetectionLoader(file: data, split: "train", options: LoaderOptions(
+            batchSize: p.batch, outputSize: p.input, training: true, seed: 1,
+            jitter: p.scaleJitter[0]...p.scaleJitter[1], flipProbability: p.flipProbability))
+        let net = try DetectorFactory.build(model: "spinenet-49", profile: p, numClasses: data.classNames.count, seed: 1).network
+        let retinaNet = RetinaNet(profile: p, numClasses: data.classNames.count)
+        let sgd = p.optimizer(for: net.parameters), schedule = p.learningRates(totalSteps: loader.batchesPerEpoch * p.epochs)
+        var losses = [Double](), boxes = [Int64]()
+        for epoch in 0..<2 {
+            loader.start(epoch: epoch)
+            while losses.count < 3, let batch = try loader.next() {
+                losses.append(try DetectionTask.step(batch, detector: net, retinaNet: retinaNet, optimizer: sgd,
+                                                     learningRate: schedule.rate(at: losses.count)))
+                boxes.append(Int64(batch.boxes.reduce(0) { $0 + $1.count }))
+            }
+        }
+        XCTAssertEqual(loader.batchesPerEpoch, 2)
+        let h5 = try H5File.open(out)
+        defer { h5.close() }
+        XCTAssertEqual(try h5.read("trajectory/loss", as: Double.self), losses)
+        XCTAssertEqual(try h5.read("trajectory/learning_rate", as: Double.self), (0..<3).map { Double(schedule.rate(at: $0)) })
+        XCTAssertEqual(try h5.read("trajectory/box_count", as: Int64.self), boxes)
+        XCTAssertEqual(try h5.read("trajectory/loss", as: Double.self).first, try h5.doubleAttribute("loss_total"))
+    }
+
+    /// `--checkpoint RUN`: the exported weights are the run's checkpoint, not the seed's initial ones; a folder
+    /// without a checkpoint is an error that names it.
+    func testCheckpointWeightsAreExported() throws {
+        let file = try ablation(), out = dir + "/trained.h5", run = dir + "/run"
+        let def = try AblationDefinition.load(file)
+        let p = try def.profile("tiny", file: file)
+        let data = try DatasetFile.open(try DatasetCache.ensure(def.dataset, size: p.dataset, dataDir: dir) { _ in })
+        let net = try DetectorFactory.build(model: "spinenet-49", profile: p, numClasses: data.classNames.count, seed: 1).network
+        for param in net.parameters { param.value.data = param.value.data.map { $0 * 0.5 + 0.01 } }
+        try FileSystem.createDirectory(run)
+        try Checkpoint(state: TrainingState()).write(to: run, configHash: "any", detector: net,
+                                                     optimizer: p.optimizer(for: net.parameters))
+        _ = try FirstStepExport.run(ablation: file, profile: "tiny", model: "spinenet-49", seed: 1, dataDir: dir,
+                                    threads: 2, out: out, checkpoint: run) { _ in }
+        let h5 = try H5File.open(out)
+        defer { h5.close() }
+        for param in net.parameters {
+            XCTAssertEqual(try h5.read("params/" + FirstStepExport.flat(param.name), as: Float.self), param.value.data, param.name)
+        }
+        XCTAssertEqual(try h5.stringAttribute("weights"), "checkpoint of \(run)")
+        XCTAssertThrowsError(try FirstStepExport.run(ablation: file, profile: "tiny", model: "spinenet-49", seed: 1,
+                                                     dataDir: dir, threads: 2, out: dir + "/none.h5",
+                                                     checkpoint: dir + "/nowhere") { _ in }) { error in
+            XCTAssertTrue("\(error)".contains(self.dir + "/nowhere/checkpoint"), "\(error)")
+        }
+    }
+
     /// The reference (bench/tensorflow/fidelity_step.py) on the exported weights: the same loss and gradient norm
     /// under the same normaliser, within 1e-3 relative. Skipped without the TF virtualenv.
     func testReferenceRepeatsTheStep() throws {
