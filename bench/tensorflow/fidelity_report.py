@@ -4,9 +4,14 @@ Reads spinebench's records (RESULTS/records/fidelity/PROFILE/spinenet-49/seed-N.
 files), the reference trainer's records (REFERENCE/seed-N/record.json and COCO files) and the first-step
 comparison (fidelity_step.py's JSON). Scores every run's val detections with one evaluator, `spinebench
 coco-eval` (and with pycocotools beside it), and writes:
-- AP per seed of both implementations, the difference of means with a 95% confidence interval (Welch's t:
-  the two sides share data order and augmentation per seed but not initial weights, so seeds are not paired);
-- the loss curves of both on one SVG;
+- AP per seed of both implementations, and two comparisons: spinebench against the reference trained from our
+  initial weights of the same seed (REFERENCE-OUR-INIT, `--paired`: same weights and data order, so seeds
+  pair: the paired difference, its 95% CI and p-value, the verdict), and against the reference from its own
+  draws (the difference of means with Welch's 95% CI: those seeds share data order but not weights);
+- the training loss of the last epoch compared the same two ways;
+- diagnostic runs of the reference (`--diagnostic`: e.g. under spinebench's conventions), each beside our run
+  of its seed;
+- the loss curves of all on one SVG (the mean over seeds of each kind of run, every seed's curve faint);
 - the same-weights first step: total, focal and box loss and gradient norm from both, relative differences;
 - the time both took, side by side;
 - every recipe deviation that remains (tfm_retinanet.DEVIATIONS).
@@ -55,10 +60,38 @@ def welch(a, b):
     return ma - mb, (ma - mb - h, ma - mb + h)
 
 
+def paired(a, b):
+    """Mean of a - b over pairs, its 95% CI and two-sided p-value (paired t), or no interval under two pairs."""
+    d = [x - y for x, y in zip(a, b)]
+    n = len(d)
+    m = sum(d) / n
+    if n < 2:
+        return m, None, None
+    sd = math.sqrt(sum((x - m) ** 2 for x in d) / (n - 1))
+    from scipy.stats import t
+    if sd == 0:
+        return m, (m, m), 0.0 if m else 1.0
+    se = sd / math.sqrt(n)
+    h = t.ppf(0.975, n - 1) * se
+    return m, (m - h, m + h), float(2 * t.sf(abs(m / se), n - 1))
+
+
+def last_epoch_loss(record):
+    """Mean training loss of the last epoch, from a record's loss curve (windows of `lossWindow` steps, the last
+    one of each epoch shorter), weighted by steps."""
+    tr = record["training"]
+    spe = tr["steps"] // tr["epochs"]
+    win = tr["lossWindow"]
+    sizes = [min(win, spe - i) for i in range(0, spe, win)]
+    tail = tr["lossCurve"][-len(sizes):]
+    return sum(v * n for v, n in zip(tail, sizes)) / spe
+
+
 def svg(curves, path, title):
-    """Loss against epochs, one polyline per run, log-scaled loss axis."""
-    w, h, l, r, top, bottom = 720, 420, 70, 170, 40, 50
-    pts = [(x, y) for _, _, xs, ys in curves for x, y in zip(xs, ys) if y > 0]
+    """Loss against epochs, log-scaled loss axis. curves: (label or None, colour, width, xs, ys); a curve with
+    no label draws no legend entry."""
+    w, h, l, r, top, bottom = 760, 420, 70, 230, 40, 50
+    pts = [(x, y) for _, _, _, xs, ys in curves for x, y in zip(xs, ys) if y > 0]
     if not pts:
         return
     x0, x1 = 0, max(x for x, _ in pts)
@@ -81,12 +114,16 @@ def svg(curves, path, title):
         v = float(f"{10 ** (y0 + (y1 - y0) * i / 5):.3g}")
         out.append(f'<line x1="{l - 4}" y1="{sy(v):.1f}" x2="{w - r}" y2="{sy(v):.1f}" stroke="#ddd"/>')
         out.append(f'<text x="{l - 6}" y="{sy(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
-    for i, (label, colour, xs, ys) in enumerate(curves):
+    i = 0
+    for label, colour, width, xs, ys in curves:
         line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, ys) if y > 0)
-        out.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
-        out.append(f'<line x1="{w - r + 10}" y1="{top + 16 * i}" x2="{w - r + 30}" y2="{top + 16 * i}" '
-                   f'stroke="{colour}" stroke-width="2"/>')
-        out.append(f'<text x="{w - r + 34}" y="{top + 16 * i + 4}">{label}</text>')
+        out.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="{width}"'
+                   + ('' if label else ' stroke-opacity="0.3"') + '/>')
+        if label:
+            out.append(f'<line x1="{w - r + 10}" y1="{top + 16 * i}" x2="{w - r + 30}" y2="{top + 16 * i}" '
+                       f'stroke="{colour}" stroke-width="2"/>')
+            out.append(f'<text x="{w - r + 34}" y="{top + 16 * i + 4}">{label}</text>')
+            i += 1
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
@@ -97,6 +134,79 @@ def epochs_at(points, window, steps_per_epoch):
     window at each epoch's end, so an epoch holds ceil(steps / window) points."""
     per = -(-int(steps_per_epoch) // window)
     return [i // per + min((i % per + 1) * window, steps_per_epoch) / steps_per_epoch for i in range(points)]
+
+
+def trajectory_section(path, path64):
+    """The first K steps from the same weights (fidelity_trajectory.py), against the rounding baseline."""
+    if not os.path.exists(path):
+        return []
+    t = load(path)
+    t64 = load(path64) if os.path.exists(path64) else None
+    o, r = t["ours"]["loss"], t["reference"]["loss"]
+    r64 = t64["reference"]["loss"] if t64 else None
+    k = t["steps"]
+    rel = lambda x, y, s: abs(x[s] - y[s]) / abs(y[s])
+    L = [f"## The first {k} steps on the same weights", "",
+         f"spinebench trains {k} steps from its seed-{t['seed']} initial weights as a run does (`spinebench first-step "
+         f"--steps {k}`: batches, schedule, optimiser); the reference (`bench/tensorflow/fidelity_trajectory.py`) "
+         "takes the same steps from the same weights on its own loader's batches, under spinebench's conventions "
+         "(normaliser, momentum form, each step's learning rate), so that only the implementations differ; it runs "
+         "once in float32 and once in float64. Training amplifies any difference, rounding included: the float32 "
+         "reference against the float64 one shows how fast rounding alone makes a run part from itself.", ""]
+    diff = t["first_step_with_a_different_batch"]
+    L += [("Batches: the same at all " + str(k) + " steps (pixel sum, box coordinates and count)." if diff is None
+           else f"Batches: {t['steps_with_a_different_batch']} of {k} differ, the first at step {diff}.")
+          + (" Positive anchors: the same at every step." if t["first_step_with_different_positives"] is None
+             else f" Positive anchors first differ at step {t['first_step_with_different_positives']}."), ""]
+    go, gr = t["ours"]["grad_norm"], t["reference"]["grad_norm"]
+    g64 = t64["reference"]["grad_norm"] if t64 else None
+    head = ("| step | loss: spinebench vs reference (float32) |" + (" spinebench vs reference (float64) | reference "
+            "float32 vs float64 (rounding alone) | gradient norm: spinebench vs reference (float64) | reference float32 "
+            "vs float64 |" if r64 else ""))
+    L += ["Relative differences at step n (n = 1 is the first batch, before any update; the gradient norm is taken "
+          "before clipping, weight decay included):", "", head, "|---|---|" + ("---|---|---|---|" if r64 else "")]
+    for n in (1, 2, 3, 5, 10, 20, 50, 100, 200, 400, 800):
+        if n <= k:
+            row = f"| {n} | {rel(o, r, n - 1):.1e} |"
+            if r64:
+                row += (f" {rel(o, r64, n - 1):.1e} | {rel(r, r64, n - 1):.1e} | {rel(go, g64, n - 1):.1e} | "
+                        f"{rel(gr, g64, n - 1):.1e} |")
+            L.append(row)
+    L += ["", "Mean loss per 100 steps:", "",
+          "| steps | spinebench | reference (float32) |" + (" reference (float64) |" if r64 else ""),
+          "|---|---|---|" + ("---|" if r64 else "")]
+    mean = lambda x, b, e: sum(x[b:e]) / (e - b)
+    for b in range(0, k, 100):
+        e = min(b + 100, k)
+        L.append(f"| {b + 1}-{e} | {mean(o, b, e):.4f} | {mean(r, b, e):.4f} |" + (f" {mean(r64, b, e):.4f} |" if r64 else ""))
+    L.append("")
+    return L
+
+
+def trained_section(path, path64):
+    """The first-step comparison at our seed 0's last checkpoint (fidelity_step.py on `first-step --checkpoint`)."""
+    if not os.path.exists(path):
+        return []
+    s = load(path)
+    s64 = load(path64) if os.path.exists(path64) else None
+    rs = s["relative_difference_same_normalizer"]
+    g = lambda d: (f"all gradients as one vector {d['gradient_relative_difference_all']:.1e}, per tensor "
+                   f"({d['gradient_tensors_compared']}) median {d['gradient_relative_difference_per_tensor_median']:.1e}, "
+                   f"largest {d['gradient_relative_difference_per_tensor_worst'][0]['relative']:.1e} "
+                   f"(`{d['gradient_relative_difference_per_tensor_worst'][0]['name']}`)")
+    L = ["## The same step at a trained state", "",
+         f"The comparison of the first step repeated on the weights our seed-{s['seed']} run ended with ({s['weights']}; "
+         "`spinebench first-step --checkpoint`), where the losses and layers work in the regimes training reaches "
+         f"(confident logits, trained batch norms) rather than at initialisation. Batch of {s['batch']} images, "
+         f"{s['ours']['positives']} positives. Under the same normaliser the total loss agrees to {rs['total']:.1e} "
+         f"(focal {rs['focal']:.1e}, Huber {rs['huber']:.1e}) and the gradient norm to {rs['grad_norm']:.1e}.", "",
+         f"Gradients, relative difference to ours: reference in float32: {g(s)}"
+         + (f"; reference in float64: {g(s64)}" if s64 else "") + "."]
+    if "second_step" in s:
+        L += ["", f"After one update, the second batch's loss: relative difference "
+              f"{s['second_step']['relative_difference']['total']:.1e}."]
+    L.append("")
+    return L
 
 
 def fmt(v, d=2):
@@ -110,9 +220,19 @@ def main():
     p.add_argument("--results", default="results/fidelity", help="spinebench's --results folder of the runs")
     p.add_argument("--runs", default="runs", help="spinebench's --runs folder of the runs")
     p.add_argument("--reference", default="results/fidelity/reference", help="the reference's records, PROFILE/seed-N.json")
+    p.add_argument("--paired", default="results/fidelity/reference-our-init",
+                   help="the reference's records from our initial weights, PROFILE/seed-N.json")
+    p.add_argument("--diagnostic", default="results/fidelity/diagnostic",
+                   help="diagnostic reference runs (any *.json of train_reference.py), each beside ours of its seed")
     p.add_argument("--step", default="results/fidelity/first-step-fidelity.json")
     p.add_argument("--step64", default="results/fidelity/first-step-fidelity-float64.json",
                    help="the same comparison with the reference in double precision")
+    p.add_argument("--trajectory", default="results/fidelity/trajectory-fidelity.json",
+                   help="fidelity_trajectory.py's comparison of the first steps")
+    p.add_argument("--trajectory64", default="results/fidelity/trajectory-fidelity-float64.json")
+    p.add_argument("--trained", default="results/fidelity/trained-step-fidelity.json",
+                   help="fidelity_step.py's comparison at our seed 0's last checkpoint")
+    p.add_argument("--trained64", default="results/fidelity/trained-step-fidelity-float64.json")
     p.add_argument("--binary", default=".build/release/spinebench")
     p.add_argument("--out", default="results/fidelity.md")
     p.add_argument("--svg", default="results/fidelity.svg")
@@ -123,21 +243,27 @@ def main():
         r = load(path)
         if r.get("status") == "ok":
             ours[r["seed"]] = r
-    theirs = {}
-    for path in sorted(glob.glob(f"{a.reference}/{a.profile}/seed-*.json")):
-        r = load(path)
-        theirs[r["seed"]] = (r, r["runDir"])
+    def reference_records(folder):
+        out = {}
+        for path in sorted(glob.glob(f"{folder}/seed-*.json")):
+            r = load(path)
+            out[r["seed"]] = r
+        return out
+    theirs = reference_records(f"{a.reference}/{a.profile}")        # the reference from its own initial weights
+    ours_init = reference_records(f"{a.paired}/{a.profile}")        # the reference from ours of the same seed
 
-    rows, ap_ours, ap_ref = [], [], []
-    area = None
-    for seed in sorted(set(ours) | set(theirs)):
+    def score(r):
+        """A reference run's AP by `spinebench coco-eval` from its COCO files (pycocotools' is in the record)."""
+        d = r["runDir"]
+        return coco_eval(a.binary, f"{d}/val-ground-truth.json", f"{d}/val-detections.json", r["areaScale"])["AP"]
+
+    rows = []
+    for seed in sorted(set(ours) | set(theirs) | set(ours_init)):
         row = {"seed": seed}
         if seed in ours:
             r = ours[seed]
-            area = r["areaScale"]
             d = f"{a.runs}/fidelity/{a.profile}/spinenet-49/seed-{seed}"
             gt, det = f"{d}/val-ground-truth.json", f"{d}/val-detections.json"
-            row["ours_record"] = r["metrics"]["AP"]
             if os.path.exists(det):
                 row["ours"] = coco_eval(a.binary, gt, det, r["areaScale"])["AP"]
                 row["ours_pycoco"] = pycoco(gt, det, r["areaScale"])["AP"]
@@ -146,23 +272,25 @@ def main():
             if r["training"].get("resumedFromEpoch", 0) == 0:    # a resumed run's clock holds only its last part
                 row["ours_min"] = r["measured"]["trainSeconds"] / 60
             row["ours_eval_min"] = r["measured"]["evalSeconds"] / 60
-            ap_ours.append(row["ours"])
-        if seed in theirs:
-            r, d = theirs[seed]
-            area = r["areaScale"]
-            gt, det = f"{d}/val-ground-truth.json", f"{d}/val-detections.json"
-            row["ref"] = coco_eval(a.binary, gt, det, r["areaScale"])["AP"]
-            row["ref_pycoco"] = r["metrics"]["AP"]
-            row["ref_min"] = r["measured"]["trainSeconds"] / 60
-            row["ref_eval_min"] = r["measured"]["evalSeconds"] / 60
-            ap_ref.append(row["ref"])
+            row["ours_loss"] = last_epoch_loss(r)
+        for key, runs in (("ref", theirs), ("paired", ours_init)):
+            if seed in runs:
+                r = runs[seed]
+                row[key] = score(r)
+                row[key + "_pycoco"] = r["metrics"]["AP"]
+                row[key + "_min"] = r["measured"]["trainSeconds"] / 60
+                row[key + "_eval_min"] = r["measured"]["evalSeconds"] / 60
+                row[key + "_loss"] = last_epoch_loss(r)
         rows.append(row)
+    ap_ours = [r["ours"] for r in rows if "ours" in r]
+    ap_ref = [r["ref"] for r in rows if "ref" in r]
+    pairs = [r for r in rows if "ours" in r and "paired" in r]
 
     L = ["# Fidelity: spinebench against the reference implementation (SpineNet-49)", "",
          "Generated by `make fidelity` (`bench/tensorflow/fidelity_report.py`) from the records under "
          f"`{a.results}/`; do not edit by hand. Issue #21.", ""]
     any_ours = next(iter(ours.values()), None)
-    any_ref = next(iter(theirs.values()), (None, None))[0]
+    any_ref = next(iter(theirs.values()), None) or next(iter(ours_init.values()), None)
     import yaml
     with open(a.ablation) as f:
         st = yaml.safe_load(f)["profiles"][a.profile]
@@ -174,9 +302,10 @@ def main():
           f"{st['weight_decay']}, clip norm {st['clip_norm']}, focal alpha {st['focal_alpha']} gamma {st['focal_gamma']}, "
           f"Huber delta {st['huber_delta']} x {st['box_weight']}, flips {st['flip_probability']}, scale jitter "
           f"{st['scale_jitter']}, batch-norm statistics at evaluation: {st['eval_batch_norm']}; {st['seeds']} seeds "
-          "a side.", ""]
-    status = (f"{len(ours)} spinebench and {len(theirs)} reference run(s) recorded of {st['seeds']} each"
-              + ("" if ours and theirs else "; the training comparison waits for `make fidelity`") + ".")
+          "of each kind of run.", ""]
+    status = (f"{len(ours)} spinebench run(s), {len(ours_init)} of the reference from our initial weights and "
+              f"{len(theirs)} from its own, of {st['seeds']} each"
+              + ("" if ours and (theirs or ours_init) else "; the training comparison waits for `make fidelity`") + ".")
     L += [f"Status: {status}", ""]
     if os.path.exists(a.step):
         s0 = load(a.step)
@@ -191,52 +320,110 @@ def main():
 
     L += ["## AP per seed", "",
           f"COCO box AP (%) on the {st['dataset']['val']} "
-          "val images, both sides scored by `spinebench coco-eval` from their "
+          "val images, every run scored by `spinebench coco-eval` from its "
           "`val-detections.json` (pycocotools in brackets), size classes scaled by "
-          f"{(st['anchor_size'] / 3) ** 2:.3f} ((anchor size / 3)^2). Train minutes: wall clock per run, evaluation "
-          "excluded.", "",
-          "| seed | spinebench AP | reference AP | spinebench train min | reference train min |", "|---|---|---|---|---|"]
+          f"{(st['anchor_size'] / 3) ** 2:.3f} ((anchor size / 3)^2). Seed k of every kind of run sees the same data "
+          "in the same order with the same augmentation; \"our weights\" is spinebench's initial SpineNet-49 of seed k "
+          "(`spinebench first-step --seed k`) loaded into the reference, \"its weights\" the reference's own draws "
+          "(the same distributions). Train minutes: wall clock per run, evaluation excluded.", "",
+          "| seed | spinebench AP | reference AP, our weights | reference AP, its weights | spinebench train min "
+          "| reference train min (our weights, its weights) |", "|---|---|---|---|---|---|"]
     if not rows:
-        L.append("| — | not run yet | not run yet | | |")
+        L.append("| — | not run yet | not run yet | not run yet | | |")
     for r in rows:
-        o = f"{fmt(r.get('ours'))} ({fmt(r.get('ours_pycoco'))})" if "ours" in r else "—"
-        t = f"{fmt(r.get('ref'))} ({fmt(r.get('ref_pycoco'))})" if "ref" in r else "—"
+        cell = lambda k: f"{fmt(r.get(k))} ({fmt(r.get(k + '_pycoco'))})" if k in r else "—"
         om = fmt(r.get("ours_min"), 1) if "ours_min" in r or "ours" not in r else "— (resumed)"
-        L.append(f"| {r['seed']} | {o} | {t} | {om} | {fmt(r.get('ref_min'), 1)} |")
+        L.append(f"| {r['seed']} | {cell('ours')} | {cell('paired')} | {cell('ref')} | {om} | "
+                 f"{fmt(r.get('paired_min'), 1)}, {fmt(r.get('ref_min'), 1)} |")
     L.append("")
+
+    L += ["## Do they train to the same AP?", ""]
+    if len(pairs) >= 2:
+        d, ci, pv = paired([r["ours"] for r in pairs], [r["paired"] for r in pairs])
+        verdict = ("the CI contains zero: no difference the seeds can resolve" if ci[0] <= 0 <= ci[1]
+                   else "the CI excludes zero: the two implementations do not train to the same AP")
+        L += [f"**From the same initial weights** (paired by seed, {len(pairs)} pairs): spinebench - reference = "
+              f"**{d:+.2f} AP**, 95% CI [{ci[0]:+.2f}, {ci[1]:+.2f}], p = {pv:.2g} (paired t). Verdict: {verdict}.", ""]
+    elif pairs:
+        L += [f"From the same initial weights: one pair so far (spinebench - reference = "
+              f"{pairs[0]['ours'] - pairs[0]['paired']:+.2f} AP); a CI needs two.", ""]
     if ap_ours and ap_ref:
         d, ci = welch(ap_ours, ap_ref)
         mo, mr = sum(ap_ours) / len(ap_ours), sum(ap_ref) / len(ap_ref)
-        L += [f"Mean AP: spinebench {mo:.2f} ({len(ap_ours)} seeds), reference {mr:.2f} ({len(ap_ref)} seeds). "
-              f"Difference (spinebench - reference): **{d:+.2f} AP**, 95% CI "
+        L += [f"**From each implementation's own initial weights** (unpaired): spinebench {mo:.2f} ({len(ap_ours)} "
+              f"seeds), reference {mr:.2f} ({len(ap_ref)} seeds); difference **{d:+.2f} AP**, 95% CI "
               + (f"[{ci[0]:+.2f}, {ci[1]:+.2f}] (Welch)" if ci else "— (needs two seeds a side)") + ".", ""]
-        if ci:
+        if ci and len(pairs) < 2:
             verdict = ("the CI contains zero: no difference the seeds can resolve" if ci[0] <= 0 <= ci[1]
                        else "the CI excludes zero: the two implementations do not train to the same AP")
             L += [f"Verdict: {verdict}.", ""]
-        timed = [r for r in rows if "ours_min" in r and "ref_min" in r]
-        to = sum(r["ours_min"] for r in timed)
-        tr = sum(r["ref_min"] for r in timed)
-        L += [f"Time, over the {len(timed)} seed(s) both sides trained from the start: spinebench {to:.1f} train "
-              f"minutes, the reference {tr:.1f} ({tr / to:.2f}x); evaluation apart (the reference's detection "
-              f"generator: {sum(r.get('ref_eval_min', 0) for r in timed):.1f} min, spinebench's "
-              f"{sum(r.get('ours_eval_min', 0) for r in timed):.1f})." if to else "", ""]
-    else:
+    if not pairs and not (ap_ours and ap_ref):
         L += ["No pair of runs yet: run `make fidelity`.", ""]
 
+    # The training loss of the last epoch: TFM divides by positives + 1, we by positives, so the reference's
+    # figure is lower by that ratio alone (0.3-1% at this proxy's 100-300 positives per batch).
+    lp = [r for r in pairs if "ours_loss" in r]
+    lo, lr_ = [r["ours_loss"] for r in rows if "ours_loss" in r], [r["ref_loss"] for r in rows if "ref_loss" in r]
+    if len(lp) >= 2 or (len(lo) >= 2 and len(lr_) >= 2):
+        L += ["Training loss of the last epoch (focal + box weight x Huber, mean over its steps; the reference "
+              "divides by positives + 1 and spinebench by positives, which alone puts the reference 0.3-1% lower):"]
+        if len(lp) >= 2:
+            d, ci, pv = paired([r["ours_loss"] for r in lp], [r["paired_loss"] for r in lp])
+            L += [f"from the same weights, spinebench " + ", ".join(f"{r['ours_loss']:.3f}" for r in lp)
+                  + " against the reference " + ", ".join(f"{r['paired_loss']:.3f}" for r in lp)
+                  + f" (seeds {', '.join(str(r['seed']) for r in lp)}): difference {d:+.4f}, 95% CI "
+                  f"[{ci[0]:+.4f}, {ci[1]:+.4f}], p = {pv:.2g} (paired t);"]
+        if len(lo) >= 2 and len(lr_) >= 2:
+            d, ci = welch(lo, lr_)
+            L += [f"from each side's own weights, spinebench {sum(lo) / len(lo):.3f} ({len(lo)} seeds), the reference "
+                  f"{sum(lr_) / len(lr_):.3f} ({len(lr_)}): difference {d:+.4f}, 95% CI [{ci[0]:+.4f}, {ci[1]:+.4f}] "
+                  "(Welch)."]
+        L.append("")
+
+    timed = [r for r in rows if "ours_min" in r and "ref_min" in r]
+    to, tr = sum(r["ours_min"] for r in timed), sum(r["ref_min"] for r in timed)
+    if to:
+        L += [f"Time, over the {len(timed)} seed(s) both sides trained from the start from their own weights: "
+              f"spinebench {to:.1f} train minutes, the reference {tr:.1f} ({tr / to:.2f}x); evaluation apart (the "
+              f"reference's detection generator: {sum(r.get('ref_eval_min', 0) for r in timed):.1f} min, "
+              f"spinebench's {sum(r.get('ours_eval_min', 0) for r in timed):.1f}).", ""]
+
+    diagnostics = [load(p) for p in sorted(glob.glob(f"{a.diagnostic}/*.json"))]
+    diagnostics = [r for r in diagnostics if r.get("profile") == a.profile]
+    if diagnostics:
+        L += ["## Diagnostic runs", "",
+              "Reference runs with one thing changed, each beside our run of its seed (`train_reference.py "
+              "--conventions spinebench` swaps in spinebench's normaliser, momentum form and decay boundaries: "
+              "deviations 3, 5 and 6 below).", "",
+              "| seed | initial weights | conventions | reference AP | spinebench AP | reference last-epoch loss "
+              "| spinebench last-epoch loss |", "|---|---|---|---|---|---|---|"]
+        by_seed = {r["seed"]: r for r in rows}
+        for r in diagnostics:
+            o = by_seed.get(r["seed"], {})
+            init = "spinebench's" if r.get("initialWeights", "").endswith(".h5") else "its own"
+            L.append(f"| {r['seed']} | {init} | {r.get('conventions', 'tfm')} | {fmt(score(r))} | {fmt(o.get('ours'))} "
+                     f"| {last_epoch_loss(r):.3f} | {fmt(o.get('ours_loss'), 3)} |")
+        L.append("")
+
+    def mean_curve(records):
+        cs = [r["training"]["lossCurve"] for r in records]
+        n = min(len(c) for c in cs)
+        return [sum(c[i] for c in cs) / len(cs) for i in range(n)]
     curves = []
-    for seed, r in sorted(ours.items()):
-        lc, win = r["training"]["lossCurve"], r["training"]["lossWindow"]
-        spe = r["training"]["steps"] / r["training"]["epochs"]
-        curves.append((f"spinebench seed {seed}", ["#1f77b4", "#6baed6", "#08519c", "#9ecae1"][seed % 4],
-                       epochs_at(len(lc), win, spe), lc))
-    for seed, (r, _) in sorted(theirs.items()):
-        lc, win = r["training"]["lossCurve"], r["training"]["lossWindow"]
-        spe = r["training"]["steps"] / r["training"]["epochs"]
-        curves.append((f"reference seed {seed}", ["#d62728", "#fc9272", "#a50f15", "#fcbba1"][seed % 4],
-                       epochs_at(len(lc), win, spe), lc))
+    for label, colour, records in (("spinebench", "#1f77b4", list(ours.values())),
+                                   ("reference, our weights", "#2ca02c", list(ours_init.values())),
+                                   ("reference, its weights", "#d62728", list(theirs.values()))):
+        if not records:
+            continue
+        tr0 = records[0]["training"]
+        x = lambda n: epochs_at(n, tr0["lossWindow"], tr0["steps"] / tr0["epochs"])
+        for r in records:
+            lc = r["training"]["lossCurve"]
+            curves.append((None, colour, 0.8, x(len(lc)), lc))
+        m = mean_curve(records)
+        curves.append((f"{label} ({len(records)} seeds)", colour, 2, x(len(m)), m))
     if curves:
-        svg(curves, a.svg, "SpineNet-49 training loss: spinebench (blue) and the reference (red)")
+        svg(curves, a.svg, "SpineNet-49 training loss: mean over seeds (bold), each seed (faint)")
         L += ["## Loss curves", "", f"![loss curves]({os.path.basename(a.svg)})", "",
               "Mean training loss (focal + box weight x Huber, without weight decay) per quarter epoch. The "
               "reference divides by positives + 1, spinebench by positives: its curve sits 0.3-1% lower for that "
@@ -295,6 +482,13 @@ def main():
               f"TFM's labeler; {tg['anchors_with_different_class']} anchors with a different class; box targets "
               f"differ by at most {tg['max_abs_box_target_difference']:.1e}. Anchors: largest coordinate "
               "difference per level " + ", ".join(f"{k.split('_')[0]} {v:g} px" for k, v in an.items()) + ".", ""]
+        if "initial_weights" in s:
+            iw = s["initial_weights"]
+            L += [f"Initial weights: over the {iw['tensors_compared']} tensors of 256 or more random values, the "
+                  "standard deviation of ours over that of the reference's own draw has median "
+                  f"{iw['sd_ratio_median']:.3f} (range {iw['sd_ratio_min']:.3f}-{iw['sd_ratio_max']:.3f}; sampling "
+                  "alone spreads it by about 1/sqrt(2n), 4% at 256 values); constant tensors that differ: "
+                  + (", ".join(f"`{n}`" for n in iw["constant_tensors_that_differ"]) or "none") + ".", ""]
         if "max_abs_pixel_difference" in ld:
             L += [f"Data: the reference's loader (`bench/tensorflow/spinedata.py`) made the same batch: same images "
                   f"{'yes' if ld['same_ids'] else 'NO'}, largest pixel difference {ld['max_abs_pixel_difference']:.1e}, "
@@ -302,6 +496,9 @@ def main():
                   f"{'yes' if ld['same_labels'] else 'NO'}.", ""]
     else:
         L += ["Not run yet.", ""]
+
+    L += trajectory_section(a.trajectory, a.trajectory64)
+    L += trained_section(a.trained, a.trained64)
 
     from tfm_retinanet import DEVIATIONS
     L += ["## Deviations that remain", "",

@@ -6,6 +6,8 @@ detector (tfm_retinanet.py: TFM's SpineNet-49, RetinaNet head, anchors, labeler 
 writes a JSON comparison:
 
 - the batch: our loader's images and boxes against spinedata.py's port of it (the reference trainer's data);
+- the initial weights: per tensor, the standard deviation of ours over that of TFM's own draw (same distributions?),
+  and any constant tensor (batch-norm scales and offsets, biases) that differs;
 - the targets: our anchor classes and box targets against TFM's labeler's;
 - the loss (total, focal, Huber) and the gradient norm, with TFM's normaliser (positives + 1) and with ours
   (max(1, positives)), the relative difference of each to ours;
@@ -49,11 +51,8 @@ def main():
 
     with h5py.File(a.step, "r") as f:
         at = dict(f.attrs)
-        order = [n.decode() if isinstance(n, bytes) else str(n) for n in f["params"].attrs["order"]]
-        params = {n: f["params"][n.replace("/", ":")][...] for n in order}
+        order, params, moving = ref.first_step_weights(f)
         grads = {n: f["grads"][n.replace("/", ":")][...] for n in order}
-        moving = {k.replace(":", "/").rsplit("/", 1)[0] + ":" + k.rsplit(":", 1)[1]: f["moving"][k][...]
-                  for k in f["moving"]}
         images = f["batch/images"][...]
         boxes_flat, labels_flat = f["batch/boxes"][...], f["batch/labels"][...]
         offsets, ids = f["batch/box_offsets"][...], f["batch/image_ids"][...]
@@ -65,7 +64,8 @@ def main():
     dataset = at["dataset"].decode() if isinstance(at["dataset"], bytes) else str(at["dataset"])
     text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
     out = {"model": text(at["model"]), "profile": text(at["profile"]), "seed": int(at["seed"]), "batch": n_img,
-           "dataset": dataset, "reference_precision": "float64" if a.float64 else "float32"}
+           "dataset": dataset, "reference_precision": "float64" if a.float64 else "float32",
+           "weights": text(at["weights"]) if "weights" in at else "initial"}
 
     # 1. Our batch, made again by the reference trainer's loader (spinedata.py).
     if os.path.exists(dataset):
@@ -86,6 +86,18 @@ def main():
     det = ref.Detector(int(at["input"]), float(at["scale"]), float(at["alpha"]), int(at["endpoints"]),
                        int(at["head_filters"]), int(at["head_convs"]), int(at["num_classes"]), float(at["anchor_size"]),
                        bn_momentum=float(at["bn_momentum"]), weight_decay=float(at["weight_decay"]))
+    # The initial weights' distributions: TFM's own draws (this detector, before ours replace them) against ours.
+    ratios, differ = [], []
+    for name, var, _ in ref.weight_map(det, order, int(at["head_convs"])):
+        theirs, mine = var.numpy().astype(np.float64), params[name].astype(np.float64)
+        if theirs.std() == 0 or mine.std() == 0:        # constants: BN gamma and beta, biases
+            if theirs.std() != mine.std() or not np.isclose(theirs.mean(), mine.mean(), rtol=1e-6, atol=0):
+                differ.append(name)
+        elif theirs.size >= 256:                        # sample sds of smaller tensors are too noisy to compare
+            ratios.append(mine.std() / theirs.std())
+    out["initial_weights"] = {"tensors_compared": len(ratios), "sd_ratio_median": float(np.median(ratios)),
+                              "sd_ratio_min": float(min(ratios)), "sd_ratio_max": float(max(ratios)),
+                              "constant_tensors_that_differ": differ}
     ref.load_ours(det, params, moving, order, int(at["head_convs"]))
 
     # 3. Anchors and targets: TFM's labeler against ours.

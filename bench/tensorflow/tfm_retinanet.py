@@ -210,6 +210,28 @@ class Detector:
         return out["detection_boxes"], out["detection_scores"], out["detection_classes"], out["num_detections"]
 
 
+class SpinebenchSGD:
+    """spinebench's optimiser step on TFM's variables (Sources/Engine/SGD.swift): the gradient (weight decay
+    included, as TFM's l2 regulariser adds it) clipped by its global norm, then v = m v + g and w -= lr v, where
+    Keras' SGD keeps v = m v - lr g (DEVIATIONS 5). Used by `train_reference.py --conventions spinebench` and
+    fidelity_trajectory.py."""
+
+    def __init__(self, variables, momentum, clip_norm):
+        self.variables, self.momentum, self.clip_norm = variables, momentum, clip_norm
+        self.velocity = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+
+    def apply(self, grads, rate):
+        """One update at learning rate `rate`; returns the global gradient norm before clipping."""
+        if self.clip_norm:
+            grads, norm = tf.clip_by_global_norm(grads, self.clip_norm)
+        else:
+            norm = tf.linalg.global_norm(grads)
+        for v, g, buf in zip(self.variables, grads, self.velocity):
+            buf.assign(self.momentum * buf + g)
+            v.assign_sub(rate * buf)
+        return norm
+
+
 def backbone_layers(backbone):
     """TFM's backbone convs and batch norms in the order they were made, which is the order spinebench's plan
     lists them in (stem; per block its inputs' resampling, then its units, shortcut first; endpoints). Keras
@@ -288,6 +310,24 @@ def load_ours(det, params, moving, order, head_convs):
     for name, layer in moving_pairs(det, order):
         layer.moving_mean.assign(moving[name + ":mean"])
         layer.moving_variance.assign(moving[name + ":variance"])
+
+
+def first_step_weights(f):
+    """(order, params, moving) from an open file of `spinebench first-step` (Sources/Harness/FirstStepExport.swift:
+    /params/NAME with ':' for '/', attribute `order`; /moving/NAME:mean|variance), keyed as load_ours takes them."""
+    order = [n.decode() if isinstance(n, bytes) else str(n) for n in f["params"].attrs["order"]]
+    params = {n: f["params"][n.replace("/", ":")][...] for n in order}
+    moving = {k.replace(":", "/").rsplit("/", 1)[0] + ":" + k.rsplit(":", 1)[1]: f["moving"][k][...]
+              for k in f["moving"]}
+    return order, params, moving
+
+
+def load_first_step(det, path, head_convs):
+    """Sets TFM's variables from the initial weights in a file of `spinebench first-step`."""
+    import h5py
+    with h5py.File(path, "r") as f:
+        order, params, moving = first_step_weights(f)
+    load_ours(det, params, moving, order, head_convs)
 
 
 def schedule(base, total, warmup_fraction, warmup_start, decay_points):

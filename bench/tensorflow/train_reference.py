@@ -10,6 +10,13 @@ seed k). Evaluation: the val split in file order at the profile's batch size, ba
 Seeded with tf_keras.utils.set_random_seed: at one thread a seed's run repeats bit for bit (the smoke profile's
 loss curve, run twice). Its initial weights are TFM's own draws, not spinebench's of the same seed.
 
+Two options pair a reference run with one of ours (the diagnosis of a difference, results/fidelity.md):
+- `--init STEP.h5` starts from the weights in a file of `spinebench first-step` (our initial weights of that
+  seed) instead of TFM's own draws, so a run and ours of the same seed share weights and data order;
+- `--conventions spinebench` replaces the three recipe conventions where TFM and spinebench differ (DEVIATIONS 3,
+  5 and 6 of tfm_retinanet.py) by ours: the loss divided by max(1, positives), momentum as v = m v + g,
+  w -= lr v, and each learning-rate drop at its boundary step rather than after it.
+
 Writes:
 - --record (JSON): AP per COCO metric (pycocotools, with the size classes scaled by (anchor_size / 3)^2 as
   spinebench's evaluator does), the loss curve (mean total loss per quarter epoch, as spinebench's records),
@@ -95,6 +102,9 @@ def main():
     p.add_argument("--out-dir", required=True, help="folder for the COCO files")
     p.add_argument("--record", required=True, help="the run's record (JSON)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--init", help="start from the weights of this `spinebench first-step` file")
+    p.add_argument("--conventions", choices=["tfm", "spinebench"], default="tfm",
+                   help="normaliser, momentum form and decay boundaries: TFM's (default) or spinebench's")
     a = p.parse_args()
     with open(a.ablation) as f:
         prof = yaml.safe_load(f)["profiles"][a.profile]
@@ -112,6 +122,8 @@ def main():
     det = ref.Detector(prof["input"], prof["scale"], prof["alpha"], prof["endpoints"], prof["head_filters"],
                        prof["head_convs"], k, prof["anchor_size"], bn_momentum=prof["bn_momentum"],
                        weight_decay=prof["weight_decay"])
+    if a.init:
+        ref.load_first_step(det, a.init, prof["head_convs"])
     steps_per_epoch = loader.batches_per_epoch
     total = steps_per_epoch * prof["epochs"]
     if prof["schedule"] != "step":
@@ -120,6 +132,18 @@ def main():
     opt = tf_keras.optimizers.SGD(learning_rate=lr, momentum=prof["momentum"], global_clipnorm=prof["clip_norm"])
     variables = det.variables
     alpha, gamma, delta, w_box = prof["focal_alpha"], prof["focal_gamma"], prof["huber_delta"], prof["box_weight"]
+    ours = a.conventions == "spinebench"
+    if ours:
+        our_sgd = ref.SpinebenchSGD(variables, prof["momentum"], prof["clip_norm"])
+        warmup, start = int(prof["warmup_fraction"] * total), prof["warmup_start"]
+        boundaries = [int(f * total) for f in prof["decay_points"]]
+
+        def our_rate(i):
+            """Sources/Engine/SGD.swift's LearningRateSchedule.rate(at:), step schedule."""
+            base = prof["learning_rate"]
+            if i < warmup:
+                return base * (start + (1 - start) * i / warmup)
+            return base * 0.1 ** sum(i >= b for b in boundaries)
 
     @tf.function(jit_compile=False, reduce_retracing=True)
     def label(gt, gl):
@@ -143,27 +167,44 @@ def main():
         opt.apply_gradients(zip(grads, variables))
         return model_loss
 
+    @tf.function(jit_compile=False)
+    def step_ours(images, t, rate):
+        """The same step under spinebench's conventions (Sources/Engine/SGD.swift)."""
+        with tf.GradientTape() as tape:
+            cls, box = det(images, training=True)
+            n = tf.maximum(tf.reduce_sum(tf.cast(t["bw"], tf.float32)), 1.0)
+            focal, huber = det.losses(cls, box, t, alpha, gamma, delta, normalizer=n)
+            model_loss = focal + w_box * huber
+            loss = model_loss + det.regularization
+        our_sgd.apply(tape.gradient(loss, variables), rate)
+        return model_loss
+
     window = max(1, steps_per_epoch // 4)
     curve, data_seconds, step_seconds = [], 0.0, []
     started = time.time()
     for epoch in range(prof["epochs"]):
-        acc, n = 0.0, 0
+        acc, n, epoch_sum = 0.0, 0, 0.0
         for b in range(steps_per_epoch):
             t0 = time.time()
             images, boxes, labels, _, _ = loader.make_batch(epoch, b)
             t = targets(boxes, labels)
             data_seconds += time.time() - t0
             t1 = time.time()
-            value = float(step(tf.constant(images), t))
+            if ours:
+                rate = tf.constant(our_rate(epoch * steps_per_epoch + b), tf.float32)
+                value = float(step_ours(tf.constant(images), t, rate))
+            else:
+                value = float(step(tf.constant(images), t))
             step_seconds.append(time.time() - t1)
             if not np.isfinite(value) or value > 1e4:
                 raise SystemExit(f"train_reference.py: loss {value} at step {epoch * steps_per_epoch + b}")
             acc += value
+            epoch_sum += value
             n += 1
             if n == window or b == steps_per_epoch - 1:
                 curve.append(acc / n)
                 acc, n = 0.0, 0
-        print(f"reference seed {a.seed}: epoch {epoch + 1}/{prof['epochs']} loss {curve[-1]:.4f} "
+        print(f"reference seed {a.seed}: epoch {epoch + 1}/{prof['epochs']} mean loss {epoch_sum / steps_per_epoch:.4f} "
               f"({time.time() - started:.0f} s)", flush=True)
     train_seconds = time.time() - started
 
@@ -200,7 +241,8 @@ def main():
         "areaScale": area_scale,
         "training": {"epochs": prof["epochs"], "steps": total, "batch": prof["batch"], "input": prof["input"],
                      "trainImages": train.count, "valImages": val.count, "lossCurve": curve, "lossWindow": window,
-                     "lossNormalizer": "positives + 1 (TFM)"},
+                     "lossNormalizer": "max(1, positives)" if ours else "positives + 1 (TFM)"},
+        "conventions": a.conventions, "initialWeights": os.path.abspath(a.init) if a.init else "TFM's own draws",
         "measured": {"trainSeconds": train_seconds, "evalSeconds": eval_seconds, "dataSeconds": data_seconds,
                      "trainImagesPerSecond": total * prof["batch"] / train_seconds, "threads": a.threads,
                      "medianStepSeconds": float(np.median(step_seconds[1:] or step_seconds))},
