@@ -24,8 +24,8 @@ import Foundation
 /// How hard it is: `markContrast` scales both marks (1: the band 55% darker than the body and the spot's texture
 /// +-40% of it; 0.2: 11% and +-8%), and the object carries the same +-8 levels of pixel noise as the background,
 /// so a faint mark has to be told from noise. The experiment file sets it (`mark_contrast` of a fine-shapes
-/// dataset); at full contrast both classifiers reach ~99.7% top-1 at the quick length, a ceiling that hides any
-/// difference between them.
+/// dataset). Before the object noise was added, full contrast put both classifiers at ~99.7% top-1 at the quick
+/// length, a ceiling that hid any difference between them (docs/paper-facts.md §14).
 enum FineShapes {
     static let superClasses = ["ellipse", "diamond", "square", "bell"]
     static let bands = ["top", "middle", "bottom"]
