@@ -76,9 +76,11 @@ bench-tf: build .venv-tf/ok
 
 ## fidelity: SpineNet-49 trained by spinebench and by the reference implementation (tf-models-official's own
 ## backbone, head, anchors, labeler, losses and optimiser; bench/tensorflow/train_reference.py) at a profile of
-## ablations/fidelity.yaml (FIDELITY=fidelity|short|smoke, FIDELITY_SEEDS=n (default: the profile's), JOBS=n), after the first step on the same
-## initial weights from both; writes results/fidelity.md and .svg (other profiles: results/fidelity/PROFILE.md);
-## makes .venv-tf like bench-tf. Estimated at about 2 hours on the idle 2-core reference machine (ablations/fidelity.yaml)
+## ablations/fidelity.yaml (FIDELITY=fidelity|short|smoke, FIDELITY_SEEDS=n (default: the profile's), JOBS=n): per seed
+## ours, the reference from its own weights and the reference from ours (paired); before them the first step and the
+## first 400 steps on the same weights, after them the same step at a trained state; writes results/fidelity.md and
+## .svg (other profiles: results/fidelity/PROFILE.md); makes .venv-tf like bench-tf. About 2 h 40 min on an idle
+## 2-core machine (ablations/fidelity.yaml); recorded runs are skipped, so it resumes
 FIDELITY       ?= fidelity
 FIDELITY_SEEDS ?=
 fidelity: build .venv-tf/ok

@@ -68,18 +68,24 @@ final class FirstStepExportTests: XCTestCase {
         return path
     }
 
-    func testFileHoldsTheFirstTrainingStep() throws {
-        let file = try ablation(), out = dir + "/step.h5"
-        let figures = try FirstStepExport.run(ablation: file, profile: "tiny", model: "spinenet-49", seed: 1, dataDir: dir,
-                                              threads: 2, out: out) { _ in }
-
-        // The same step, made the way RunTrainer makes it.
+    /// The tiny profile, its dataset, and the training loader of seed 1, as RunTrainer makes them.
+    func training(_ file: String) throws -> (AblationDefinition.Profile, DatasetFile, DetectionLoader) {
         let def = try AblationDefinition.load(file)
         let p = try def.profile("tiny", file: file)
         let data = try DatasetFile.open(try DatasetCache.ensure(def.dataset, size: p.dataset, dataDir: dir) { _ in })
         let loader = try DetectionLoader(file: data, split: "train", options: LoaderOptions(
             batchSize: p.batch, outputSize: p.input, training: true, seed: 1,
             jitter: p.scaleJitter[0]...p.scaleJitter[1], flipProbability: p.flipProbability))
+        return (p, data, loader)
+    }
+
+    func testFileHoldsTheFirstTrainingStep() throws {
+        let file = try ablation(), out = dir + "/step.h5"
+        let figures = try FirstStepExport.run(ablation: file, profile: "tiny", model: "spinenet-49", seed: 1, dataDir: dir,
+                                              threads: 2, out: out) { _ in }
+
+        // The same step, made the way RunTrainer makes it.
+        let (p, data, loader) = try training(file)
         loader.start(epoch: 0)
         let batch = try XCTUnwrap(try loader.next())
         let built = try DetectorFactory.build(model: "spinenet-49", profile: p, numClasses: data.classNames.count, seed: 1)
@@ -127,12 +133,7 @@ final class FirstStepExportTests: XCTestCase {
         let file = try ablation(), out = dir + "/trajectory.h5"
         _ = try FirstStepExport.run(ablation: file, profile: "tiny", model: "spinenet-49", seed: 1, dataDir: dir,
                                     threads: 2, out: out, trajectorySteps: 3) { _ in }
-        let def = try AblationDefinition.load(file)
-        let p = try def.profile("tiny", file: file)
-        let data = try DatasetFile.open(try DatasetCache.ensure(def.dataset, size: p.dataset, dataDir: dir) { _ in })
-        let loader = try DetectionLoader(file: data, split: "train", options: LoaderOptions(
-            batchSize: p.batch, outputSize: p.input, training: true, seed: 1,
-            jitter: p.scaleJitter[0]...p.scaleJitter[1], flipProbability: p.flipProbability))
+        let (p, data, loader) = try training(file)
         let net = try DetectorFactory.build(model: "spinenet-49", profile: p, numClasses: data.classNames.count, seed: 1).network
         let retinaNet = RetinaNet(profile: p, numClasses: data.classNames.count)
         let sgd = p.optimizer(for: net.parameters), schedule = p.learningRates(totalSteps: loader.batchesPerEpoch * p.epochs)
@@ -158,9 +159,7 @@ final class FirstStepExportTests: XCTestCase {
     /// without a checkpoint is an error that names it.
     func testCheckpointWeightsAreExported() throws {
         let file = try ablation(), out = dir + "/trained.h5", run = dir + "/run"
-        let def = try AblationDefinition.load(file)
-        let p = try def.profile("tiny", file: file)
-        let data = try DatasetFile.open(try DatasetCache.ensure(def.dataset, size: p.dataset, dataDir: dir) { _ in })
+        let (p, data, _) = try training(file)
         let net = try DetectorFactory.build(model: "spinenet-49", profile: p, numClasses: data.classNames.count, seed: 1).network
         for param in net.parameters { param.value.data = param.value.data.map { $0 * 0.5 + 0.01 } }
         try FileSystem.createDirectory(run)
