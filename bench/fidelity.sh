@@ -10,8 +10,9 @@
 #  2. the runs, JOBS at once (one thread each), the reference's first (they take longest), three per seed:
 #     spinebench; the reference from its own initial weights; the reference from ours of the same seed
 #     (`spinebench first-step --seed k` writes them), which pairs it with our run of that seed (same weights,
-#     same data order). A run already recorded is skipped, so an interrupted `make fidelity` picks up where it
-#     stopped;
+#     same data order); and our seed 0 once more with --no-fusion, the same run but for float rounding: how far
+#     rounding alone moves a run's end. A run already recorded is skipped, so an interrupted `make fidelity`
+#     picks up where it stopped;
 #  3. the first step once more at a trained state (our seed 0's last checkpoint), where the losses and layers
 #     work in the regimes training reaches;
 #  4. the report (bench/tensorflow/fidelity_report.py).
@@ -60,6 +61,7 @@ while [ "$s" -lt "$SEEDS" ]; do
 done
 s=0
 while [ "$s" -lt "$SEEDS" ]; do echo "ours $s" >> "$jobs"; s=$((s + 1)); done
+echo "twin 0" >> "$jobs"
 export BIN PY FILE PROFILE OUT RUNS DATASET
 # A run that fails does not stop the others, nor the report of those that finished; the exit status says so.
 status=0
@@ -73,6 +75,9 @@ xargs -P "$JOBS" -L 1 sh -c '
       --dataset "$DATASET" --out-dir "$RUNS/fidelity-reference-our-init/$PROFILE/seed-$1" \
       --record "$OUT/reference-our-init/$PROFILE/seed-$1.json" --threads 1 \
       --init "$RUNS/fidelity-step/$PROFILE-seed$1.h5"
+  elif [ "$0" = twin ]; then
+    exec "$BIN" train spinenet-49 --ablation "$FILE" --profile "$PROFILE" --seed "$1" --threads 1 --no-fusion \
+      --results "$OUT/no-fusion" --runs "$RUNS/no-fusion"
   else
     exec "$BIN" train spinenet-49 --ablation "$FILE" --profile "$PROFILE" --seed "$1" --threads 1 \
       --results "$OUT" --runs "$RUNS"
@@ -89,7 +94,7 @@ if [ -d "$trained/checkpoint" ]; then
 fi
 
 "$PY" bench/tensorflow/fidelity_report.py --profile "$PROFILE" --results "$OUT" --runs "$RUNS" \
-  --reference "$OUT/reference" --paired "$OUT/reference-our-init" --diagnostic "$OUT/diagnostic" --step "$STEP_JSON" --step64 "$STEP64_JSON" \
+  --reference "$OUT/reference" --paired "$OUT/reference-our-init" --diagnostic "$OUT/diagnostic" --twin "$OUT/no-fusion" --step "$STEP_JSON" --step64 "$STEP64_JSON" \
   --trajectory "$OUT/trajectory-$PROFILE.json" --trajectory64 "$OUT/trajectory-$PROFILE-float64.json" \
   --trained "$OUT/trained-step-$PROFILE.json" --trained64 "$OUT/trained-step-$PROFILE-float64.json" --binary "$BIN" --out "$REPORT" --svg "$SVG"
 exit "$status"

@@ -76,6 +76,17 @@ def paired(a, b):
     return m, (m - h, m + h), float(2 * t.sf(abs(m / se), n - 1))
 
 
+def detectable(a, b):
+    """The smallest true mean difference the paired t-test over these pairs detects with power 0.8 at two-sided
+    alpha 0.05: (t_0.975 + t_0.8) x sd / sqrt(n) (the approximation Sources/Harness/Statistics.swift uses)."""
+    d = [x - y for x, y in zip(a, b)]
+    n = len(d)
+    m = sum(d) / n
+    sd = math.sqrt(sum((x - m) ** 2 for x in d) / (n - 1))
+    from scipy.stats import t
+    return (t.ppf(0.975, n - 1) + t.ppf(0.8, n - 1)) * sd / math.sqrt(n)
+
+
 def last_epoch_loss(record):
     """Mean training loss of the last epoch, from a record's loss curve (windows of `lossWindow` steps, the last
     one of each epoch shorter), weighted by steps."""
@@ -224,6 +235,8 @@ def main():
                    help="the reference's records from our initial weights, PROFILE/seed-N.json")
     p.add_argument("--diagnostic", default="results/fidelity/diagnostic",
                    help="diagnostic reference runs (any *.json of train_reference.py), each beside ours of its seed")
+    p.add_argument("--twin", default="results/fidelity/no-fusion",
+                   help="spinebench's --results folder of its runs again with --no-fusion (float rounding alone)")
     p.add_argument("--step", default="results/fidelity/first-step-fidelity.json")
     p.add_argument("--step64", default="results/fidelity/first-step-fidelity-float64.json",
                    help="the same comparison with the reference in double precision")
@@ -342,8 +355,10 @@ def main():
         d, ci, pv = paired([r["ours"] for r in pairs], [r["paired"] for r in pairs])
         verdict = ("the CI contains zero: no difference the seeds can resolve" if ci[0] <= 0 <= ci[1]
                    else "the CI excludes zero: the two implementations do not train to the same AP")
+        mdd = detectable([r["ours"] for r in pairs], [r["paired"] for r in pairs])
         L += [f"**From the same initial weights** (paired by seed, {len(pairs)} pairs): spinebench - reference = "
-              f"**{d:+.2f} AP**, 95% CI [{ci[0]:+.2f}, {ci[1]:+.2f}], p = {pv:.2g} (paired t). Verdict: {verdict}.", ""]
+              f"**{d:+.2f} AP**, 95% CI [{ci[0]:+.2f}, {ci[1]:+.2f}], p = {pv:.2g} (paired t). Verdict: {verdict}. "
+              f"The smallest difference these pairs resolve (power 0.8): {mdd:.1f} AP.", ""]
     elif pairs:
         L += [f"From the same initial weights: one pair so far (spinebench - reference = "
               f"{pairs[0]['ours'] - pairs[0]['paired']:+.2f} AP); a CI needs two.", ""]
@@ -390,19 +405,27 @@ def main():
 
     diagnostics = [load(p) for p in sorted(glob.glob(f"{a.diagnostic}/*.json"))]
     diagnostics = [r for r in diagnostics if r.get("profile") == a.profile]
-    if diagnostics:
+    twins = [load(p) for p in sorted(glob.glob(f"{a.twin}/records/fidelity/{a.profile}/spinenet-49/seed-*.json"))]
+    twins = [r for r in twins if r.get("status") == "ok"]
+    if diagnostics or twins:
         L += ["## Diagnostic runs", "",
-              "Reference runs with one thing changed, each beside our run of its seed (`train_reference.py "
-              "--conventions spinebench` swaps in spinebench's normaliser, momentum form and decay boundaries: "
-              "deviations 3, 5 and 6 below).", "",
-              "| seed | initial weights | conventions | reference AP | spinebench AP | reference last-epoch loss "
-              "| spinebench last-epoch loss |", "|---|---|---|---|---|---|---|"]
+              "Runs with one thing changed, each beside our run of its seed: our run again with `--no-fusion` (every "
+              "layer as its plain primitive: the same run but for float rounding, so the gap to ours is what "
+              "rounding alone does to a run's end), and reference runs (`train_reference.py --conventions "
+              "spinebench` swaps in spinebench's normaliser, momentum form and decay boundaries: deviations 3, 5 "
+              "and 6 below).", "",
+              "| seed | run | initial weights | conventions | AP | spinebench AP | last-epoch loss "
+              "| spinebench last-epoch loss |", "|---|---|---|---|---|---|---|---|"]
         by_seed = {r["seed"]: r for r in rows}
+        for r in twins:
+            o = by_seed.get(r["seed"], {})
+            L.append(f"| {r['seed']} | spinebench, --no-fusion | spinebench's | spinebench | {fmt(r['metrics']['AP'])} | "
+                     f"{fmt(o.get('ours'))} | {last_epoch_loss(r):.3f} | {fmt(o.get('ours_loss'), 3)} |")
         for r in diagnostics:
             o = by_seed.get(r["seed"], {})
             init = "spinebench's" if r.get("initialWeights", "").endswith(".h5") else "its own"
-            L.append(f"| {r['seed']} | {init} | {r.get('conventions', 'tfm')} | {fmt(score(r))} | {fmt(o.get('ours'))} "
-                     f"| {last_epoch_loss(r):.3f} | {fmt(o.get('ours_loss'), 3)} |")
+            L.append(f"| {r['seed']} | reference | {init} | {r.get('conventions', 'tfm')} | {fmt(score(r))} | "
+                     f"{fmt(o.get('ours'))} | {last_epoch_loss(r):.3f} | {fmt(o.get('ours_loss'), 3)} |")
         L.append("")
 
     def mean_curve(records):
