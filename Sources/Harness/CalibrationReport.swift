@@ -62,11 +62,10 @@ public struct CalibrationStudy {
         }
     }
 
-    /// The length of the learning-rate sweep: the one with the most rates (ties: the shorter); nil without a sweep.
-    public var sweepLength: Int? {
-        let epochs = Set(bySeed.keys.map(\.epochs))
-        let counts = epochs.map { e in (e, Set(bySeed.keys.filter { $0.epochs == e }.map(\.learningRate)).count) }
-        return counts.filter { $0.1 > 1 }.max { ($0.1, -$0.0) < ($1.1, -$1.0) }?.0
+    /// The lengths with a learning-rate sweep (two rates or more), shortest first.
+    public var sweepLengths: [Int] {
+        Set(bySeed.keys.map(\.epochs)).filter { e in Set(bySeed.keys.filter { $0.epochs == e }.map(\.learningRate)).count > 1 }
+            .sorted()
     }
 
     public func displayName(_ model: String) -> String {
@@ -202,8 +201,13 @@ public struct CalibrationStudy {
         return out
     }
 
+    /// One table per length that has two rates or more.
     func rateSection() -> String {
-        guard let length = sweepLength else { return "\n## Learning rate\n\nNo learning-rate sweep yet (no length has two rates).\n" }
+        guard !sweepLengths.isEmpty else { return "\n## Learning rate\n\nNo learning-rate sweep yet (no length has two rates).\n" }
+        return sweepLengths.map(rateTable).joined()
+    }
+
+    func rateTable(_ length: Int) -> String {
         let rates = learningRates.filter { r in models.contains { ap(model: $0, epochs: length, learningRate: r) != nil } }
         var out = "\n## Learning rate at \(length) epochs\n\n"
         out += "AP (%), mean ± sd (seeds).\n\n"

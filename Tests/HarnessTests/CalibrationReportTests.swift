@@ -67,7 +67,7 @@ final class CalibrationReportTests: XCTestCase {
         XCTAssertEqual(study.models, ["a", "b"])
         XCTAssertEqual(study.lengths(learningRate: 0.08), [1, 2, 4, 8, 16])
         XCTAssertEqual(study.baseLearningRate, 0.08)
-        XCTAssertEqual(study.sweepLength, 4)
+        XCTAssertEqual(study.sweepLengths, [4])
         XCTAssertEqual(study.failures.count, 1)
     }
 
@@ -102,6 +102,12 @@ final class CalibrationReportTests: XCTestCase {
         let svg = study.svg()
         XCTAssertTrue(svg.contains("<polyline"), svg)
         XCTAssertTrue(svg.contains("<circle"), svg)
+        // A second rate at 16 epochs makes a second sweep table.
+        let wider = CalibrationStudy(records: records() + point("a", 16, 42, seeds: 1, lr: 0.04))
+        XCTAssertEqual(wider.sweepLengths, [4, 16])
+        let md16 = wider.markdown()
+        XCTAssertTrue(md16.contains("## Learning rate at 16 epochs"), md16)
+        XCTAssertTrue(md16.contains("| A | 42.0 (1) | 41.3 (1) | 0.04 |"), md16)
         XCTAssertTrue(svg.hasSuffix("</svg>\n"))
     }
 
