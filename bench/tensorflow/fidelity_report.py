@@ -295,6 +295,7 @@ def main():
                 row[key + "_eval_min"] = r["measured"]["evalSeconds"] / 60
                 row[key + "_loss"] = last_epoch_loss(r)
         rows.append(row)
+    by_seed = {r["seed"]: r for r in rows}
     ap_ours = [r["ours"] for r in rows if "ours" in r]
     ap_ref = [r["ref"] for r in rows if "ref" in r]
     pairs = [r for r in rows if "ours" in r and "paired" in r]
@@ -350,6 +351,8 @@ def main():
                  f"{fmt(r.get('paired_min'), 1)}, {fmt(r.get('ref_min'), 1)} |")
     L.append("")
 
+    twins = [load(p) for p in sorted(glob.glob(f"{a.twin}/records/fidelity/{a.profile}/spinenet-49/seed-*.json"))]
+    twins = [r for r in twins if r.get("status") == "ok"]
     L += ["## Do they train to the same AP?", ""]
     if len(pairs) >= 2:
         d, ci, pv = paired([r["ours"] for r in pairs], [r["paired"] for r in pairs])
@@ -362,6 +365,14 @@ def main():
     elif pairs:
         L += [f"From the same initial weights: one pair so far (spinebench - reference = "
               f"{pairs[0]['ours'] - pairs[0]['paired']:+.2f} AP); a CI needs two.", ""]
+    moved = [(r["seed"], r["metrics"]["AP"] - by_seed[r["seed"]]["ours"]) for r in twins
+             if r["seed"] in by_seed and "ours" in by_seed[r["seed"]]]
+    if moved:
+        L += ["How far apart two runs of one implementation from the same weights and data end: our "
+              + ", ".join(f"seed {s}" for s, _ in moved) + " trained again with `--no-fusion` (float rounding is the "
+              "only difference) ended " + ", ".join(f"{v:+.2f} AP" for _, v in moved) + " from the first run. In "
+              "float32 a run's end is chaotic (see the first 400 steps below), so pairing by weights removes the "
+              "spread of the initial draw, not the spread of training itself.", ""]
     if ap_ours and ap_ref:
         d, ci = welch(ap_ours, ap_ref)
         mo, mr = sum(ap_ours) / len(ap_ours), sum(ap_ref) / len(ap_ref)
@@ -405,8 +416,6 @@ def main():
 
     diagnostics = [load(p) for p in sorted(glob.glob(f"{a.diagnostic}/*.json"))]
     diagnostics = [r for r in diagnostics if r.get("profile") == a.profile]
-    twins = [load(p) for p in sorted(glob.glob(f"{a.twin}/records/fidelity/{a.profile}/spinenet-49/seed-*.json"))]
-    twins = [r for r in twins if r.get("status") == "ok"]
     if diagnostics or twins:
         L += ["## Diagnostic runs", "",
               "Runs with one thing changed, each beside our run of its seed: our run again with `--no-fusion` (every "
@@ -416,7 +425,6 @@ def main():
               "and 6 below).", "",
               "| seed | run | initial weights | conventions | AP | spinebench AP | last-epoch loss "
               "| spinebench last-epoch loss |", "|---|---|---|---|---|---|---|---|"]
-        by_seed = {r["seed"]: r for r in rows}
         for r in twins:
             o = by_seed.get(r["seed"], {})
             L.append(f"| {r['seed']} | spinebench, --no-fusion | spinebench's | spinebench | {fmt(r['metrics']['AP'])} | "
