@@ -36,7 +36,7 @@ public struct RewardNoise: Codable, Equatable, Sendable {
     /// Scores (or resumes scoring) the plan into its log; returns every entry.
     static func measure(space: SpaceDefinition, plan: [(Candidate, Int)], log: SearchLog, commit: String,
                         reward: RewardFunction, report: (LogEntry) -> Void = { _ in }) throws -> [LogEntry] {
-        var entries = try log.readChecked(space: space, shard: .all)
+        var entries = try log.readChecked(space: space, shard: .all, hash: space.rewardHash)
         for (k, planned) in plan.enumerated() where k < entries.count {
             guard entries[k].candidate == planned.0, entries[k].seed == planned.1 else {
                 throw SearchError.foreignLog(file: log.path, line: k + 1, reason: "not the candidate and seed the plan has there")
@@ -50,7 +50,7 @@ public struct RewardNoise: Codable, Equatable, Sendable {
                                "\(space.name) noise \(k + 1)/\(plan.count) (seed \(seed))")
             let entry = LogEntry(index: k, shard: Shard.all.description, origin: "noise", parent: nil, candidate: candidate,
                                  reward: r.value, metrics: r.metrics, seconds: Date().timeIntervalSince(started),
-                                 commit: commit, spaceHash: space.hash, failure: r.failure, rung: nil,
+                                 commit: commit, spaceHash: space.rewardHash, failure: r.failure, rung: nil,
                                  epochs: space.proxy.epochs, seed: seed)
             try log.append(entry)
             entries.append(entry)

@@ -68,13 +68,15 @@ public struct SearchLog: Sendable {
         return entries
     }
 
-    /// `read`, refusing entries of another version of the space or another shard, or out of order.
-    public func readChecked(space: SpaceDefinition, shard: Shard) throws -> [LogEntry] {
+    /// `read`, refusing entries of another version of the space (`hash`: the space's `hash`, or its
+    /// `rewardHash` for the noise log) or another shard, or out of order.
+    public func readChecked(space: SpaceDefinition, shard: Shard, hash: String? = nil) throws -> [LogEntry] {
         let entries = try read()
+        let expected = hash ?? space.hash
         for (i, e) in entries.enumerated() {
-            if e.spaceHash != space.hash {
+            if e.spaceHash != expected {
                 throw SearchError.foreignLog(file: path, line: i + 1,
-                                             reason: "written for space hash \(e.spaceHash), the space file now hashes to \(space.hash)")
+                                             reason: "written for space hash \(e.spaceHash), the space file now hashes to \(expected)")
             }
             if e.shard != shard.description || e.index != i {
                 throw SearchError.foreignLog(file: path, line: i + 1,

@@ -77,6 +77,7 @@ public struct SearchRunner {
         public var metrics: Metrics
         public var seconds: Double
         public var commit: String
+        /// The space's `rewardHash` (a reference score does not depend on the algorithm).
         public var spaceHash: String
         /// Where the spec leaves the space (it is scored anyway).
         public var violations: [String]
@@ -101,7 +102,7 @@ public struct SearchRunner {
             let r = try reward.evaluate(candidate, fidelity: Fidelity(epochs: space.proxy.epochs),
                                         label: "\(space.name) reference \(spec.name)")
             scores[spec.name] = ReferenceScore(reward: r.value, metrics: r.metrics, seconds: Date().timeIntervalSince(started),
-                                               commit: commit, spaceHash: space.hash,
+                                               commit: commit, spaceHash: space.rewardHash,
                                                violations: space.violations(of: candidate), candidate: candidate.text)
             progress.log("\(space.name): reference \(spec.name) (\(spec.provenance.rawValue)) \(space.proxy.metric) "
                          + "\(String(format: "%.2f", r.value))")
@@ -150,9 +151,9 @@ public struct SearchRunner {
         summary.best = best.candidate.text
         summary.bestReward = best.reward
         summary.outside = entries.filter { !space.violations(of: $0.candidate).isEmpty }.count
-        summary.references = try Self.readReferences(folder).filter { $0.value.spaceHash == space.hash }.mapValues(\.reward)
+        summary.references = try Self.readReferences(folder).filter { $0.value.spaceHash == space.rewardHash }.mapValues(\.reward)
         summary.noise = RewardNoise(entries: try SearchLog(path: RewardNoise.path(folder: folder)).read()
-            .filter { $0.spaceHash == space.hash })
+            .filter { $0.spaceHash == space.rewardHash })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileSystem.writeAtomically(try encoder.encode(summary), to: folder + "/summary.json")

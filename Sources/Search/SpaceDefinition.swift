@@ -187,6 +187,20 @@ public struct SpaceDefinition: Codable, Sendable {
         return stableHash((try? encoder.encode(key)) ?? Data())
     }
 
+    /// Identifies what decides one candidate's reward and the space's random members, but not the search's
+    /// path: `hash` without the algorithm. The references and the noise measurement are keyed by it, so
+    /// they stay valid when only the algorithm changes (e.g. evolution to halving).
+    public var rewardHash: String {
+        struct Key: Encodable {
+            var stem: [Int]; var allocation: [Int]?; var order: FixedOrder?; var search: Parts
+            var proxy: ProxySettings; var seed: UInt64
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let key = Key(stem: stem, allocation: allocation, order: order, search: search, proxy: proxy, seed: seed)
+        return stableHash((try? encoder.encode(key)) ?? Data())
+    }
+
     /// Reads and checks a space file; errors name the file and the field.
     public static func load(_ path: String) throws -> SpaceDefinition {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {

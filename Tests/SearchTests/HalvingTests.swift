@@ -139,4 +139,33 @@ final class RewardNoiseTests: XCTestCase {
         XCTAssertEqual(noise.ratio, noise.spreadSD / noise.seedSD, accuracy: 1e-12)
         XCTAssertNil(RewardNoise(entries: Array(entries.prefix(2))), "one candidate says nothing about spread")
     }
+
+    /// The noise log measures the reward, not the search: a space whose algorithm changes keeps it (nothing is
+    /// scored again), a space whose proxy changes refuses it.
+    func testNoiseLogOutlivesAnAlgorithmChangeButNotAProxyChange() throws {
+        let dir = try TestSupport.scratch("noise-hash")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let space = try TestSupport.shipped("r0-sp53")
+        let reward = TestSupport.levelDistanceReward(space)
+        let plan = try RewardNoise.plan(space: space, named: [], random: 2, seeds: 2)
+        let log = SearchLog(path: dir + "/noise.jsonl")
+        let first = try RewardNoise.measure(space: space, plan: plan, log: log, commit: "t", reward: reward)
+
+        var halving = space
+        halving.algorithm = .init(kind: "halving", eta: 3, rungs: [1, space.proxy.epochs], finalSeeds: 2)
+        XCTAssertNotEqual(halving.hash, space.hash)
+        XCTAssertEqual(halving.rewardHash, space.rewardHash)
+        struct Scored: Error {}
+        let again = try RewardNoise.measure(space: halving, plan: try RewardNoise.plan(space: halving, named: [], random: 2, seeds: 2),
+                                            log: log, commit: "t", reward: { _, _, _ in throw Scored() })
+        XCTAssertEqual(again.map(\.reward), first.map(\.reward))
+
+        var longer = space
+        longer.proxy.profile.epochs += 1
+        XCTAssertNotEqual(longer.rewardHash, space.rewardHash)
+        XCTAssertThrowsError(try RewardNoise.measure(space: longer, plan: try RewardNoise.plan(space: longer, named: [], random: 2, seeds: 2),
+                                                     log: log, commit: "t", reward: reward)) { error in
+            guard case SearchError.foreignLog = error else { return XCTFail("\(error)") }
+        }
+    }
 }
