@@ -175,29 +175,23 @@ public struct SpaceDefinition: Codable, Sendable {
 
     /// Identifies everything that decides a candidate's reward and the search's path (not the budget),
     /// so logs of a changed space are never mixed with the new one.
-    public var hash: String {
+    public var hash: String { hash(algorithm: algorithm) }
+
+    /// Identifies what decides one candidate's reward and the space's random members, but not the search's
+    /// path: `hash` without the algorithm. The references and the noise measurement are keyed by it, so
+    /// they stay valid when only the algorithm changes (e.g. evolution to halving).
+    public var rewardHash: String { hash(algorithm: nil) }
+
+    /// One key for both hashes: a nil algorithm is left out of the JSON, not written as null.
+    private func hash(algorithm: Algorithm?) -> String {
         struct Key: Encodable {
             var stem: [Int]; var allocation: [Int]?; var order: FixedOrder?; var search: Parts
-            var proxy: ProxySettings; var algorithm: Algorithm; var seed: UInt64
+            var proxy: ProxySettings; var algorithm: Algorithm?; var seed: UInt64
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let key = Key(stem: stem, allocation: allocation, order: order, search: search, proxy: proxy,
                       algorithm: algorithm, seed: seed)
-        return stableHash((try? encoder.encode(key)) ?? Data())
-    }
-
-    /// Identifies what decides one candidate's reward and the space's random members, but not the search's
-    /// path: `hash` without the algorithm. The references and the noise measurement are keyed by it, so
-    /// they stay valid when only the algorithm changes (e.g. evolution to halving).
-    public var rewardHash: String {
-        struct Key: Encodable {
-            var stem: [Int]; var allocation: [Int]?; var order: FixedOrder?; var search: Parts
-            var proxy: ProxySettings; var seed: UInt64
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let key = Key(stem: stem, allocation: allocation, order: order, search: search, proxy: proxy, seed: seed)
         return stableHash((try? encoder.encode(key)) ?? Data())
     }
 
