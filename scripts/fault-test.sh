@@ -25,7 +25,7 @@
 #    the full disk, no `checkpoint.tmp-*` left; the rerun with --runs on disk equals the reference apart from
 #    `measured`. --results on a full tmpfs: exit 1 ("records cannot be written") before any training.
 # 5. search, kill -9: a tiny space (ablations/search/fish.yaml shrunk as in Tests/SearchTests: 400 synthetic
-#    images, 2 epochs, population 2, budget 4) searched uninterrupted, then elsewhere killed mid-candidate and
+#    images, 2 epochs, evolution of population 2, budget 4) searched uninterrupted, then elsewhere killed mid-candidate and
 #    rerun: it replays its JSON-lines log, trains only the missing candidates, and the log (apart from
 #    `seconds`), summary.json and the written spec equal the reference's.
 # 6. search, full disk: --results on a full tmpfs: exit 1 naming the log's folder and the full disk before
@@ -400,8 +400,9 @@ edit "head_filters: 64" "head_filters: 16"
 edit "head_convs: 2" "head_convs: 1"
 edit "epochs: 6" "epochs: 2"
 edit "batch: 16" "batch: 10"
-edit "population: 6, sample: 3" "population: 2, sample: 2"
-edit "budget: 16" "budget: 4"
+grep -q "^algorithm:" "$SPACE" || fail "ablations/search/fish.yaml has no algorithm line"
+sed "s|^algorithm:.*|algorithm: {kind: evolution, population: 2, sample: 2}|" "$SPACE" > "$SPACE.new" && mv "$SPACE.new" "$SPACE"
+edit "budget: 18" "budget: 4"
 SLOG=search/fault/shard-0-of-1.jsonl
 # search_start NAME RESULTS: the tiny space, one thread, in the background; the candidates' runs go on disk,
 # to $S/runs/X for RESULTS .../X/results (a rerun finds the killed candidate's checkpoints there).

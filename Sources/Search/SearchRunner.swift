@@ -41,12 +41,13 @@ public struct SearchRunner {
         let space = try SpaceDefinition.load(spacePath)
         let folder = Self.folder(resultsDir: resultsDir, space: space)
         let commit = ProvenanceProbe.commit()
-        if !references.isEmpty {
-            try scoreReferences(space: space, folder: folder, commit: commit, progress: progress)
-        }
         if !mergeOnly { try FileSystem.checkWritable(folder, what: "the search log") }
+        // Noise first: its seed-0 runs of the references are the reference scores, so none is trained twice.
         if !mergeOnly, let seeds = noiseSeeds {
             try measureNoise(space: space, folder: folder, seeds: seeds, commit: commit, progress: progress)
+        }
+        if !references.isEmpty {
+            try scoreReferences(space: space, folder: folder, commit: commit, progress: progress)
         }
         if !mergeOnly {
             let total = budget ?? space.budget
@@ -95,17 +96,31 @@ public struct SearchRunner {
         let library = try SpecLibrary.standard()
         let reward = try ProxyReward(space: space, dataDir: dataDir, runsDir: runsDir, threads: threads, progress: progress)
         var scores = try Self.readReferences(folder)
+        // A reference's score is its proxy run with seed 0: the noise measurement's, when it made one.
+        var measured: [Candidate: LogEntry] = [:]
+        for e in try SearchLog(path: RewardNoise.path(folder: folder)).read()
+        where e.spaceHash == space.rewardHash && e.seed == 0 && e.epochs == space.proxy.epochs && measured[e.candidate] == nil {
+            measured[e.candidate] = e
+        }
         for name in references {
             let spec = try library.spec(named: name)
             let candidate = Candidate(spec: spec)
-            let started = Date()
-            let r = try reward.evaluate(candidate, fidelity: Fidelity(epochs: space.proxy.epochs),
-                                        label: "\(space.name) reference \(spec.name)")
-            scores[spec.name] = ReferenceScore(reward: r.value, metrics: r.metrics, seconds: Date().timeIntervalSince(started),
-                                               commit: commit, spaceHash: space.rewardHash,
-                                               violations: space.violations(of: candidate), candidate: candidate.text)
+            let score: ReferenceScore
+            if let e = measured[candidate] {
+                score = ReferenceScore(reward: e.reward, metrics: e.metrics, seconds: e.seconds, commit: e.commit,
+                                       spaceHash: space.rewardHash, violations: space.violations(of: candidate),
+                                       candidate: candidate.text)
+            } else {
+                let started = Date()
+                let r = try reward.evaluate(candidate, fidelity: Fidelity(epochs: space.proxy.epochs),
+                                            label: "\(space.name) reference \(spec.name)")
+                score = ReferenceScore(reward: r.value, metrics: r.metrics, seconds: Date().timeIntervalSince(started),
+                                       commit: commit, spaceHash: space.rewardHash,
+                                       violations: space.violations(of: candidate), candidate: candidate.text)
+            }
+            scores[spec.name] = score
             progress.log("\(space.name): reference \(spec.name) (\(spec.provenance.rawValue)) \(space.proxy.metric) "
-                         + "\(String(format: "%.2f", r.value))")
+                         + "\(String(format: "%.2f", score.reward))\(measured[candidate] != nil ? " (the noise run of seed 0)" : "")")
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try FileSystem.writeAtomically(try encoder.encode(scores), to: Self.referencesPath(folder))

@@ -90,9 +90,8 @@ final class EvolutionTests: XCTestCase {
         }
         XCTAssertNotEqual(all[0].candidate, all[6].candidate, "shards draw from their own seeds")
         let spacePath = dir + "/hourglass.yaml"
-        try FileSystem.writeAtomically(try String(contentsOfFile: TestSupport.root + "/ablations/search/hourglass.yaml",
-                                                  encoding: .utf8)
-            .replacingOccurrences(of: "population: 6, sample: 3", with: "population: 3, sample: 2"), to: spacePath)
+        try FileSystem.writeAtomically(try TestSupport.spaceText("hourglass", algorithm: "{kind: evolution, population: 3, sample: 2}"),
+                                       to: spacePath)
         var runner = SearchRunner(spacePath: spacePath, threads: 1)
         runner.mergeOnly = true
         runner.resultsDir = results

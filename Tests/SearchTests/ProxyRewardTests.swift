@@ -14,13 +14,13 @@ final class ProxyRewardTests: XCTestCase {
 
     /// The fish space at a tiny proxy (shapes data, 40 images, 1 epoch) written as a space file.
     func tinySpace() throws -> String {
-        var text = try String(contentsOfFile: TestSupport.root + "/ablations/search/fish.yaml", encoding: .utf8)
+        var text = try TestSupport.spaceText("fish", algorithm: "{kind: evolution, population: 6, sample: 3}")
         for (old, new) in [("kind: fmnist-det, fallback: shapes, seed: 0", "kind: shapes, seed: 5"),
                            ("size: 96, train: 2000, val: 500, max_objects: 4, min_side: 16, max_side: 72",
                             "size: 64, train: 30, val: 10, max_objects: 4, min_side: 11, max_side: 48"),
                            ("input: 96", "input: 64"), ("endpoints: 64", "endpoints: 16"),
                            ("head_filters: 64", "head_filters: 16"), ("head_convs: 2", "head_convs: 1"),
-                           ("epochs: 6", "epochs: 1"), ("batch: 16", "batch: 10"), ("budget: 16", "budget: 2")] {
+                           ("epochs: 6", "epochs: 1"), ("batch: 16", "batch: 10"), ("budget: 18", "budget: 2")] {
             XCTAssertTrue(text.contains(old), old)
             text = text.replacingOccurrences(of: old, with: new)
         }
@@ -73,5 +73,26 @@ final class ProxyRewardTests: XCTestCase {
         XCTAssertNoThrow(try ModelBuilder.build(spec))
         let runs = FileSystem.files(under: dir + "/runs", suffix: ".json")
         XCTAssertEqual(runs, [], "candidate runs are thrown away")
+    }
+
+    /// With `--noise-seeds`, the references are scored by the noise measurement's seed-0 runs (the same
+    /// run: same candidate, length and seed), not trained a second time.
+    func testNoiseMeasurementScoresTheReferences() throws {
+        var runner = SearchRunner(spacePath: try tinySpace(), threads: 2)
+        runner.resultsDir = dir + "/results"
+        runner.runsDir = dir + "/runs"
+        runner.dataDir = dir + "/data"
+        runner.references = ["fish"]
+        runner.noiseSeeds = 2
+        runner.noiseRandom = 1
+        runner.budget = 1
+        FileManager.default.changeCurrentDirectoryPath(TestSupport.root)
+        _ = try runner.run(progress: Progress(plainInterval: 1e9))
+        let noise = try SearchLog(path: RewardNoise.path(folder: dir + "/results/search/fish")).read()
+        XCTAssertEqual(noise.map { $0.seed ?? -1 }, [0, 1, 0, 1], "fish, then one random member, seeds 0-1")
+        let reference = try XCTUnwrap(try SearchRunner.readReferences(dir + "/results/search/fish")["fish"])
+        XCTAssertEqual(reference.candidate, noise[0].candidate.text)
+        XCTAssertEqual(reference.reward, noise[0].reward)
+        XCTAssertEqual(reference.seconds, noise[0].seconds, "the noise run's own time: nothing was trained again")
     }
 }

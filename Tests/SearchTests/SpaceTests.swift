@@ -156,7 +156,7 @@ final class SpaceTests: XCTestCase {
 
     /// Bad space files name the file and the field.
     func testBadSpaceFileNamesTheField() throws {
-        let text = try String(contentsOfFile: TestSupport.root + "/ablations/search/r35-sp18.yaml", encoding: .utf8)
+        let text = try TestSupport.spaceText("r35-sp18", algorithm: "{kind: evolution, population: 6, sample: 3}")
         XCTAssertThrowsError(try SpaceDefinition.parse(yaml: text.replacingOccurrences(of: "allocation:", with: "# allocation:"),
                                                        file: "x.yaml")) {
             XCTAssertTrue("\($0)".hasPrefix("x.yaml: field 'allocation'"), "\($0)")
@@ -170,7 +170,7 @@ final class SpaceTests: XCTestCase {
             XCTAssertTrue("\($0)".hasPrefix("x.yaml: field 'proxy.profile.momentum'"), "\($0)")
         }
         // Every level of the file is read strictly: an unknown or misspelt key is an error, naming its place.
-        for (old, new, field) in [("budget: 16", "budget: 16\nbudgets: 3", "budgets"),
+        for (old, new, field) in [("budget: 18", "budget: 18\nbudgets: 3", "budgets"),
                                   ("metric: AP", "metric: AP\n  held_out: 0.2", "proxy.held_out"),
                                   ("focal_gamma: 1.5", "focal_gama: 1.5", "proxy.profile.focal_gama"),
                                   ("adjustments: false}", "adjustments: false, extra: true}", "search.extra"),

@@ -16,6 +16,15 @@ enum TestSupport {
         try SpaceDefinition.load(root + "/ablations/search/\(name).yaml")
     }
 
+    /// A shipped space file's text with its `algorithm:` line replaced (tests choose the algorithm they exercise,
+    /// whatever the shipped spaces use).
+    static func spaceText(_ name: String, algorithm: String) throws -> String {
+        let text = try String(contentsOfFile: root + "/ablations/search/\(name).yaml", encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        precondition(lines.filter { $0.hasPrefix("algorithm:") }.count == 1, "\(name).yaml: one algorithm line")
+        return lines.map { $0.hasPrefix("algorithm:") ? "algorithm: \(algorithm)" : $0 }.joined(separator: "\n")
+    }
+
     static func scratch(_ label: String) throws -> String {
         let dir = NSTemporaryDirectory() + "spinebench-search-\(label)-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileSystem.createDirectory(dir)
