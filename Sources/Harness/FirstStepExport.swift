@@ -177,14 +177,10 @@ public enum FirstStepExport {
         var pixelSums = [Double](), boxSums = [Double](), boxCounts = [Int64]()
         for step in 0..<steps {
             let batch = try loader.makeBatch(epoch: step / perEpoch, index: step % perEpoch)
-            let targets = try retinaNet.targets(boxes: batch.boxes, labels: batch.labels.map { $0.map(Int.init) })
-            let tape = Tape(training: true)
-            let images = tape.input(Tensor(shape: [batch.batchSize, batch.height, batch.width, batch.channels],
-                                           data: batch.images))
             let rate = schedule.rate(at: step)
-            loss.append(descend(retinaNet.loss(network(images, on: tape).retinaNet, targets: targets, on: tape),
-                                on: tape, optimizer: sgd, learningRate: rate))
-            positives.append(Int64(targets.numPositives))
+            let taken = try DetectionTask.step(batch, detector: network, retinaNet: retinaNet, optimizer: sgd, learningRate: rate)
+            loss.append(taken.loss)
+            positives.append(Int64(taken.positives))
             rates.append(Double(rate))
             norms.append(Double(sgd.lastGradNorm))
             pixelSums.append(batch.images.reduce(0.0) { $0 + Double($1) })

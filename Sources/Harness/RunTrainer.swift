@@ -118,14 +118,15 @@ public final class RunTrainer {
 }
 
 extension DetectionTask {
-    /// One SGD step of a detector on a batch; returns the total loss.
+    /// One SGD step of a detector on a batch; returns the total loss and the batch's positive anchors (the
+    /// first-step export records both).
     static func step(_ batch: Batch, detector: Network, retinaNet: RetinaNet, optimizer: SGD,
-                     learningRate: Float) throws -> Double {
+                     learningRate: Float) throws -> (loss: Double, positives: Int) {
         let targets = try retinaNet.targets(boxes: batch.boxes, labels: batch.labels.map { $0.map(Int.init) })
         let tape = Tape(training: true)
         let images = tape.input(Tensor(shape: [batch.batchSize, batch.height, batch.width, batch.channels], data: batch.images))
         let loss = retinaNet.loss(detector(images, on: tape).retinaNet, targets: targets, on: tape)
-        return descend(loss, on: tape, optimizer: optimizer, learningRate: learningRate)
+        return (descend(loss, on: tape, optimizer: optimizer, learningRate: learningRate), targets.numPositives)
     }
 }
 
@@ -160,7 +161,7 @@ struct DetectionTask: RunTask {
     }
 
     func step(_ batch: Batch, optimizer: SGD, learningRate: Float) throws -> Double {
-        try Self.step(batch, detector: network, retinaNet: retinaNet, optimizer: optimizer, learningRate: learningRate)
+        try Self.step(batch, detector: network, retinaNet: retinaNet, optimizer: optimizer, learningRate: learningRate).loss
     }
 
     func evaluate(_ val: DetectionLoader, file: DatasetFile, runDir: String) throws -> (metrics: Metrics, areaScale: Double) {

@@ -98,7 +98,7 @@ final class FirstStepExportTests: XCTestCase {
                                         decayFractions: p.decayPoints).rate(at: 0)
         XCTAssertGreaterThan(rate, 0)
         let retinaNet = RetinaNet(profile: p, numClasses: data.classNames.count)
-        let loss = try DetectionTask.step(batch, detector: built.network, retinaNet: retinaNet, optimizer: sgd, learningRate: rate)
+        let loss = try DetectionTask.step(batch, detector: built.network, retinaNet: retinaNet, optimizer: sgd, learningRate: rate).loss
         XCTAssertEqual(figures.total, loss, "the exported loss is the first training step's")
         XCTAssertEqual(figures.gradNormWithDecay, Double(sgd.lastGradNorm), accuracy: 1e-5 * Double(sgd.lastGradNorm))
         XCTAssertLessThan(figures.gradNorm, figures.gradNormWithDecay)
@@ -121,7 +121,7 @@ final class FirstStepExportTests: XCTestCase {
         XCTAssertEqual(try h5.doubleAttribute("loss_total"), figures.total)
         // After the first update as training makes it, the second batch's loss: training's second step.
         let second = try XCTUnwrap(try loader.next())
-        let loss2 = try DetectionTask.step(second, detector: built.network, retinaNet: retinaNet, optimizer: sgd, learningRate: 0)
+        let loss2 = try DetectionTask.step(second, detector: built.network, retinaNet: retinaNet, optimizer: sgd, learningRate: 0).loss
         XCTAssertEqual(try h5.doubleAttribute("second_loss_total"), loss2, accuracy: 1e-6 * loss2)
         XCTAssertEqual(try h5.read("moving/" + FirstStepExport.flat(built.network.batchNorms[0].name) + ":variance",
                                    as: Float.self), [Float](repeating: 1, count: built.network.batchNorms[0].channels))
@@ -137,12 +137,14 @@ final class FirstStepExportTests: XCTestCase {
         let net = try DetectorFactory.build(model: "spinenet-49", profile: p, numClasses: data.classNames.count, seed: 1).network
         let retinaNet = RetinaNet(profile: p, numClasses: data.classNames.count)
         let sgd = p.optimizer(for: net.parameters), schedule = p.learningRates(totalSteps: loader.batchesPerEpoch * p.epochs)
-        var losses = [Double](), boxes = [Int64]()
+        var losses = [Double](), boxes = [Int64](), positives = [Int64]()
         for epoch in 0..<2 {
             loader.start(epoch: epoch)
             while losses.count < 3, let batch = try loader.next() {
-                losses.append(try DetectionTask.step(batch, detector: net, retinaNet: retinaNet, optimizer: sgd,
-                                                     learningRate: schedule.rate(at: losses.count)))
+                let taken = try DetectionTask.step(batch, detector: net, retinaNet: retinaNet, optimizer: sgd,
+                                                   learningRate: schedule.rate(at: losses.count))
+                losses.append(taken.loss)
+                positives.append(Int64(taken.positives))
                 boxes.append(Int64(batch.boxes.reduce(0) { $0 + $1.count }))
             }
         }
@@ -152,6 +154,7 @@ final class FirstStepExportTests: XCTestCase {
         XCTAssertEqual(try h5.read("trajectory/loss", as: Double.self), losses)
         XCTAssertEqual(try h5.read("trajectory/learning_rate", as: Double.self), (0..<3).map { Double(schedule.rate(at: $0)) })
         XCTAssertEqual(try h5.read("trajectory/box_count", as: Int64.self), boxes)
+        XCTAssertEqual(try h5.read("trajectory/positives", as: Int64.self), positives)
         XCTAssertEqual(try h5.read("trajectory/loss", as: Double.self).first, try h5.doubleAttribute("loss_total"))
     }
 

@@ -86,7 +86,7 @@ final class TrainingRunTests: ScratchTestCase {
         var losses: [Double] = []
         for _ in 0..<40 {
             losses.append(try DetectionTask.step(batch, detector: built.network, retinaNet: retinaNet, optimizer: sgd,
-                                                 learningRate: 0.01))
+                                                 learningRate: 0.01).loss)
         }
         XCTAssertTrue(losses.allSatisfy(\.isFinite), "\(losses)")
         XCTAssertLessThan(losses.suffix(5).reduce(0, +) / 5, 0.75 * losses[0], "loss did not fall: \(losses)")
