@@ -59,6 +59,15 @@ final class HalvingTests: XCTestCase {
         let summary = try XCTUnwrap(SearchSummary(space: space, entries: log, shards: 1))
         XCTAssertEqual(summary.candidates, 10, "the budget counts first-rung candidates")
         XCTAssertTrue(summary.algorithm.hasPrefix("successive halving (eta 3"), summary.algorithm)
+        // The final choice compares means of 2 seeds: the noise ratio there is sqrt(2) times one run's.
+        var noisy = summary
+        let noise = try XCTUnwrap(RewardNoise(entries: rung(2)))   // 2 candidates x 2 seeds, as a measurement
+        noisy.noise = noise
+        XCTAssertEqual(noisy.decisionSeeds, 2)
+        XCTAssertEqual(try XCTUnwrap(noisy.decisionRatio), noise.ratio * 2.0.squareRoot(), accuracy: 1e-12)
+        XCTAssertTrue(SearchSummary.markdown([noisy]).contains(
+            String(format: "(2 x 2 seeds); %.1f at the decision (2 seeds)", noise.ratio * 2.0.squareRoot())),
+                      SearchSummary.markdown([noisy]))
     }
 
     /// Killed in the second rung (and with a torn last line), then started again: the same log.
