@@ -167,8 +167,14 @@ public struct SearchRunner {
         summary.bestReward = best.reward
         summary.outside = entries.filter { !space.violations(of: $0.candidate).isEmpty }.count
         summary.references = try Self.readReferences(folder).filter { $0.value.spaceHash == space.rewardHash }.mapValues(\.reward)
-        summary.noise = RewardNoise(entries: try SearchLog(path: RewardNoise.path(folder: folder)).read()
-            .filter { $0.spaceHash == space.rewardHash })
+        let noise = try SearchLog(path: RewardNoise.path(folder: folder)).read().filter { $0.spaceHash == space.rewardHash }
+        summary.noise = RewardNoise(entries: noise)
+        let referenceTexts = Set(try Self.readReferences(folder).values.map(\.candidate))
+        let random = noise.filter { !referenceTexts.contains($0.candidate.text) }
+        if !random.isEmpty {
+            summary.fullLengthRandomMean = random.map(\.reward).reduce(0, +) / Double(random.count)
+            summary.fullLengthRandomCount = Set(random.map(\.candidate)).count
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileSystem.writeAtomically(try encoder.encode(summary), to: folder + "/summary.json")
@@ -186,7 +192,7 @@ public struct SearchRunner {
             try FileSystem.writeAtomically(text, to: specPath)
         }
         progress.log("\(space.name): best \(space.proxy.metric) \(String(format: "%.2f", best.reward)) of \(entries.count) "
-                     + "candidates (random mean \(String(format: "%.2f", summary.randomMean))) -> \(specPath)")
+                     + "candidates (\(summary.randomText)) -> \(specPath)")
         return Outcome(summary: summary, specPath: specPath)
     }
 
@@ -194,8 +200,10 @@ public struct SearchRunner {
                          summary: SearchSummary) -> String {
         let parts = [space.search.order ? "order" : nil, space.search.connections ? "connections" : nil,
                      space.search.adjustments ? "block adjustments" : nil].compactMap { $0 }.joined(separator: " and ")
+        let seeds = summary.decisionSeeds ?? 1
+        let decision = " at \(space.proxy.epochs) epochs" + (seeds > 1 ? ", mean of \(seeds) seeds" : "")
         let note = "Searched (\(parts)) by \(summary.algorithm) over \(summary.candidates) candidates; best held-out "
-            + "\(space.proxy.metric) \(String(format: "%.2f", best.reward)) (random mean \(String(format: "%.2f", summary.randomMean))). "
+            + "\(space.proxy.metric) \(String(format: "%.2f", best.reward))\(decision) (\(summary.randomText)). "
             + space.note
         let header = """
             \(space.writes): written by `spinebench search \(spacePath)`; do not edit by hand, re-run the search.

@@ -18,6 +18,12 @@ public struct SearchSummary: Codable, Equatable, Sendable {
     /// Mean reward of the candidates drawn at random (the initial population of evolution).
     public var randomMean: Double
     public var randomCount: Int
+    /// The training length of the rewards above (halving: its first rung, shorter than the written reward's).
+    public var randomEpochs: Int?
+    /// Mean full-length reward of the noise measurement's random members (not the references), when
+    /// measured: what a random member scores at the length the written reward was measured at.
+    public var fullLengthRandomMean: Double?
+    public var fullLengthRandomCount: Int?
     /// The best candidate: its step, shard, origin and block list.
     public var bestIndex: Int
     public var bestShard: String
@@ -38,7 +44,8 @@ public struct SearchSummary: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case space, writes, algorithm, metric, candidates, shards, failures, seconds, best, commits, references
         case minReward = "min_reward", medianReward = "median_reward", maxReward = "max_reward"
-        case randomMean = "random_mean", randomCount = "random_count"
+        case randomMean = "random_mean", randomCount = "random_count", randomEpochs = "random_epochs"
+        case fullLengthRandomMean = "full_length_random_mean", fullLengthRandomCount = "full_length_random_count"
         case bestIndex = "best_index", bestShard = "best_shard", bestOrigin = "best_origin"
         case bestReward = "best_reward", outside, noise, decisionSeeds = "decision_seeds"
     }
@@ -95,6 +102,16 @@ public struct SearchSummary: Codable, Equatable, Sendable {
         outside = 0
         commits = Array(Set(all.map { String($0.commit.prefix(10)) })).sorted()
         decisionSeeds = space.algorithm.kind == "halving" ? space.algorithm.finalSeeds ?? 1 : 1
+        randomEpochs = space.algorithm.kind == "halving" ? space.algorithm.rungs?.first : space.proxy.epochs
+    }
+
+    /// The random members' mean as a phrase: its length, and the full-length one when it differs.
+    public var randomText: String {
+        var text = String(format: "random mean %.2f", randomMean) + (randomEpochs.map { " at \($0) epochs" } ?? "")
+        if let m = fullLengthRandomMean, let n = fullLengthRandomCount {
+            text += String(format: "; %d random members at full length: %.2f", n, m)
+        }
+        return text
     }
 
     /// The table of every space's summary (results/search/summary.md).
@@ -106,7 +123,9 @@ public struct SearchSummary: Codable, Equatable, Sendable {
             + "the tables use is never read. `candidates` and the reward distribution: every candidate once, for "
             + "successive halving at its first (shortest) rung. `random mean`: mean reward of the randomly drawn "
             + "candidates (evolution's initial population, every first-rung candidate of halving), i.e. what sampling "
-            + "the space without search gives. `outside`: logged candidates the "
+            + "the space without search gives, at the first rung's length for halving; `at full length`: the mean "
+            + "reward of the noise measurement's random members, at the length the written reward is measured at. "
+            + "`outside`: logged candidates the "
             + "current space rules exclude (e.g. a block feeding no output); `written`: the reward of the best candidate "
             + "inside the space, the one written as the spec (for halving, its mean over the last rung's seeds). "
             + "`noise`: the reward's seed standard deviation at the proxy's full length (pooled over "
@@ -114,11 +133,12 @@ public struct SearchSummary: Codable, Equatable, Sendable {
             + "deviation of those candidates' mean rewards, and their ratio: a search can only rank what differs by "
             + "more than the noise. `at the decision`: that ratio for the rewards the final choice compares (a mean "
             + "over n seeds divides the seed sd by sqrt(n)).\n\n"
-        out += "| space | writes | algorithm | candidates | failed | outside | min | median | max | random mean (n) | written | found at | time | reference (hand-made) | noise: seed sd, spread sd, ratio |\n"
-        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        out += "| space | writes | algorithm | candidates | failed | outside | min | median | max | random mean (n, epochs) | random at full length (n) | written | found at | time | reference (hand-made) | noise: seed sd, spread sd, ratio |\n"
+        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         for s in summaries {
             out += "| \(s.space) | \(s.writes) | \(s.algorithm) | \(s.candidates) (\(s.shards) shard\(s.shards == 1 ? "" : "s")) | "
-                + "\(s.failures) | \(s.outside) | \(f(s.minReward)) | \(f(s.medianReward)) | \(f(s.maxReward)) | \(f(s.randomMean)) (\(s.randomCount)) | \(f(s.bestReward)) | "
+                + "\(s.failures) | \(s.outside) | \(f(s.minReward)) | \(f(s.medianReward)) | \(f(s.maxReward)) | \(f(s.randomMean)) (\(s.randomCount), \(s.randomEpochs.map(String.init) ?? "-")) | "
+                + "\(s.fullLengthRandomMean.map { "\(f($0)) (\(s.fullLengthRandomCount ?? 0))" } ?? "-") | \(f(s.bestReward)) | "
                 + "step \(s.bestIndex + 1) of shard \(s.bestShard) (\(s.bestOrigin)) | \(clockText(s.seconds)) | "
                 + (s.references.isEmpty ? "-" : s.references.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", "))
                 + " | " + (s.noise.map { "\(f($0.seedSD)), \(f($0.spreadSD)), \(String(format: "%.1f", $0.ratio)) (\($0.candidates) x \($0.seeds) seeds)" } ?? "-")

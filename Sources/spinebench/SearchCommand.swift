@@ -82,6 +82,6 @@ struct SearchCommand: ParsableCommand {
         let s = outcome.summary
         print("\(s.space): \(s.candidates) candidates, \(s.metric) min \(String(format: "%.2f", s.minReward)) "
               + "median \(String(format: "%.2f", s.medianReward)) max \(String(format: "%.2f", s.maxReward)), "
-              + "random mean \(String(format: "%.2f", s.randomMean)); best written to \(outcome.specPath)")
+              + "\(s.randomText); best written to \(outcome.specPath)")
     }
 }

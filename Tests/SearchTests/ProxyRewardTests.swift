@@ -87,12 +87,16 @@ final class ProxyRewardTests: XCTestCase {
         runner.noiseRandom = 1
         runner.budget = 1
         FileManager.default.changeCurrentDirectoryPath(TestSupport.root)
-        _ = try runner.run(progress: Progress(plainInterval: 1e9))
+        let outcome = try runner.run(progress: Progress(plainInterval: 1e9))
         let noise = try SearchLog(path: RewardNoise.path(folder: dir + "/results/search/fish")).read()
         XCTAssertEqual(noise.map { $0.seed ?? -1 }, [0, 1, 0, 1], "fish, then one random member, seeds 0-1")
         let reference = try XCTUnwrap(try SearchRunner.readReferences(dir + "/results/search/fish")["fish"])
         XCTAssertEqual(reference.candidate, noise[0].candidate.text)
         XCTAssertEqual(reference.reward, noise[0].reward)
         XCTAssertEqual(reference.seconds, noise[0].seconds, "the noise run's own time: nothing was trained again")
+        // The random member's full-length mean (not the reference's) is the summary's comparison at full length.
+        XCTAssertEqual(outcome.summary.fullLengthRandomCount, 1)
+        XCTAssertEqual(try XCTUnwrap(outcome.summary.fullLengthRandomMean), (noise[2].reward + noise[3].reward) / 2, accuracy: 1e-12)
+        XCTAssertEqual(outcome.summary.randomEpochs, 1)
     }
 }
