@@ -133,7 +133,7 @@ public struct SearchSummary: Codable, Equatable, Sendable {
             + "deviation of those candidates' mean rewards, and their ratio: a search can only rank what differs by "
             + "more than the noise. `at the decision`: that ratio for the rewards the final choice compares (a mean "
             + "over n seeds divides the seed sd by sqrt(n)).\n\n"
-        out += "| space | writes | algorithm | candidates | failed | outside | min | median | max | random mean (n, epochs) | random at full length (n) | written | found at | time | reference (hand-made) | noise: seed sd, spread sd, ratio |\n"
+        out += "| space | writes | algorithm | candidates | failed | outside | min | median | max | random mean (n, epochs) | random at full length (n) | written | found at | time | reference (--reference: one run, seed 0) | noise: seed sd, spread sd, ratio |\n"
         out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         for s in summaries {
             out += "| \(s.space) | \(s.writes) | \(s.algorithm) | \(s.candidates) (\(s.shards) shard\(s.shards == 1 ? "" : "s")) | "
