@@ -166,10 +166,12 @@ public struct SearchRunner {
         summary.best = best.candidate.text
         summary.bestReward = best.reward
         summary.outside = entries.filter { !space.violations(of: $0.candidate).isEmpty }.count
-        summary.references = try Self.readReferences(folder).filter { $0.value.spaceHash == space.rewardHash }.mapValues(\.reward)
+        let stored = try Self.readReferences(folder)
+        summary.references = stored.filter { $0.value.spaceHash == space.rewardHash }.mapValues(\.reward)
         let noise = try SearchLog(path: RewardNoise.path(folder: folder)).read().filter { $0.spaceHash == space.rewardHash }
         summary.noise = RewardNoise(entries: noise)
-        let referenceTexts = Set(try Self.readReferences(folder).values.map(\.candidate))
+        // Noise runs of a reference (under any hash: its text is the same) are not random members.
+        let referenceTexts = Set(stored.values.map(\.candidate))
         let random = noise.filter { !referenceTexts.contains($0.candidate.text) }
         if !random.isEmpty {
             summary.fullLengthRandomMean = random.map(\.reward).reduce(0, +) / Double(random.count)
