@@ -16,6 +16,8 @@ public struct SearchRunner {
     public var resultsDir = "results"
     public var runsDir = "runs"
     public var dataDir = "data"
+    /// The ablation files whose `above_median` claims summary.md quotes (ablations/search-vs-random.yaml).
+    public var ablationsDir = "ablations"
     /// Where the spec is published besides the search's own folder; nil publishes nothing. The shipped
     /// specs the tables train (ablations/specs) change only when a user asks (`--write-specs`).
     public var specsDir: String?
@@ -180,10 +182,7 @@ public struct SearchRunner {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileSystem.writeAtomically(try encoder.encode(summary), to: folder + "/summary.json")
-        let all = try FileSystem.files(under: resultsDir + "/search", suffix: "/summary.json").map {
-            try JSONDecoder().decode(SearchSummary.self, from: Data(contentsOf: URL(fileURLWithPath: $0)))
-        }
-        try FileSystem.writeAtomically(SearchSummary.markdown(all), to: resultsDir + "/search/summary.md")
+        try SearchSummary.writeMarkdown(resultsDir: resultsDir, ablationsDir: ablationsDir)
 
         let text = Self.specText(best: best, space: space, spacePath: spacePath, folder: folder, summary: summary)
         var specPath = "\(folder)/\(space.writes).yaml"

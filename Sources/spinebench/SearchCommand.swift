@@ -50,6 +50,7 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Results folder (logs go to RESULTS/search/SPACE).") var results = "results"
     @Option(help: "Folder for the candidates' throw-away runs.") var runs = "runs"
     @Option(help: "Folder for generated datasets.") var data = "data"
+    @Option(help: "Folder of ablation files whose searched-against-random claims summary.md quotes.") var ablations = "ablations"
 
     func run() throws {
         if let count = randomSpecs {
@@ -78,6 +79,7 @@ struct SearchCommand: ParsableCommand {
         runner.resultsDir = results
         runner.runsDir = runs
         runner.dataDir = data
+        runner.ablationsDir = ablations
         let outcome = try runner.run(progress: Progress())
         let s = outcome.summary
         print("\(s.space): \(s.candidates) candidates, \(s.metric) min \(String(format: "%.2f", s.minReward)) "

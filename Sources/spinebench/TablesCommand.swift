@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import Harness
+import Search
 
 struct TablesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,6 +13,11 @@ struct TablesCommand: ParsableCommand {
 
     func run() throws {
         for path in try RecordStore.writeTables(ablationsDir: ablations, resultsDir: results) { print("wrote \(path)") }
+        // The search summary quotes the verdicts of searched specs against random ones from these records.
+        if FileManager.default.fileExists(atPath: results + "/search/summary.md") {
+            try SearchSummary.writeMarkdown(resultsDir: results, ablationsDir: ablations)
+            print("wrote \(results)/search/summary.md")
+        }
         print("wrote \(try RecordStore.writeStatus(ablationsDir: ablations, resultsDir: results))")
     }
 }

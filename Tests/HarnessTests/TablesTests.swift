@@ -127,6 +127,21 @@ final class TablesTests: XCTestCase {
         XCTAssertEqual(result.verdict, .supported)
         XCTAssertTrue(writer.markdown().contains("R0-SP53 > median of 3 (R1, R2, R3, mean AP ranks 1 of 4): supported (+4.3 AP"),
                       writer.markdown())
+        // The search summary quotes the claim as the table prints it.
+        let quoted = writer.aboveMedianClaims()
+        XCTAssertEqual(quoted.map(\.model), ["r0-sp53"])
+        XCTAssertTrue(writer.markdown().contains("- " + quoted[0].line + "\n"), quoted[0].line)
+        XCTAssertEqual(quoted[0].resolvable, writer.resolvableDifference(def.tables[0])?.difference)
+        XCTAssertNotNil(quoted[0].resolvable)
+        // Read from the files: the ablation folder's file and the records of each profile.
+        let root = NSTemporaryDirectory() + "quoted-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/ablations", withIntermediateDirectories: true)
+        try text.write(toFile: root + "/ablations/median.yaml", atomically: true, encoding: .utf8)
+        for r in records { try r.write(under: root + "/results") }
+        XCTAssertEqual(try RecordStore.aboveMedianClaims(ablationsDir: root + "/ablations", resultsDir: root + "/results"), quoted)
+        XCTAssertEqual(try RecordStore.aboveMedianClaims(ablationsDir: root + "/ablations", resultsDir: root + "/none"), [],
+                       "no records folder: nothing to quote")
         records.removeAll { $0.model == "r3" && $0.seed == 1 }
         let dropped = TableWriter(definition: def, profile: "smoke", records: records).claims(def.tables[0])[0]
         XCTAssertEqual(dropped.comparison.differences, [5, 5], "seed 1 lacks r3: dropped, not imputed")

@@ -68,6 +68,33 @@ final class HalvingTests: XCTestCase {
         XCTAssertTrue(SearchSummary.markdown([noisy]).contains(
             String(format: "(2 x 2 seeds); %.1f at the decision (2 seeds)", noise.ratio * 2.0.squareRoot())),
                       SearchSummary.markdown([noisy]))
+        // Each written spec's verdict against random members is quoted from the tables, or said to be missing.
+        let quote = QuotedClaim(model: noisy.writes, ablation: "search-vs-random", profile: "quick",
+                                line: "X > median of 5: supported (+3.5 AP)", difference: 3.5, seeds: 3, p: 0.02,
+                                resolvable: 2.54, code: "abc")
+        var other = quote
+        other.model = "another-spec"
+        let quoted = SearchSummary.markdown([noisy], againstRandom: [other, quote])
+        XCTAssertTrue(quoted.contains("| \(noisy.space) | \(noisy.writes) | search-vs-random, quick (`abc`) | "
+                                      + "X > median of 5: supported (+3.5 AP) | 2.5 AP | supported (Holm p 0.020 over 1) |\n"), quoted)
+        XCTAssertEqual(quoted.components(separatedBy: "X > median of 5").count, 2, "only the written spec's claim")
+        XCTAssertTrue(SearchSummary.markdown([noisy]).contains("| \(noisy.space) | \(noisy.writes) | — | not run | — | — |"))
+        // Over spaces: Holm over the tested claims of one ablation and profile (0.02 and 0.04 -> 0.04 and 0.04).
+        var second = noisy
+        second.space = "second"
+        second.writes = "second-spec"
+        var weaker = quote
+        weaker.model = "second-spec"
+        weaker.p = 0.04
+        let adjusted = QuotedClaim.holmVerdicts([quote, weaker])
+        XCTAssertEqual(adjusted.map { $0.p! }, [0.04, 0.04])
+        XCTAssertEqual(adjusted.map(\.verdict), [.supported, .supported])
+        var stronger = quote
+        stronger.p = 0.03
+        XCTAssertEqual(QuotedClaim.holmVerdicts([stronger, weaker]).map(\.verdict), [.inconclusive, .inconclusive],
+                       "0.03 x 2 is not below 0.05: each space alone is supported, the family is not")
+        XCTAssertTrue(SearchSummary.markdown([noisy, second], againstRandom: [stronger, weaker])
+            .contains("X > median of 5: supported (+3.5 AP) | 2.5 AP | inconclusive (Holm p 0.060 over 2) |"))
     }
 
     /// Killed in the second rung (and with a torn last line), then started again: the same log.
