@@ -47,9 +47,9 @@ extension TableWriter {
     /// Every `above_median` claim of this writer's tables, quoted.
     public func aboveMedianClaims() -> [QuotedClaim] {
         definition.tables.flatMap { table -> [QuotedClaim] in
-            let rows = table.rows.map(summary)
-            let resolvable = resolvableDifference(table)?.difference
-            return claims(table).compactMap { result in
+            let rows = table.rows.map(summary), results = claims(table)
+            let resolvable = Self.resolvableDifference(results.map(\.comparison))?.difference
+            return results.compactMap { result in
                 guard case let .aboveMedian(model, _) = result.claim else { return nil }
                 let c = result.comparison
                 return QuotedClaim(model: model, ablation: definition.name, profile: profile, line: line(result, rows: rows),

@@ -175,19 +175,21 @@ public struct SearchSummary: Codable, Equatable, Sendable {
         out += "| space | spec | ablation, profile (code) | claim | smallest resolvable | over the spaces (Holm) |\n"
         out += "|---|---|---|---|---|---|\n"
         let quoted = againstRandom.filter { q in summaries.contains { $0.writes == q.model } }
-        var overSpaces: [Int: (p: Double?, verdict: ClaimVerdict)] = [:]
+        // Per quoted claim: its Holm p and verdict over its family, and how many claims that family tested.
+        var overSpaces: [Int: (p: Double?, verdict: ClaimVerdict, tested: Int)] = [:]
         for family in Dictionary(grouping: quoted.indices, by: { "\(quoted[$0].ablation)/\(quoted[$0].profile)" }).values {
-            for (i, v) in zip(family, QuotedClaim.holmVerdicts(family.map { quoted[$0] })) { overSpaces[i] = v }
+            let adjusted = QuotedClaim.holmVerdicts(family.map { quoted[$0] })
+            let tested = adjusted.compactMap(\.p).count
+            for (i, v) in zip(family, adjusted) { overSpaces[i] = (v.p, v.verdict, tested) }
         }
         for s in summaries {
             let mine = quoted.indices.filter { quoted[$0].model == s.writes }
             if mine.isEmpty { out += "| \(s.space) | \(s.writes) | — | not run | — | — |\n" }
             for i in mine {
                 let q = quoted[i], over = overSpaces[i]!
-                let family = quoted.filter { $0.ablation == q.ablation && $0.profile == q.profile && $0.seeds >= 2 && $0.p != nil }.count
                 out += "| \(s.space) | \(s.writes) | \(q.ablation), \(q.profile)\(q.code.map { " (`\($0)`)" } ?? "") | \(q.line) | "
                     + "\(q.resolvable.map { String(format: "%.1f AP", $0) } ?? "—") | "
-                    + (over.p.map { "\(over.verdict.rawValue) (Holm p \(String(format: "%.3f", $0)) over \(family))" } ?? "—") + " |\n"
+                    + (over.p.map { "\(over.verdict.rawValue) (Holm p \(String(format: "%.3f", $0)) over \(over.tested))" } ?? "—") + " |\n"
             }
         }
         return out
